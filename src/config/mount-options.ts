@@ -1,0 +1,100 @@
+// fstab-style mount options ("ro,nosuid,size=64m,mode=1777") split into
+// mount(2) flags and the filesystem's data string.
+import { configError } from "./errors.ts";
+
+export const MS_RDONLY = 1;
+export const MS_NOSUID = 2;
+export const MS_NODEV = 4;
+export const MS_NOEXEC = 8;
+export const MS_SYNCHRONOUS = 16;
+export const MS_REMOUNT = 32;
+export const MS_DIRSYNC = 128;
+export const MS_NOSYMFOLLOW = 256;
+export const MS_NOATIME = 1024;
+export const MS_NODIRATIME = 2048;
+export const MS_BIND = 4096;
+export const MS_REC = 16384;
+export const MS_PRIVATE = 1 << 18;
+export const MS_RELATIME = 1 << 21;
+export const MS_STRICTATIME = 1 << 24;
+export const MS_LAZYTIME = 1 << 25;
+
+/** Options that set (or, with `clear`, unset) a mount flag. */
+const FLAG_OPTIONS: Record<string, { set: number } | { clear: number }> = {
+  ro: { set: MS_RDONLY },
+  rw: { clear: MS_RDONLY },
+  nosuid: { set: MS_NOSUID },
+  suid: { clear: MS_NOSUID },
+  nodev: { set: MS_NODEV },
+  dev: { clear: MS_NODEV },
+  noexec: { set: MS_NOEXEC },
+  exec: { clear: MS_NOEXEC },
+  sync: { set: MS_SYNCHRONOUS },
+  async: { clear: MS_SYNCHRONOUS },
+  dirsync: { set: MS_DIRSYNC },
+  nosymfollow: { set: MS_NOSYMFOLLOW },
+  noatime: { set: MS_NOATIME },
+  atime: { clear: MS_NOATIME },
+  nodiratime: { set: MS_NODIRATIME },
+  diratime: { clear: MS_NODIRATIME },
+  relatime: { set: MS_RELATIME },
+  norelatime: { clear: MS_RELATIME },
+  strictatime: { set: MS_STRICTATIME },
+  lazytime: { set: MS_LAZYTIME },
+  nolazytime: { clear: MS_LAZYTIME },
+};
+
+/** fstab words that mean nothing to mount(2) itself. */
+const IGNORED = new Set(["defaults", "auto", "noauto", "user", "nouser", "users", "_netdev", "nofail"]);
+
+/** Options sandboxlib will not pass: they would act on existing mounts. */
+const REFUSED = new Set(["remount", "move", "shared", "rshared", "slave", "rslave", "unbindable", "runbindable"]);
+
+export interface ParsedMount {
+  /** mount(2) flags (MS_BIND and MS_REC included for binds). */
+  flags: number;
+  /** The filesystem-specific data string, or null. */
+  data: string | null;
+  bind: boolean;
+  readOnly: boolean;
+}
+
+/** Types that mean "no filesystem: a bind mount of the source". */
+const BIND_TYPES = new Set(["bind", "rbind"]);
+
+export function isBindType(type: string | null): boolean {
+  return type !== null && BIND_TYPES.has(type);
+}
+
+/**
+ * Parses the options of an extra mount. `type` may itself say bind/rbind.
+ * Binds are always recursive, so that nothing under the source is revealed
+ * without the flags asked for.
+ */
+export function parseMountOptions(options: string, type: string | null): ParsedMount {
+  let flags = 0;
+  let bind = isBindType(type);
+  const data: string[] = [];
+  for (const raw of options.split(",")) {
+    const opt = raw.trim();
+    if (opt === "" || IGNORED.has(opt) || opt.startsWith("x-") || opt.startsWith("comment=")) continue;
+    if (REFUSED.has(opt)) throw configError(`mount option not supported: ${opt}`);
+    if (opt === "bind" || opt === "rbind") {
+      bind = true;
+      continue;
+    }
+    if (opt === "private" || opt === "rprivate") continue; // every sandbox mount is private already
+    const flag = FLAG_OPTIONS[opt];
+    if (flag) {
+      if ("set" in flag) flags |= flag.set;
+      else flags &= ~flag.clear;
+      continue;
+    }
+    data.push(opt);
+  }
+  if (bind) {
+    flags |= MS_BIND | MS_REC;
+    if (data.length > 0) throw configError(`bind mount takes no filesystem options: ${data.join(",")}`);
+  }
+  return { flags, data: data.length ? data.join(",") : null, bind, readOnly: (flags & MS_RDONLY) !== 0 };
+}

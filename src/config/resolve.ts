@@ -1,0 +1,76 @@
+// Resolves a SandboxConfig against the host: the root and bind sources must
+// exist, every in-root path gets its canonical form. The result is what the
+// planners take (PlanInput).
+import { realpathSync, statSync } from "node:fs";
+import { posix } from "node:path";
+import type { PlanInput, PlannedMount } from "../plan/input.ts";
+import { inRootPath } from "../plan/paths.ts";
+import { configError } from "./errors.ts";
+import { parseMountOptions } from "./mount-options.ts";
+import type { ExtraMount, SandboxConfig } from "./types.ts";
+
+/** Searched for a command without '/' when the environment has no PATH. */
+export const DEFAULT_SEARCH_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+
+function hostPath(what: string, path: string): string {
+  try {
+    return realpathSync(path);
+  } catch {
+    throw configError(`${what} does not exist: ${path}`);
+  }
+}
+
+const isNone = (s: string | null) => s === null || s === "" || s === "none";
+
+export function planMount(entry: ExtraMount): PlannedMount {
+  const target = inRootPath(entry.target);
+  if (target === "") throw configError(`mount target is the sandbox root itself: ${entry.target}`);
+  const parsed = parseMountOptions(entry.options, entry.type);
+  if (parsed.bind) {
+    if (isNone(entry.source)) throw configError(`bind mount needs a source: ${entry.target}`);
+    const source = hostPath("bind source", entry.source as string);
+    return { source, target, fstype: null, flags: parsed.flags, data: null, bind: true, readOnly: parsed.readOnly, sourceIsFile: !statSync(source).isDirectory() };
+  }
+  if (isNone(entry.type)) throw configError(`mount type missing for ${entry.target}`);
+  const fstype = entry.type as string;
+  return {
+    source: isNone(entry.source) ? fstype : entry.source,
+    target,
+    fstype,
+    flags: parsed.flags,
+    data: parsed.data,
+    bind: false,
+    readOnly: parsed.readOnly,
+    sourceIsFile: false,
+  };
+}
+
+export function resolvePlanInput(config: SandboxConfig, stdio: readonly [number, number, number]): PlanInput {
+  const root = hostPath("filesystem root", config.filesystemRoot);
+  if (!statSync(root).isDirectory()) throw configError(`filesystem root is not a directory: ${config.filesystemRoot}`);
+  const envObject = config.env ?? (process.env as Record<string, string>);
+  const env = Object.entries(envObject)
+    .filter(([, v]) => v !== undefined)
+    .map(([k, v]) => `${k}=${v}`);
+  // Without a root the command stays where sandboxlib was, as with chroot(1).
+  const cwd = config.cwd === null ? (root === "/" ? process.cwd() : "/") : posix.normalize(`/${config.cwd}`);
+  const writable = config.filesystemWritablePaths;
+  let resolvedWritable: PlanInput["writable"];
+  if (typeof writable === "string") resolvedWritable = writable;
+  else {
+    const paths = [...new Set(writable.map(inRootPath))];
+    resolvedWritable = paths.includes("") ? "all" : paths;
+  }
+  return {
+    root,
+    argv: config.command,
+    env,
+    searchPath: envObject.PATH ?? DEFAULT_SEARCH_PATH,
+    cwd,
+    mounts: config.extraMounts.map(planMount),
+    writable: resolvedWritable,
+    network: config.network,
+    hostname: config.hostname,
+    stdio,
+  };
+}

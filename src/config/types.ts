@@ -1,0 +1,65 @@
+// The configuration of one sandboxed command, in the Python library's
+// vocabulary (TypeScript spelling). Everything the library and the command
+// line accept ends up as a SandboxConfig.
+
+/** Capture the stream and return it as bytes. */
+export const CAPTURE: unique symbol = Symbol.for("sandboxlib.CAPTURE");
+/** For stderr: send it where stdout goes. */
+export const STDOUT: unique symbol = Symbol.for("sandboxlib.STDOUT");
+
+/** An open file: a descriptor, or anything with one (fs.promises FileHandle). */
+export type FileLike = number | { fd: number };
+
+/** Where a stream goes: captured, discarded (null), or into an open file. */
+export type OutputTarget = typeof CAPTURE | null | FileLike;
+export type ErrorTarget = OutputTarget | typeof STDOUT;
+
+/** Where stdin comes from: the caller's (undefined), nothing (null) or a file. */
+export type InputSource = null | FileLike | undefined;
+
+/** `(source, target, type, options)` as in fstab; options may be omitted. */
+export type ExtraMountEntry =
+  | readonly [string | null, string | null, string | null]
+  | readonly [string | null, string | null, string | null, string | null];
+
+/** An extra mount after validation: always four fields. */
+export interface ExtraMount {
+  source: string | null;
+  target: string;
+  type: string | null;
+  options: string;
+}
+
+export type WritablePaths = "all" | "none" | readonly string[];
+export type NetworkSetting = "undefined" | "isolated";
+export type MountsSetting = "undefined" | "isolated";
+
+export interface SandboxConfig {
+  command: readonly string[];
+  cwd: string | null;
+  /** The whole environment of the command; null inherits sandboxlib's. */
+  env: Readonly<Record<string, string>> | null;
+  filesystemRoot: string;
+  filesystemWritablePaths: WritablePaths;
+  mounts: MountsSetting;
+  extraMounts: readonly ExtraMount[];
+  network: NetworkSetting;
+  hostname: string | null;
+  stdin: InputSource;
+  stdout: OutputTarget;
+  stderr: ErrorTarget;
+}
+
+export const DEFAULT_CONFIG: Omit<SandboxConfig, "command"> = {
+  cwd: null,
+  env: null,
+  filesystemRoot: "/",
+  filesystemWritablePaths: "all",
+  mounts: "undefined",
+  extraMounts: [],
+  network: "undefined",
+  hostname: null,
+  stdin: undefined,
+  stdout: CAPTURE,
+  stderr: CAPTURE,
+};

@@ -1,0 +1,63 @@
+// An executor is one backend: its CAPABILITIES, how it degrades a
+// configuration, and how it plans a sandbox. Running is shared.
+import { type Capabilities, checkCapabilities, degradeForCapabilities, type Warn } from "../config/capabilities.ts";
+import { SandboxError } from "../config/errors.ts";
+import { type SandboxOptions, toSandboxConfig } from "../config/options.ts";
+import { CAPTURE } from "../config/types.ts";
+import { geteuid } from "../native/libc.ts";
+import { type Planner, runPlanned, type SandboxResult } from "../supervise/run.ts";
+
+export type BackendName = "chroot" | "linux";
+
+export interface Executor {
+  readonly name: BackendName;
+  readonly CAPABILITIES: Capabilities;
+  /** Why this backend cannot run on this host, or null when it can. */
+  unavailableReason(): string | null;
+  /** A copy of `options` with unsupported settings replaced (and a warning each). */
+  degradeConfigForCapabilities<T extends SandboxOptions>(options: T, warn?: Warn): T;
+  /** Runs `command`; resolves to its exit status and captured output. */
+  runSandbox(command: string | readonly string[], options?: SandboxOptions): Promise<SandboxResult>;
+  /** Runs `command` with output going where options say; resolves to its exit status. */
+  runSandboxWithRedirection(command: string | readonly string[], options?: SandboxOptions): Promise<number>;
+}
+
+export interface BackendDefinition {
+  name: BackendName;
+  capabilities: Capabilities;
+  planner: Planner;
+  /** Host checks beyond being root (kernel features). */
+  unavailableReason(): string | null;
+}
+
+function rootReason(): string | null {
+  const uid = geteuid();
+  return uid === 0 ? null : `sandboxlib must run as root (effective uid ${uid})`;
+}
+
+export function defineExecutor(def: BackendDefinition): Executor {
+  const executor: Executor = {
+    name: def.name,
+    CAPABILITIES: def.capabilities,
+    unavailableReason: () => rootReason() ?? def.unavailableReason(),
+    degradeConfigForCapabilities: (options, warn = true) => degradeForCapabilities(options, def.capabilities, def.name, warn),
+    async runSandbox(command, options = {}) {
+      const config = toSandboxConfig(command, options);
+      checkCapabilities(config, def.capabilities, def.name);
+      const reason = executor.unavailableReason();
+      if (reason) throw new SandboxError("setup", reason);
+      return runPlanned(config, def.planner);
+    },
+    async runSandboxWithRedirection(command, options = {}) {
+      // As in Python: output goes where the caller says; nothing is captured
+      // unless asked for, and the caller gets only the exit status.
+      const result = await executor.runSandbox(command, {
+        ...options,
+        stdout: options.stdout === CAPTURE || options.stdout === undefined ? null : options.stdout,
+        stderr: options.stderr === CAPTURE || options.stderr === undefined ? null : options.stderr,
+      });
+      return result.exitCode;
+    },
+  };
+  return executor;
+}

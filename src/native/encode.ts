@@ -1,0 +1,158 @@
+// Lays out plan steps as the C structs of helper.c (struct sbx_step, 80
+// bytes; struct sbx_spawn, 112 bytes). Every string and pointer array is kept
+// referenced by the returned object until the native call is over.
+import { ptr, type Pointer } from "bun:ffi";
+import type { Step } from "../plan/steps.ts";
+
+export const STEP_SIZE = 80;
+export const SPAWN_SIZE = 112;
+
+const OPCODES: Record<Step["op"], number> = {
+  mount: 1,
+  mkdirs: 2,
+  "umount-handle": 3,
+  chroot: 4,
+  chdir: 5,
+  "pivot-root": 6,
+  sethostname: 7,
+  dup2: 8,
+  "close-from": 9,
+  setsid: 10,
+  exec: 11,
+  setattr: 12,
+  "open-root": 13,
+  "fork-command": 14,
+  rmdirs: 15,
+  symlink: 16,
+  mknod: 17,
+  "loopback-up": 18,
+  "open-fd": 19,
+  "set-name": 20,
+  "close-root": 21,
+};
+
+export interface EncodedSteps {
+  buffer: Buffer;
+  count: number;
+  /** Keeps strings and pointer arrays alive while native code reads them. */
+  keepAlive: unknown[];
+  /** The `out` field of step i (created components, kept handles). */
+  out(i: number): number;
+}
+
+export function encodeSteps(steps: readonly Step[], handles: readonly number[] = []): EncodedSteps {
+  const buffer = Buffer.alloc(Math.max(1, steps.length) * STEP_SIZE);
+  const keepAlive: unknown[] = [buffer];
+  const str = (s: string | null): number | Pointer => {
+    if (s === null) return 0;
+    const b = Buffer.from(`${s}\0`);
+    keepAlive.push(b);
+    return ptr(b);
+  };
+  const strArray = (items: string[]): Pointer => {
+    const arr = new BigUint64Array(items.length + 1);
+    items.forEach((s, i) => {
+      arr[i] = BigInt(str(s));
+    });
+    keepAlive.push(arr);
+    return ptr(arr);
+  };
+  steps.forEach((step, i) => {
+    const base = i * STEP_SIZE;
+    let flags = 0;
+    let a = 0;
+    let b = 0;
+    let c = 0;
+    const s: (number | Pointer)[] = [0, 0, 0, 0];
+    switch (step.op) {
+      case "mount":
+        flags = (step.inRoot ? 1 : 0) | (step.sourceInRoot ? 2 : 0);
+        a = step.flags;
+        b = step.keepHandle ? 1 : 0;
+        s[0] = str(step.source);
+        s[1] = str(step.target);
+        s[2] = str(step.fstype);
+        s[3] = str(step.data);
+        break;
+      case "mkdirs":
+        a = step.mode;
+        b = step.file ? 1 : 0;
+        s[0] = str(step.path);
+        break;
+      case "umount-handle": {
+        const fd = handles[step.handleOf];
+        if (fd === undefined) throw new Error(`no handle kept by step ${step.handleOf}`);
+        a = fd;
+        b = step.flags;
+        break;
+      }
+      case "chroot":
+      case "chdir":
+      case "pivot-root":
+      case "open-root":
+        s[0] = str(step.path);
+        break;
+      case "sethostname":
+      case "set-name":
+        s[0] = str(step.name);
+        break;
+      case "dup2":
+        a = step.from;
+        b = step.to;
+        break;
+      case "close-from":
+        a = step.fd;
+        break;
+      case "exec":
+        s[0] = str(step.file);
+        s[1] = strArray([...step.argv]);
+        s[2] = strArray([...step.env]);
+        s[3] = str(step.searchPath);
+        break;
+      case "setattr":
+        a = step.set;
+        b = step.clear;
+        c = step.recursive ? 1 : 0;
+        s[0] = str(step.path);
+        break;
+      case "rmdirs":
+        a = step.count;
+        b = step.file ? 1 : 0;
+        s[0] = str(step.path);
+        break;
+      case "symlink":
+        s[0] = str(step.target);
+        s[1] = str(step.path);
+        break;
+      case "mknod":
+        a = step.mode;
+        b = step.dev;
+        s[0] = str(step.path);
+        break;
+      case "open-fd":
+        a = step.flags;
+        b = step.mode;
+        c = step.fd;
+        s[0] = str(step.path);
+        break;
+      case "setsid":
+      case "fork-command":
+      case "loopback-up":
+      case "close-root":
+        break;
+    }
+    buffer.writeInt32LE(OPCODES[step.op], base);
+    buffer.writeInt32LE(flags, base + 4);
+    buffer.writeBigInt64LE(BigInt(a), base + 8);
+    buffer.writeBigInt64LE(BigInt(b), base + 16);
+    buffer.writeBigInt64LE(BigInt(c), base + 24);
+    s.forEach((p, k) => buffer.writeBigUInt64LE(BigInt(p), base + 40 + 8 * k));
+    buffer.writeBigInt64LE(-1n, base + 72);
+  });
+  return {
+    buffer,
+    count: steps.length,
+    keepAlive,
+    out: (i) => Number(buffer.readBigInt64LE(i * STEP_SIZE + 72)),
+  };
+}

@@ -1,0 +1,821 @@
+/*
+ * sandboxlib native step interpreter.
+ *
+ * Compiled in-process by bun:ffi's cc (TinyCC), so it declares its own
+ * prototypes: target hosts have no libc headers. TypeScript prepares a list of
+ * steps (struct sbx_step, layout mirrored in steps-layout.ts); this file only
+ * executes them, in the calling thread (host-side setup and cleanup) or in a
+ * cloned child that shares the caller's memory (CLONE_VM) until it execs.
+ *
+ * Rules that keep the child safe (see DESIGN.md):
+ *  - no JavaScript and no malloc in the child, only stack buffers;
+ *  - the spawning thread blocks in sbx_spawn() until the command has exec'd
+ *    or failed, so the child may use glibc while the caller waits;
+ *  - the init loop that outlives sbx_spawn() uses raw syscalls only, so it
+ *    never writes the caller thread's errno.
+ */
+
+typedef unsigned long size_t;
+typedef long ssize_t;
+
+extern int clone(int (*fn)(void *), void *stack, int flags, void *arg, ...);
+extern long syscall(long n, ...);
+extern int mount(const char *, const char *, const char *, unsigned long, const void *);
+extern int umount2(const char *, int);
+extern int chroot(const char *);
+extern int chdir(const char *);
+extern int execve(const char *, char *const[], char *const[]);
+extern int dup2(int, int);
+extern int dup(int);
+extern int fcntl(int, int, ...);
+extern int close(int);
+extern ssize_t write(int, const void *, size_t);
+extern ssize_t read(int, void *, size_t);
+extern int *__errno_location(void);
+extern void _exit(int);
+extern int pipe2(int *, int);
+extern int sethostname(const char *, size_t);
+extern int setsid(void);
+extern int prctl(int, ...);
+extern int mkdirat(int, const char *, unsigned int);
+extern int openat(int, const char *, int, ...);
+extern int unlinkat(int, const char *, int);
+extern int symlinkat(const char *, int, const char *);
+extern int mknodat(int, const char *, unsigned int, unsigned long);
+extern int fchmod(int, unsigned int);
+extern int socket(int, int, int);
+extern int ioctl(int, unsigned long, ...);
+extern void *mmap(void *, size_t, int, int, int, long);
+extern int munmap(void *, size_t);
+extern int snprintf(char *, size_t, const char *, ...);
+
+#define errno (*__errno_location())
+
+/* ---- constants (x86_64 and aarch64 share these values) ---- */
+#define O_RDONLY 0
+#define O_WRONLY 1
+#define O_RDWR 2
+#define O_CREAT 0100
+#define O_EXCL 0200
+#define O_NOCTTY 0400
+#define O_TRUNC 01000
+#define O_DIRECTORY 0200000
+#define O_NOFOLLOW 0400000
+#define O_CLOEXEC 02000000
+#define O_PATH 010000000
+#define AT_REMOVEDIR 0x200
+#define AT_RECURSIVE 0x8000
+#define AT_EMPTY_PATH 0x1000
+#define RESOLVE_NO_MAGICLINKS 0x02
+#define RESOLVE_IN_ROOT 0x10
+#define MS_RDONLY 1
+#define MS_BIND 4096
+#define MS_REC 16384
+#define MS_PRIVATE (1 << 18)
+#define MNT_DETACH 2
+#define PR_SET_PDEATHSIG 1
+#define PR_SET_NAME 15
+#define SIGKILL 9
+#define SIGCHLD 17
+#define SIGSTOP 19
+#define CLONE_VM 0x00000100
+#define CLONE_VFORK 0x00004000
+#define CLONE_NEWPID 0x20000000
+#define F_SETFD 2
+#define PROT_READ 1
+#define PROT_WRITE 2
+#define MAP_PRIVATE 2
+#define MAP_ANONYMOUS 0x20
+#define MAP_STACK 0x20000
+#define WNOHANG 1
+#define EINTR 4
+#define ENOENT 2
+#define ENOTDIR 20
+#define EACCES 13
+#define EAGAIN 11
+#define ECHILD 10
+#define EINVAL 22
+#define ENAMETOOLONG 36
+#define AF_INET 2
+#define SOCK_DGRAM 2
+#define SIOCGIFFLAGS 0x8913
+#define SIOCSIFFLAGS 0x8914
+#define IFF_UP 1
+#define IFF_RUNNING 0x40
+
+#define SYS_openat2 437
+#define SYS_close_range 436
+#define SYS_mount_setattr 442
+#if defined(__x86_64__)
+#define SYS_pivot_root 155
+#define SYS_rt_sigprocmask 14
+#define SYS_rt_sigaction 13
+#define SYS_rt_sigtimedwait 128
+#define SYS_wait4 61
+#define SYS_kill 62
+#define SYS_exit_group 231
+#define SYS_close 3
+#elif defined(__aarch64__)
+#define SYS_pivot_root 41
+#define SYS_rt_sigprocmask 135
+#define SYS_rt_sigaction 134
+#define SYS_rt_sigtimedwait 137
+#define SYS_wait4 260
+#define SYS_kill 129
+#define SYS_exit_group 94
+#define SYS_close 57
+#else
+#error "sandboxlib's helper supports x86_64 and aarch64"
+#endif
+
+/* Raw system call that never touches errno: returns -errno on failure. The
+ * init loop runs concurrently with the caller's thread and shares its TLS. */
+#if defined(__x86_64__)
+static long rawsys(long n, long a, long b, long c, long d) {
+  long ret;
+  __asm__ volatile("mov %5, %%r10\n\tsyscall"
+                   : "=a"(ret)
+                   : "a"(n), "D"(a), "S"(b), "d"(c), "r"(d)
+                   : "rcx", "r11", "r10", "memory");
+  return ret;
+}
+#else
+/* TinyCC has no inline assembler on aarch64: glibc's syscall() may write
+ * errno here, a known and documented limitation of that architecture. */
+static long rawsys(long n, long a, long b, long c, long d) {
+  long r = syscall(n, a, b, c, d);
+  return r == -1 ? -errno : r;
+}
+#endif
+
+/* ---- the plan, as laid out by TypeScript (steps-layout.ts) ---- */
+struct sbx_step {
+  int op;
+  int flags;
+  long a, b, c, d;
+  const char *s1, *s2, *s3, *s4;
+  long out;
+};
+
+struct sbx_spawn {
+  long clone_flags;       /*  0 namespaces etc. (CLONE_VM is added here) */
+  struct sbx_step *steps; /*  8 */
+  long nsteps;            /* 16 */
+  long fail_step;         /* 24 out: failing step index, -1 when none */
+  long fail_errno;        /* 32 out */
+  long cmd_status;        /* 40 out: wait status of the command (init only), -1 until known */
+  long cmd_pid;           /* 48 out: the command's pid (in its own PID namespace) */
+  char *stack;            /* 56 internal */
+  long stack_size;        /* 64 internal */
+  long ru_utime_us;       /* 72 out: rusage of the command (init only) */
+  long ru_stime_us;       /* 80 */
+  long ru_maxrss_kb;      /* 88 */
+  long errfd;             /* 96 internal: write end of the error pipe */
+  long cmd_start;         /* 104 internal: first step run by the command process */
+};
+
+enum {
+  OP_MOUNT = 1,         /* s1 source, s2 target, s3 fstype, s4 data, a flags, b keep a handle;
+                           flags&1: target in root, flags&2: source in root */
+  OP_MKDIRS = 2,        /* s1 path in root, a mode, b 1: last component is a file; out = components created */
+  OP_UMOUNT_FD = 3,     /* a fd to the mount's root, b umount2 flags; closes the fd */
+  OP_CHROOT = 4,        /* s1 */
+  OP_CHDIR = 5,         /* s1 */
+  OP_PIVOT_ROOT = 6,    /* s1 new root (absolute) */
+  OP_SETHOSTNAME = 7,   /* s1 */
+  OP_DUP2 = 8,          /* a from, b to */
+  OP_CLOSE_FROM = 9,    /* a first fd to close */
+  OP_SETSID = 10,
+  OP_EXEC = 11,         /* s1 file, s2 argv, s3 envp, s4 search PATH */
+  OP_SETATTR = 12,      /* s1 path in root, a attr_set, b attr_clr, c recursive */
+  OP_OPEN_ROOT = 13,    /* s1 root directory */
+  OP_FORK_COMMAND = 14, /* the following steps run in the command process; this one becomes init */
+  OP_RMDIRS = 15,       /* s1 path in root, a number of trailing components to remove, b 1: last is a file */
+  OP_SYMLINK = 16,      /* s1 link text, s2 link path in root */
+  OP_MKNOD = 17,        /* s1 path in root, a mode, b device number */
+  OP_LOOPBACK_UP = 18,
+  OP_OPEN_FD = 19,      /* s1 host path, a open flags, b mode, c target fd number */
+  OP_SET_NAME = 20,     /* s1 process name */
+  OP_CLOSE_ROOT = 21
+};
+
+struct open_how {
+  unsigned long flags;
+  unsigned long mode;
+  unsigned long resolve;
+};
+
+struct mount_attr {
+  unsigned long attr_set;
+  unsigned long attr_clr;
+  unsigned long propagation;
+  unsigned long userns_fd;
+};
+
+struct ifreq_lite {
+  char name[16];
+  short flags;
+  char pad[22];
+};
+
+/* ---- small string helpers (no libc headers) ---- */
+static size_t slen(const char *s) {
+  size_t n = 0;
+  while (s[n]) n++;
+  return n;
+}
+
+static int has_slash(const char *s) {
+  for (; *s; s++)
+    if (*s == '/') return 1;
+  return 0;
+}
+
+/* ---- path resolution inside the root ---- */
+
+/* Per-run state. Lives on the running stack, never in a static: the child
+ * shares the caller's memory but not its file descriptor table. */
+struct ctx {
+  int rootfd;
+  int errfd;
+};
+
+/* Opens `rel` relative to the root fd as if the root were '/': symlinks
+ * (absolute or full of '..') can never lead outside it. */
+static int open_in_root(struct ctx *c, const char *rel, int flags) {
+  struct open_how how;
+  how.flags = (unsigned long)(flags | O_CLOEXEC);
+  how.mode = 0;
+  how.resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS;
+  if (c->rootfd < 0) {
+    errno = EINVAL;
+    return -1;
+  }
+  return (int)syscall(SYS_openat2, c->rootfd, (*rel ? rel : "."), &how, sizeof how);
+}
+
+/* Splits buf at its last '/', returning the parent fd (opened in root) and
+ * pointing *name at the last component. */
+static int open_parent_in_root(struct ctx *c, char *buf, char **name) {
+  long i = (long)slen(buf) - 1;
+  while (i >= 0 && buf[i] != '/') i--;
+  if (i < 0) {
+    *name = buf;
+    return open_in_root(c, ".", O_PATH | O_DIRECTORY);
+  }
+  buf[i] = 0;
+  *name = buf + i + 1;
+  int fd = open_in_root(c, buf, O_PATH | O_DIRECTORY);
+  buf[i] = '/';
+  return fd;
+}
+
+static int copy_path(char *buf, const char *src) {
+  size_t n = slen(src);
+  if (n >= 4096) {
+    errno = ENAMETOOLONG;
+    return -1;
+  }
+  for (size_t i = 0; i <= n; i++) buf[i] = src[i];
+  return 0;
+}
+
+/* mkdir -p inside the root; creates a file instead for the last component
+ * when last_is_file. Counts the components it created, so that cleanup
+ * removes exactly those and nothing that was already there. */
+static int mkdirs_in_root(struct ctx *c, const char *rel, int mode, int last_is_file, long *created) {
+  char buf[4096];
+  *created = 0;
+  if (copy_path(buf, rel) < 0) return -1;
+  size_t n = slen(buf);
+  for (size_t end = 1; end <= n; end++) {
+    if (end != n && buf[end] != '/') continue;
+    char saved = buf[end];
+    buf[end] = 0;
+    int is_last = end == n;
+    int fd = open_in_root(c, buf, O_PATH);
+    if (fd >= 0) {
+      close(fd);
+    } else if (errno == ENOENT) {
+      char *name;
+      int pfd = open_parent_in_root(c, buf, &name);
+      if (pfd < 0) return -1;
+      int r;
+      if (is_last && last_is_file) {
+        r = openat(pfd, name, O_CREAT | O_EXCL | O_WRONLY | O_NOFOLLOW | O_CLOEXEC, 0644);
+        if (r >= 0) close(r);
+      } else {
+        r = mkdirat(pfd, name, (unsigned int)mode);
+      }
+      int e = errno;
+      close(pfd);
+      if (r < 0) {
+        errno = e;
+        return -1;
+      }
+      (*created)++;
+    } else {
+      return -1;
+    }
+    buf[end] = saved;
+  }
+  return 0;
+}
+
+static int rmdirs_in_root(struct ctx *c, const char *rel, long count, int last_is_file) {
+  char buf[4096];
+  if (copy_path(buf, rel) < 0) return -1;
+  int result = 0;
+  for (long i = 0; i < count; i++) {
+    char *name;
+    int pfd = open_parent_in_root(c, buf, &name);
+    if (pfd < 0) return -1;
+    int flags = (i == 0 && last_is_file) ? 0 : AT_REMOVEDIR;
+    if (unlinkat(pfd, name, flags) < 0) result = -1;
+    int e = errno;
+    close(pfd);
+    if (result < 0) {
+      errno = e;
+      return -1;
+    }
+    if (name == buf) break;
+    name[-1] = 0; /* drop the last component */
+  }
+  return result;
+}
+
+static int target_path(struct ctx *c, struct sbx_step *s, const char *path, char *out, int *fd) {
+  *fd = -1;
+  if (!(s->flags & 1)) {
+    return copy_path(out, path);
+  }
+  *fd = open_in_root(c, path, O_PATH);
+  if (*fd < 0) return -1;
+  snprintf(out, 64, "/proc/self/fd/%d", *fd);
+  return 0;
+}
+
+static int do_mount(struct ctx *c, struct sbx_step *s) {
+  char target[4096], source[4096];
+  int fd, sfd = -1;
+  const char *src = s->s1;
+  if (s->flags & 2) {
+    /* A bind whose source is also inside the root (writable paths). */
+    sfd = open_in_root(c, s->s1, O_PATH);
+    if (sfd < 0) return -1;
+    snprintf(source, 64, "/proc/self/fd/%d", sfd);
+    src = source;
+  }
+  if (target_path(c, s, s->s2, target, &fd) < 0) {
+    int e = errno;
+    if (sfd >= 0) close(sfd);
+    errno = e;
+    return -1;
+  }
+  int r = mount(src, target, s->s3, (unsigned long)s->a, s->s4);
+  int e = errno;
+  if (fd >= 0) close(fd);
+  if (sfd >= 0) close(sfd);
+  if (r < 0) {
+    errno = e;
+    return -1;
+  }
+  /* Keep a handle on the new mount so cleanup unmounts exactly it, even if
+   * the command renamed or replaced the path above it. */
+  if (s->b) {
+    if (s->flags & 1)
+      s->out = open_in_root(c, s->s2, O_PATH);
+    else
+      s->out = openat(-100, s->s2, O_PATH | O_CLOEXEC);
+    if (s->out < 0) return -1;
+  }
+  return 0;
+}
+
+static int do_setattr(struct ctx *c, struct sbx_step *s) {
+  struct mount_attr attr;
+  attr.attr_set = (unsigned long)s->a;
+  attr.attr_clr = (unsigned long)s->b;
+  attr.propagation = 0;
+  attr.userns_fd = 0;
+  int fd = open_in_root(c, s->s1, O_PATH);
+  if (fd < 0) return -1;
+  long r = syscall(SYS_mount_setattr, fd, "", AT_EMPTY_PATH | (s->c ? AT_RECURSIVE : 0), &attr, sizeof attr);
+  int e = errno;
+  close(fd);
+  errno = e;
+  return r < 0 ? -1 : 0;
+}
+
+static int do_pivot_root(const char *newroot) {
+  if (chdir(newroot) < 0) return -1;
+  /* pivot_root(".", ".") stacks the old root on top of the new one; it is
+   * then made private and detached, leaving no path back to the host. */
+  if (syscall(SYS_pivot_root, ".", ".") < 0) return -1;
+  if (mount(0, ".", 0, MS_REC | MS_PRIVATE, 0) < 0) return -1;
+  if (umount2(".", MNT_DETACH) < 0) return -1;
+  return chdir("/");
+}
+
+/* execvpe with a caller-given search path: 0 never returns on success. */
+static int do_exec(struct sbx_step *s) {
+  const char *file = s->s1;
+  char *const *argv = (char *const *)s->s2;
+  char *const *envp = (char *const *)s->s3;
+  const char *path = s->s4;
+  if (has_slash(file) || !path) {
+    execve(file, argv, envp);
+    return -1;
+  }
+  char buf[4096];
+  size_t flen = slen(file);
+  int saw_eacces = 0;
+  const char *p = path;
+  for (;;) {
+    const char *q = p;
+    while (*q && *q != ':') q++;
+    size_t dlen = (size_t)(q - p);
+    if (dlen == 0) {
+      buf[0] = '.';
+      dlen = 1;
+    } else if (dlen < sizeof buf) {
+      for (size_t i = 0; i < dlen; i++) buf[i] = p[i];
+    }
+    if (dlen + 1 + flen < sizeof buf) {
+      buf[dlen] = '/';
+      for (size_t i = 0; i <= flen; i++) buf[dlen + 1 + i] = file[i];
+      execve(buf, argv, envp);
+      int e = errno;
+      if (e == EACCES) {
+        saw_eacces = 1;
+      } else if (e != ENOENT && e != ENOTDIR) {
+        return -1;
+      }
+    }
+    if (!*q) break;
+    p = q + 1;
+  }
+  errno = saw_eacces ? EACCES : ENOENT;
+  return -1;
+}
+
+static int loopback_up(void) {
+  int fd = socket(AF_INET, SOCK_DGRAM | O_CLOEXEC, 0);
+  if (fd < 0) return -1;
+  struct ifreq_lite ifr;
+  for (int i = 0; i < (int)sizeof ifr; i++) ((char *)&ifr)[i] = 0;
+  ifr.name[0] = 'l';
+  ifr.name[1] = 'o';
+  int r = ioctl(fd, SIOCGIFFLAGS, &ifr);
+  if (r >= 0) {
+    ifr.flags |= IFF_UP | IFF_RUNNING;
+    r = ioctl(fd, SIOCSIFFLAGS, &ifr);
+  }
+  int e = errno;
+  close(fd);
+  errno = e;
+  return r;
+}
+
+static int do_open_fd(struct sbx_step *s) {
+  int fd = openat(-100, s->s1, (int)s->a, (unsigned int)s->b);
+  if (fd < 0) return -1;
+  if (fd != (int)s->c) {
+    if (dup2(fd, (int)s->c) < 0) return -1;
+    close(fd);
+  }
+  return 0;
+}
+
+/* Closes every fd from `first` up, except the error pipe (close-on-exec
+ * already), which must stay open to report a failing exec. */
+static int close_from(struct ctx *c, unsigned int first) {
+  unsigned int keep = (unsigned int)c->errfd;
+  if (c->errfd < 0 || keep < first) return (int)syscall(SYS_close_range, first, ~0U, 0);
+  if (keep > first && syscall(SYS_close_range, first, keep - 1, 0) < 0) return -1;
+  return (int)syscall(SYS_close_range, keep + 1, ~0U, 0);
+}
+
+/* Runs one step; returns 0, or -1 with errno set. OP_FORK_COMMAND and the
+ * process structure are handled by the callers. */
+static int run_step(struct ctx *c, struct sbx_step *s) {
+  switch (s->op) {
+  case OP_MOUNT:
+    return do_mount(c, s);
+  case OP_MKDIRS:
+    return mkdirs_in_root(c, s->s1, (int)s->a, (int)s->b, &s->out);
+  case OP_UMOUNT_FD: {
+    char p[64];
+    snprintf(p, sizeof p, "/proc/self/fd/%d", (int)s->a);
+    int r = umount2(p, (int)s->b);
+    int e = errno;
+    close((int)s->a);
+    errno = e;
+    return r;
+  }
+  case OP_CHROOT:
+    return chroot(s->s1);
+  case OP_CHDIR:
+    return chdir(s->s1);
+  case OP_PIVOT_ROOT:
+    return do_pivot_root(s->s1);
+  case OP_SETHOSTNAME:
+    return sethostname(s->s1, slen(s->s1));
+  case OP_DUP2:
+    if (s->a == s->b) return fcntl((int)s->a, F_SETFD, 0);
+    return dup2((int)s->a, (int)s->b) < 0 ? -1 : 0;
+  case OP_CLOSE_FROM:
+    return close_from(c, (unsigned int)s->a);
+  case OP_SETSID:
+    return setsid() < 0 ? -1 : 0;
+  case OP_EXEC:
+    return do_exec(s);
+  case OP_SETATTR:
+    return do_setattr(c, s);
+  case OP_OPEN_ROOT:
+    if (c->rootfd >= 0) close(c->rootfd);
+    c->rootfd = openat(-100, s->s1, O_PATH | O_DIRECTORY | O_CLOEXEC);
+    return c->rootfd < 0 ? -1 : 0;
+  case OP_CLOSE_ROOT:
+    if (c->rootfd >= 0) close(c->rootfd);
+    c->rootfd = -1;
+    return 0;
+  case OP_RMDIRS:
+    return rmdirs_in_root(c, s->s1, s->a, (int)s->b);
+  case OP_SYMLINK: {
+    char buf[4096];
+    char *name;
+    if (copy_path(buf, s->s2) < 0) return -1;
+    int pfd = open_parent_in_root(c, buf, &name);
+    if (pfd < 0) return -1;
+    int r = symlinkat(s->s1, pfd, name);
+    int e = errno;
+    close(pfd);
+    errno = e;
+    return r;
+  }
+  case OP_MKNOD: {
+    char buf[4096];
+    char *name;
+    if (copy_path(buf, s->s1) < 0) return -1;
+    int pfd = open_parent_in_root(c, buf, &name);
+    if (pfd < 0) return -1;
+    int r = mknodat(pfd, name, (unsigned int)s->a, (unsigned long)s->b);
+    int e = errno;
+    close(pfd);
+    errno = e;
+    return r;
+  }
+  case OP_LOOPBACK_UP:
+    return loopback_up();
+  case OP_OPEN_FD:
+    return do_open_fd(s);
+  case OP_SET_NAME:
+    return prctl(PR_SET_NAME, s->s1, 0, 0, 0);
+  default:
+    errno = EINVAL;
+    return -1;
+  }
+}
+
+/* ---- host side: run steps in the calling thread ---- */
+
+/* Returns -1 when all steps succeeded, else the index of the failing step
+ * (its errno in *err). Steps before it have taken effect. */
+long sbx_run_steps(struct sbx_step *steps, long n, int *err) {
+  struct ctx c;
+  long failed = -1;
+  c.rootfd = -1;
+  c.errfd = -1;
+  for (long i = 0; i < n; i++) {
+    if (run_step(&c, &steps[i]) < 0) {
+      *err = errno;
+      failed = i;
+      break;
+    }
+  }
+  if (c.rootfd >= 0) close(c.rootfd);
+  return failed;
+}
+
+/* Cleanup runs every step and keeps going past failures; returns how many
+ * failed and the first failure's index and errno. */
+long sbx_run_all_steps(struct sbx_step *steps, long n, long *first_fail, int *err) {
+  struct ctx c;
+  long failed = 0;
+  c.rootfd = -1;
+  c.errfd = -1;
+  *first_fail = -1;
+  for (long i = 0; i < n; i++) {
+    if (run_step(&c, &steps[i]) < 0) {
+      if (!failed) {
+        *first_fail = i;
+        *err = errno;
+      }
+      failed++;
+    }
+  }
+  if (c.rootfd >= 0) close(c.rootfd);
+  return failed;
+}
+
+/* ---- child side ---- */
+
+static void report(struct sbx_spawn *sp, long step, int err) {
+  int rec[2];
+  rec[0] = (int)step;
+  rec[1] = err;
+  write((int)sp->errfd, rec, sizeof rec);
+}
+
+static void set_all_signals(unsigned long *mask) { *mask = ~0UL; }
+
+static void reset_signal_dispositions(void) {
+  /* The child inherited the caller's handlers, which point into the
+   * caller's runtime: never let one run here. */
+  unsigned long act[4];
+  act[0] = 0; /* SIG_DFL */
+  act[1] = 0;
+  act[2] = 0;
+  act[3] = 0;
+  for (int sig = 1; sig <= 64; sig++) {
+    if (sig == SIGKILL || sig == SIGSTOP) continue;
+    rawsys(SYS_rt_sigaction, sig, (long)act, 0, 8);
+  }
+}
+
+static int run_steps_from(struct ctx *c, struct sbx_spawn *sp, long from) {
+  for (long i = from; i < sp->nsteps; i++) {
+    struct sbx_step *s = &sp->steps[i];
+    if (s->op == OP_FORK_COMMAND) return (int)i;
+    if (s->op == OP_EXEC) {
+      /* Signals were blocked for the clone; the command starts with none. */
+      unsigned long empty = 0;
+      rawsys(SYS_rt_sigprocmask, 2 /* SIG_SETMASK */, (long)&empty, 0, 8);
+    }
+    if (run_step(c, s) < 0) {
+      report(sp, i, errno);
+      _exit(s->op == OP_EXEC ? 127 : 125);
+    }
+  }
+  return -1;
+}
+
+static int command_main(void *arg) {
+  struct sbx_spawn *sp = (struct sbx_spawn *)arg;
+  struct ctx c;
+  c.rootfd = -1;
+  c.errfd = (int)sp->errfd;
+  prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
+  run_steps_from(&c, sp, sp->cmd_start);
+  /* A plan always ends with OP_EXEC; reaching here is a planning bug. */
+  report(sp, sp->nsteps, EINVAL);
+  _exit(125);
+  return 0;
+}
+
+struct timeval_lite {
+  long sec;
+  long usec;
+};
+
+struct rusage_lite {
+  struct timeval_lite utime_tv;
+  struct timeval_lite stime_tv;
+  long maxrss;
+  long rest[14];
+};
+
+/* The sandbox's init (PID 1 in its PID namespace): forwards signals to the
+ * command, reaps every orphan, and when the command exits kills what it left
+ * behind and exits. Raw syscalls only: it runs beside the caller's thread. */
+static void init_loop(struct sbx_spawn *sp, long cmd_pid, int own_pid_ns) {
+  unsigned long all;
+  set_all_signals(&all);
+  for (;;) {
+    char info[128];
+    long sig = rawsys(SYS_rt_sigtimedwait, (long)&all, (long)info, 0, 8);
+    if (sig < 0) continue;
+    if (sig != SIGCHLD) {
+      rawsys(SYS_kill, cmd_pid, sig, 0, 0);
+      continue;
+    }
+    for (;;) {
+      int status = 0;
+      struct rusage_lite ru;
+      long pid = rawsys(SYS_wait4, -1, (long)&status, WNOHANG, (long)&ru);
+      if (pid == 0) break;
+      if (pid < 0) {
+        /* No child left: the command and everything it started are gone. */
+        if (sp->cmd_status >= 0) rawsys(SYS_exit_group, 0, 0, 0, 0);
+        break;
+      }
+      if (pid == cmd_pid) {
+        sp->ru_utime_us = ru.utime_tv.sec * 1000000 + ru.utime_tv.usec;
+        sp->ru_stime_us = ru.stime_tv.sec * 1000000 + ru.stime_tv.usec;
+        sp->ru_maxrss_kb = ru.maxrss;
+        sp->cmd_status = status;
+        /* kill(-1) from PID 1 reaches every other process of the namespace;
+         * without one it would reach the host, so exit instead. */
+        if (own_pid_ns)
+          rawsys(SYS_kill, -1, SIGKILL, 0, 0);
+        else
+          rawsys(SYS_exit_group, 0, 0, 0, 0);
+      }
+    }
+  }
+}
+
+static int sandbox_main(void *arg) {
+  struct sbx_spawn *sp = (struct sbx_spawn *)arg;
+  struct ctx c;
+  c.rootfd = -1;
+  c.errfd = (int)sp->errfd;
+  reset_signal_dispositions();
+  prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
+  int fork_at = run_steps_from(&c, sp, 0);
+  if (fork_at < 0) {
+    report(sp, sp->nsteps, EINVAL);
+    _exit(125);
+  }
+  if (c.rootfd >= 0) close(c.rootfd);
+  sp->cmd_start = fork_at + 1;
+  char *stack2 = sp->stack + sp->stack_size / 2;
+  /* The command shares this memory until it execs; CLONE_VFORK holds us
+   * until then, so the error pipe is still open for its report. */
+  int pid = clone(command_main, stack2, CLONE_VM | CLONE_VFORK | SIGCHLD, sp);
+  if (pid < 0) {
+    report(sp, fork_at, errno);
+    _exit(125);
+  }
+  sp->cmd_pid = pid;
+  rawsys(SYS_close, sp->errfd, 0, 0, 0);
+  init_loop(sp, pid, (sp->clone_flags & CLONE_NEWPID) != 0);
+  return 0;
+}
+
+/* Clones the sandbox process and waits until its command has exec'd or its
+ * setup has failed. Returns the child's pid (or -errno when clone failed);
+ * a failure inside the child is reported in sp->fail_step / sp->fail_errno. */
+long sbx_spawn(struct sbx_spawn *sp) {
+  int p[2];
+  sp->fail_step = -1;
+  sp->fail_errno = 0;
+  sp->cmd_status = -1;
+  sp->cmd_pid = 0;
+  if (!sp->stack) {
+    sp->stack_size = 256 * 1024;
+    sp->stack = mmap(0, (size_t)sp->stack_size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
+    if (sp->stack == (char *)-1) {
+      sp->stack = 0;
+      return -(long)errno;
+    }
+  }
+  if (pipe2(p, O_CLOEXEC) < 0) return -(long)errno;
+  sp->errfd = p[1];
+  unsigned long all, old;
+  set_all_signals(&all);
+  rawsys(SYS_rt_sigprocmask, 2, (long)&all, (long)&old, 8);
+  int pid = clone(sandbox_main, sp->stack + sp->stack_size, (int)(sp->clone_flags | CLONE_VM | SIGCHLD), sp);
+  long clone_err = pid < 0 ? errno : 0;
+  close(p[1]);
+  if (pid > 0) {
+    int rec[2];
+    long got = 0;
+    for (;;) {
+      long n = read(p[0], ((char *)rec) + got, sizeof rec - (size_t)got);
+      if (n > 0) {
+        got += n;
+        if (got == (long)sizeof rec) {
+          sp->fail_step = rec[0];
+          sp->fail_errno = rec[1];
+          break;
+        }
+        continue;
+      }
+      if (n == 0) break;
+      /* n < 0: the child may have written this thread's errno; retry. */
+    }
+  }
+  close(p[0]);
+  rawsys(SYS_rt_sigprocmask, 2, (long)&old, 0, 8);
+  return pid < 0 ? -clone_err : pid;
+}
+
+/* Releases the stack once the sandbox process has been reaped. */
+void sbx_release(struct sbx_spawn *sp) {
+  if (sp->stack) munmap(sp->stack, (size_t)sp->stack_size);
+  sp->stack = 0;
+}
+
+/* Non-blocking wait for one child, with its resource usage. */
+long sbx_wait(long pid, int *status, long *ru_out) {
+  struct rusage_lite ru;
+  long r = rawsys(SYS_wait4, pid, (long)status, WNOHANG, (long)&ru);
+  if (r > 0) {
+    ru_out[0] = ru.utime_tv.sec * 1000000 + ru.utime_tv.usec;
+    ru_out[1] = ru.stime_tv.sec * 1000000 + ru.stime_tv.usec;
+    ru_out[2] = ru.maxrss;
+  }
+  return r;
+}

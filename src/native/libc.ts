@@ -1,0 +1,110 @@
+// Direct libc bindings: what the TypeScript side needs before and around a
+// spawn (the child side lives in helper.c). Every call goes through here.
+import { dlopen, FFIType, ptr, read } from "bun:ffi";
+
+const lib = dlopen("libc.so.6", {
+  __errno_location: { args: [], returns: FFIType.ptr },
+  strerror: { args: [FFIType.i32], returns: FFIType.cstring },
+  memfd_create: { args: [FFIType.cstring, FFIType.u32], returns: FFIType.i32 },
+  pipe2: { args: [FFIType.ptr, FFIType.i32], returns: FFIType.i32 },
+  open: { args: [FFIType.cstring, FFIType.i32, FFIType.u32], returns: FFIType.i32 },
+  write: { args: [FFIType.i32, FFIType.ptr, FFIType.u64], returns: FFIType.i64 },
+  close: { args: [FFIType.i32], returns: FFIType.i32 },
+  kill: { args: [FFIType.i32, FFIType.i32], returns: FFIType.i32 },
+  geteuid: { args: [], returns: FFIType.u32 },
+  fcntl: { args: [FFIType.i32, FFIType.i32, FFIType.i32], returns: FFIType.i32 },
+});
+
+const errnoView = (() => {
+  const p = lib.symbols.__errno_location();
+  if (p === null) throw new Error("libc: __errno_location returned NULL");
+  return p;
+})();
+
+
+/** errno of the last failing libc call on this thread. */
+export function errno(): number {
+  return read.i32(errnoView, 0);
+}
+
+/** The C library's text for an errno value ("No such file or directory"). */
+export function strerror(err: number): string {
+  return String(lib.symbols.strerror(err));
+}
+
+/** An Error carrying errno, with the call and the value it was about. */
+export class SysError extends Error {
+  constructor(
+    readonly call: string,
+    readonly errno: number,
+    readonly subject?: string,
+  ) {
+    super(`${call}${subject === undefined ? "" : ` ${subject}`}: ${strerror(errno)}`);
+  }
+}
+
+function check(call: string, r: number | bigint, subject?: string): number {
+  const n = Number(r);
+  if (n < 0) throw new SysError(call, errno(), subject);
+  return n;
+}
+
+export const O_RDONLY = 0;
+export const O_WRONLY = 1;
+export const O_RDWR = 2;
+export const O_CREAT = 0o100;
+export const O_TRUNC = 0o1000;
+export const O_APPEND = 0o2000;
+export const O_CLOEXEC = 0o2000000;
+export const O_NONBLOCK = 0o4000;
+const MFD_CLOEXEC = 1;
+
+const cstr = (s: string) => Buffer.from(`${s}\0`);
+
+export function memfdCreate(name: string): number {
+  return check("memfd_create", lib.symbols.memfd_create(cstr(name), MFD_CLOEXEC), name);
+}
+
+/** A pipe whose both ends are close-on-exec: [read, write]. */
+export function pipe(): [number, number] {
+  const fds = new Int32Array(2);
+  check("pipe2", lib.symbols.pipe2(ptr(fds), O_CLOEXEC));
+  return [fds[0]!, fds[1]!];
+}
+
+export function open(path: string, flags: number, mode = 0o666): number {
+  return check("open", lib.symbols.open(cstr(path), flags | O_CLOEXEC, mode), path);
+}
+
+export function writeAll(fd: number, data: Uint8Array): void {
+  let off = 0;
+  while (off < data.length) {
+    const chunk = data.subarray(off);
+    off += check("write", lib.symbols.write(fd, ptr(chunk), chunk.length));
+  }
+}
+
+export function close(fd: number): void {
+  lib.symbols.close(fd);
+}
+
+/** kill(2); returns false when the process is already gone. */
+export function kill(pid: number, signal: number): boolean {
+  return lib.symbols.kill(pid, signal) === 0;
+}
+
+export function geteuid(): number {
+  return lib.symbols.geteuid();
+}
+
+/** A close-on-exec duplicate of `fd` numbered 3 or above. */
+export function dupAbove2(fd: number): number {
+  const F_DUPFD_CLOEXEC = 1030;
+  return check("dup", lib.symbols.fcntl(fd, F_DUPFD_CLOEXEC, 3), `fd ${fd}`);
+}
+
+/** Is `fd` an open file descriptor of this process? */
+export function isOpenFd(fd: number): boolean {
+  const F_GETFD = 1;
+  return lib.symbols.fcntl(fd, F_GETFD, 0) >= 0;
+}

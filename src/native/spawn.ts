@@ -1,0 +1,99 @@
+// The two ways a plan runs: in a cloned sandbox process (spawnSteps) or in
+// this thread, for host-side setup and cleanup (runHostSteps).
+import { ptr } from "bun:ffi";
+import type { Step } from "../plan/steps.ts";
+import { encodeSteps, SPAWN_SIZE } from "./encode.ts";
+import { helper } from "./helper.ts";
+
+
+/** A step that failed: its index in the plan and the errno it got. */
+export interface StepFailure {
+  index: number;
+  errno: number;
+}
+
+export interface SpawnedSandbox {
+  pid: number;
+  /** Set when setup or exec failed inside the child. */
+  failure: StepFailure | null;
+  /** The command's wait status as recorded by the sandbox init, or null. */
+  commandStatus(): number | null;
+  /** Resource usage of the command as recorded by the sandbox init. */
+  commandUsage(): { userUs: number; sysUs: number; maxRssKb: number } | null;
+  /** The `out` value of each step, as the child left it (shared memory). */
+  outs(): number[];
+  /** Frees the child's stack; call only after the child has been reaped. */
+  release(): void;
+}
+
+/**
+ * Clones a process that runs `steps` and returns once its command has been
+ * exec'd or its setup has failed. Throws only when clone itself fails.
+ */
+export function spawnSteps(steps: readonly Step[], cloneFlags: number): SpawnedSandbox {
+  const encoded = encodeSteps(steps);
+  const spawn = Buffer.alloc(SPAWN_SIZE);
+  spawn.writeBigInt64LE(BigInt(cloneFlags), 0);
+  spawn.writeBigUInt64LE(BigInt(ptr(encoded.buffer)), 8);
+  spawn.writeBigInt64LE(BigInt(encoded.count), 16);
+  const native = helper();
+  const pid = Number(native.sbx_spawn(spawn));
+  const field = (off: number) => Number(spawn.readBigInt64LE(off));
+  if (pid < 0) {
+    native.sbx_release(spawn);
+    throw Object.assign(new Error("clone failed"), { errno: -pid });
+  }
+  const failIndex = field(24);
+  // The init writes into `spawn` while the sandbox runs: both buffers stay
+  // referenced by this object until release().
+  let keep: unknown[] | null = [spawn, encoded.keepAlive];
+  return {
+    pid,
+    failure: failIndex >= 0 ? { index: failIndex, errno: field(32) } : null,
+    commandStatus: () => (field(40) >= 0 ? field(40) : null),
+    commandUsage: () =>
+      field(40) >= 0 ? { userUs: field(72), sysUs: field(80), maxRssKb: field(88) } : null,
+    outs: () => steps.map((_, i) => encoded.out(i)),
+    release: () => {
+      if (keep) native.sbx_release(spawn);
+      keep = null;
+    },
+  };
+}
+
+export interface HostRun {
+  /** The failing step, or null when all ran. */
+  failure: StepFailure | null;
+  /** The `out` value of each step (kept mount handles, created components). */
+  outs: number[];
+}
+
+/** Runs steps in this thread, stopping at the first failure. */
+export function runHostSteps(steps: readonly Step[], handles: readonly number[] = []): HostRun {
+  const encoded = encodeSteps(steps, handles);
+  const err = new Int32Array(1);
+  const failed = Number(helper().sbx_run_steps(encoded.buffer, encoded.count, ptr(err)));
+  return {
+    failure: failed >= 0 ? { index: failed, errno: err[0]! } : null,
+    outs: steps.map((_, i) => encoded.out(i)),
+  };
+}
+
+/** Runs every step in this thread even past failures (cleanup). */
+export function runAllHostSteps(steps: readonly Step[], handles: readonly number[] = []): StepFailure | null {
+  if (steps.length === 0) return null;
+  const encoded = encodeSteps(steps, handles);
+  const first = new BigInt64Array(1);
+  const err = new Int32Array(1);
+  const failed = Number(helper().sbx_run_all_steps(encoded.buffer, encoded.count, ptr(first), ptr(err)));
+  return failed > 0 ? { index: Number(first[0]), errno: err[0]! } : null;
+}
+
+/** Non-blocking wait4: the wait status and usage, or null while running. */
+export function tryWait(pid: number): { status: number; userUs: number; sysUs: number; maxRssKb: number } | null {
+  const status = new Int32Array(1);
+  const ru = new BigInt64Array(3);
+  const r = Number(helper().sbx_wait(pid, ptr(status), ptr(ru)));
+  if (r <= 0) return null;
+  return { status: status[0]!, userUs: Number(ru[0]), sysUs: Number(ru[1]), maxRssKb: Number(ru[2]) };
+}

@@ -1,0 +1,5 @@
+// `import source from "./helper.c" with { type: "text" }` embeds the file.
+declare module "*.c" {
+  const text: string;
+  export default text;
+}

@@ -1,0 +1,37 @@
+// The seed's chroot backend: mounts made in the host's mount namespace
+// before the command (and undone after it), then chroot, chdir, exec.
+import type { PlanInput } from "./input.ts";
+import { extraMountSteps, removableCreations } from "./mounts.ts";
+import { commandSteps, type SandboxPlan } from "./sandbox-plan.ts";
+import type { Step } from "./steps.ts";
+
+const MNT_DETACH = 2;
+
+export function planChroot(input: PlanInput): SandboxPlan {
+  const mountSteps = extraMountSteps(input.mounts, true);
+  const host: Step[] = mountSteps.length
+    ? [{ op: "open-root", path: input.root }, ...mountSteps, { op: "close-root" }]
+    : [];
+  const child: Step[] = [
+    ...(input.root === "/" ? [] : [{ op: "chroot", path: input.root } as Step]),
+    { op: "chdir", path: input.cwd },
+    ...commandSteps(input),
+  ];
+  return {
+    host,
+    child,
+    cloneFlags: 0,
+    cleanup(hostOuts, hostUpTo) {
+      const unmounts: Step[] = [];
+      host.forEach((step, i) => {
+        if (i <= hostUpTo && step.op === "mount" && (hostOuts[i] ?? -1) >= 0) {
+          unmounts.unshift({ op: "umount-handle", handleOf: i, flags: MNT_DETACH });
+        }
+      });
+      const removals = removableCreations(host, hostOuts, hostUpTo);
+      return removals.length
+        ? [...unmounts, { op: "open-root", path: input.root }, ...removals, { op: "close-root" }]
+        : unmounts;
+    },
+  };
+}

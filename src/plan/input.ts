@@ -1,0 +1,37 @@
+// What the planners take: a configuration already validated, with host
+// paths resolved and the stdio descriptors opened by the supervisor.
+import type { NetworkSetting } from "../config/types.ts";
+
+export interface PlannedMount {
+  /** Host path for binds; the filesystem's source name otherwise. */
+  source: string | null;
+  /** Canonical path in the root (see paths.ts). */
+  target: string;
+  /** null for binds; "dev" is sandboxlib's minimal /dev. */
+  fstype: string | null;
+  flags: number;
+  data: string | null;
+  bind: boolean;
+  readOnly: boolean;
+  /** A bind of a file: the mount point must be a file too. */
+  sourceIsFile: boolean;
+}
+
+export interface PlanInput {
+  /** Absolute, symlink-free host path of the root. */
+  root: string;
+  argv: readonly string[];
+  /** NAME=VALUE strings: the whole environment of the command. */
+  env: readonly string[];
+  /** Directories searched for a command without '/', or null to not search. */
+  searchPath: string | null;
+  /** Working directory inside the sandbox (absolute). */
+  cwd: string;
+  mounts: readonly PlannedMount[];
+  /** "all", "none", or canonical in-root paths. */
+  writable: "all" | "none" | readonly string[];
+  network: NetworkSetting;
+  hostname: string | null;
+  /** Descriptors of this process (all >= 3) that become the command's 0, 1, 2. */
+  stdio: readonly [number, number, number];
+}

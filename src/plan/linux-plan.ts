@@ -1,0 +1,77 @@
+// The linux backend: new mount, PID, IPC and UTS namespaces (and network
+// when isolated); the root bound onto itself, mounts and read-only paths
+// applied inside it, pivot_root, a small init as PID 1, then the command.
+import { MS_BIND, MS_PRIVATE, MS_REC } from "../config/mount-options.ts";
+import { CLONE_NEWIPC, CLONE_NEWNET, CLONE_NEWNS, CLONE_NEWPID, CLONE_NEWUTS } from "../native/clone-flags.ts";
+import type { PlanInput } from "./input.ts";
+import { extraMountSteps, MOUNT_ATTR_RDONLY, removableCreations } from "./mounts.ts";
+import { isWithin } from "./paths.ts";
+import { commandSteps, type SandboxPlan } from "./sandbox-plan.ts";
+import type { Step } from "./steps.ts";
+
+export const DEFAULT_HOSTNAME = "sandbox";
+
+/** Read-only everywhere except the writable paths, submounts included. */
+function writableSteps(input: PlanInput): Step[] {
+  if (input.writable === "all") return [];
+  const rdonlyRoot: Step = { op: "setattr", path: "", set: MOUNT_ATTR_RDONLY, clear: 0, recursive: true };
+  if (input.writable === "none") return [rdonlyRoot];
+  const writable = input.writable;
+  const steps: Step[] = [];
+  for (const path of writable) {
+    // Bound onto itself, a writable path is a mount of its own whose
+    // read-only flag can be cleared apart from the root's.
+    steps.push({ op: "mkdirs", path, mode: 0o755, file: false });
+    steps.push({
+      op: "mount",
+      source: path,
+      target: path,
+      inRoot: true,
+      sourceInRoot: true,
+      fstype: null,
+      flags: MS_BIND | MS_REC,
+      data: null,
+      keepHandle: false,
+    });
+  }
+  steps.push(rdonlyRoot);
+  for (const path of writable) steps.push({ op: "setattr", path, set: 0, clear: MOUNT_ATTR_RDONLY, recursive: true });
+  // Clearing is recursive: read-only mounts asked for below a writable path
+  // get their flag back.
+  for (const m of input.mounts) {
+    if (m.readOnly && writable.some((w) => isWithin(m.target, w))) {
+      steps.push({ op: "setattr", path: m.target, set: MOUNT_ATTR_RDONLY, clear: 0, recursive: true });
+    }
+  }
+  return steps;
+}
+
+export function planLinux(input: PlanInput): SandboxPlan {
+  let cloneFlags = CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWIPC | CLONE_NEWUTS;
+  if (input.network === "isolated") cloneFlags |= CLONE_NEWNET;
+  const child: Step[] = [
+    // Nothing done in here may propagate back to the host.
+    { op: "mount", source: null, target: "/", inRoot: false, sourceInRoot: false, fstype: null, flags: MS_REC | MS_PRIVATE, data: null, keepHandle: false },
+    { op: "mount", source: input.root, target: input.root, inRoot: false, sourceInRoot: false, fstype: null, flags: MS_BIND | MS_REC, data: null, keepHandle: false },
+    { op: "open-root", path: input.root },
+    ...extraMountSteps(input.mounts, false),
+    ...writableSteps(input),
+    { op: "close-root" },
+    { op: "pivot-root", path: input.root },
+    { op: "sethostname", name: input.hostname ?? DEFAULT_HOSTNAME },
+    ...(input.network === "isolated" ? [{ op: "loopback-up" } as Step] : []),
+    { op: "chdir", path: input.cwd },
+    { op: "fork-command" },
+    ...commandSteps(input),
+  ];
+  return {
+    host: [],
+    child,
+    cloneFlags,
+    cleanup(_hostOuts, _hostUpTo, childOuts) {
+      // Mounts vanish with the namespace; only created mount points remain.
+      const removals = removableCreations(child, childOuts);
+      return removals.length ? [{ op: "open-root", path: input.root }, ...removals, { op: "close-root" }] : [];
+    },
+  };
+}

@@ -1,0 +1,21 @@
+// Paths inside the sandbox root, kept in one canonical form: relative to the
+// root, no leading or trailing '/', no '.', '..' folded lexically (the kernel
+// still resolves symlinks inside the root when the plan runs).
+import { posix } from "node:path";
+import { configError } from "../config/errors.ts";
+
+/** "/a//b/../c/" -> "a/c"; "/" -> "". */
+export function inRootPath(path: string): string {
+  if (path.includes("\0")) throw configError(`path contains a NUL byte: ${JSON.stringify(path)}`);
+  return posix.normalize(`/${path}`).replace(/^\/+|\/+$/g, "");
+}
+
+/** True when `path` is `ancestor` or lies below it (both canonical). */
+export function isWithin(path: string, ancestor: string): boolean {
+  return ancestor === "" || path === ancestor || path.startsWith(`${ancestor}/`);
+}
+
+/** The canonical path as the sandbox sees it: "a/c" -> "/a/c". */
+export function shownPath(rel: string): string {
+  return `/${rel}`;
+}

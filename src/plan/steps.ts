@@ -1,0 +1,97 @@
+// The setup of a sandbox as data: an ordered list of steps that the native
+// interpreter (src/native/helper.c) executes one by one. Plans are built and
+// tested in pure TypeScript; only the interpreter touches the kernel.
+//
+// Paths marked "in root" are relative to the sandbox root and resolved by the
+// kernel as if that root were '/' (openat2 RESOLVE_IN_ROOT): a symlink in the
+// root filesystem can never lead a mount or a mkdir outside it.
+
+export type Step =
+  | {
+      op: "mount";
+      source: string | null;
+      /** Absolute host path, or a path in the root when `inRoot`. */
+      target: string;
+      inRoot: boolean;
+      /** The source is a path in the root too (binds of writable paths). */
+      sourceInRoot: boolean;
+      fstype: string | null;
+      flags: number;
+      data: string | null;
+      /** Keep an O_PATH handle on the new mount (host-side plans), for cleanup. */
+      keepHandle: boolean;
+    }
+  | { op: "mkdirs"; path: string; mode: number; file: boolean }
+  | { op: "umount-handle"; handleOf: number; flags: number }
+  | { op: "chroot"; path: string }
+  | { op: "chdir"; path: string }
+  | { op: "pivot-root"; path: string }
+  | { op: "sethostname"; name: string }
+  | { op: "dup2"; from: number; to: number }
+  | { op: "close-from"; fd: number }
+  | { op: "setsid" }
+  | { op: "exec"; file: string; argv: string[]; env: string[]; searchPath: string | null }
+  | { op: "setattr"; path: string; set: number; clear: number; recursive: boolean }
+  | { op: "open-root"; path: string }
+  | { op: "close-root" }
+  | { op: "fork-command" }
+  | { op: "rmdirs"; path: string; count: number; file: boolean }
+  | { op: "symlink"; target: string; path: string }
+  | { op: "mknod"; path: string; mode: number; dev: number }
+  | { op: "loopback-up" }
+  | { op: "open-fd"; path: string; flags: number; mode: number; fd: number }
+  | { op: "set-name"; name: string };
+
+export type Op = Step["op"];
+
+/** One line naming what a step does, for error messages and `--print-plan`. */
+export function describeStep(step: Step): string {
+  const inRoot = (p: string) => `/${p}`.replace(/\/+$/, "") || "/";
+  switch (step.op) {
+    case "mount": {
+      const target = step.inRoot ? inRoot(step.target) : step.target;
+      if (step.fstype) return `mount ${step.fstype} on ${target}`;
+      return `mount ${step.source ?? "none"} on ${target}`;
+    }
+    case "mkdirs":
+      return `create mount point ${inRoot(step.path)}`;
+    case "umount-handle":
+      return `unmount mount of step ${step.handleOf}`;
+    case "chroot":
+      return `chroot into ${step.path}`;
+    case "chdir":
+      return `change directory to ${step.path}`;
+    case "pivot-root":
+      return `pivot_root into ${step.path}`;
+    case "sethostname":
+      return `set hostname ${step.name}`;
+    case "dup2":
+      return `redirect fd ${step.from} to ${step.to}`;
+    case "close-from":
+      return `close file descriptors from ${step.fd}`;
+    case "setsid":
+      return "start a new session";
+    case "exec":
+      return `execute ${step.file}`;
+    case "setattr":
+      return `set mount attributes of ${inRoot(step.path)}`;
+    case "open-root":
+      return `open root ${step.path}`;
+    case "close-root":
+      return "close root";
+    case "fork-command":
+      return "start the command process";
+    case "rmdirs":
+      return `remove created mount point ${inRoot(step.path)}`;
+    case "symlink":
+      return `create symlink ${inRoot(step.path)}`;
+    case "mknod":
+      return `create device ${inRoot(step.path)}`;
+    case "loopback-up":
+      return "bring up loopback interface lo";
+    case "open-fd":
+      return `open ${step.path} as fd ${step.fd}`;
+    case "set-name":
+      return `set process name ${step.name}`;
+  }
+}

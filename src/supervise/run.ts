@@ -1,0 +1,102 @@
+// Runs one configured sandbox: host setup, spawn, output, wait, cleanup.
+// Whatever happens after the first host step, cleanup runs.
+import { resolvePlanInput } from "../config/resolve.ts";
+import { SandboxError } from "../config/errors.ts";
+import type { SandboxConfig } from "../config/types.ts";
+import { strerror } from "../native/libc.ts";
+import { runAllHostSteps, runHostSteps, spawnSteps, type SpawnedSandbox, type StepFailure } from "../native/spawn.ts";
+import type { PlanInput } from "../plan/input.ts";
+import type { SandboxPlan } from "../plan/sandbox-plan.ts";
+import { describeStep, type Step } from "../plan/steps.ts";
+import { track } from "./active.ts";
+import { decodeStatus, waitForExit } from "./reaper.ts";
+import { prepareStdio } from "./stdio.ts";
+
+export interface SandboxResult {
+  /** The command's exit status; 128+N when killed by signal N. */
+  exitCode: number;
+  /** The signal that killed the command, or null. */
+  signal: number | null;
+  /** Captured bytes, or null when the stream was not captured. */
+  stdout: Uint8Array | null;
+  stderr: Uint8Array | null;
+  /** Wall time and the command's CPU time, in milliseconds. */
+  usage: { wallMs: number; userMs: number; sysMs: number };
+}
+
+export type Planner = (input: PlanInput) => SandboxPlan;
+
+const ENOENT = 2;
+const ENOTDIR = 20;
+const ENOSYS = 38;
+
+/** The error for a failed step, worded for the person who ran sandboxlib. */
+export function stepError(step: Step | undefined, failure: StepFailure): SandboxError {
+  const reason = strerror(failure.errno);
+  if (step?.op === "exec") {
+    if (failure.errno === ENOENT || failure.errno === ENOTDIR) return new SandboxError("not-found", `command not found: ${step.file}`);
+    return new SandboxError("not-executable", `cannot execute ${step.file}: ${reason}`);
+  }
+  const what = step ? describeStep(step) : "set up the sandbox";
+  const hint = failure.errno === ENOSYS ? " (this kernel lacks a system call sandboxlib needs: openat2 needs Linux 5.6, mount_setattr 5.12)" : "";
+  return new SandboxError("setup", `cannot ${what}: ${reason}${hint}`);
+}
+
+function cleanupOrWarn(plan: SandboxPlan, hostOuts: number[], hostUpTo: number, childOuts: number[]): void {
+  const steps = plan.cleanup(hostOuts, hostUpTo, childOuts);
+  const failure = runAllHostSteps(steps, hostOuts);
+  if (failure) {
+    const step = steps[failure.index];
+    process.stderr.write(`sandboxlib: warning: cleanup: cannot ${step ? describeStep(step) : "clean up"}: ${strerror(failure.errno)}\n`);
+  }
+}
+
+export async function runPlanned(config: SandboxConfig, planner: Planner): Promise<SandboxResult> {
+  const started = performance.now();
+  const stdio = prepareStdio(config);
+  let plan: SandboxPlan;
+  try {
+    plan = planner(resolvePlanInput(config, stdio.childFds));
+  } catch (e) {
+    stdio.closeAll();
+    throw e;
+  }
+  const host = runHostSteps(plan.host);
+  if (host.failure) {
+    stdio.closeAll();
+    cleanupOrWarn(plan, host.outs, host.failure.index, []);
+    throw stepError(plan.host[host.failure.index], host.failure);
+  }
+  let sandbox: SpawnedSandbox;
+  try {
+    sandbox = spawnSteps(plan.child, plan.cloneFlags);
+  } catch (e) {
+    stdio.closeAll();
+    cleanupOrWarn(plan, host.outs, plan.host.length, []);
+    const errno = (e as { errno?: number }).errno ?? 0;
+    throw new SandboxError("setup", `cannot create the sandbox process: ${strerror(errno)}`);
+  }
+  const untrack = track(sandbox.pid);
+  stdio.closeChildEnds();
+  try {
+    const [stdout, stderr, exit] = await Promise.all([stdio.stdout, stdio.stderr, waitForExit(sandbox.pid)]);
+    if (sandbox.failure) throw stepError(plan.child[sandbox.failure.index], sandbox.failure);
+    // With an init, the command's own status is what the init recorded; the
+    // init's status only matters when it was killed from outside.
+    const status = sandbox.commandStatus() ?? exit.status;
+    const usage = sandbox.commandUsage() ?? exit;
+    const { code, signal } = decodeStatus(status);
+    return {
+      exitCode: signal === null ? (code ?? 0) : 128 + signal,
+      signal,
+      stdout,
+      stderr,
+      usage: { wallMs: performance.now() - started, userMs: usage.userUs / 1000, sysMs: usage.sysUs / 1000 },
+    };
+  } finally {
+    untrack();
+    const childOuts = sandbox.outs();
+    sandbox.release();
+    cleanupOrWarn(plan, host.outs, plan.host.length, childOuts);
+  }
+}
