@@ -1,7 +1,7 @@
 // Resolves a SandboxConfig against the host: the root and bind sources must
 // exist, every in-root path gets its canonical form. The result is what the
 // planners take (PlanInput).
-import { realpathSync, statSync } from "node:fs";
+import { readdirSync, realpathSync, statSync } from "node:fs";
 import { posix } from "node:path";
 import type { PlanInput, PlannedMount } from "../plan/input.ts";
 import { inRootPath } from "../plan/paths.ts";
@@ -45,6 +45,13 @@ export function planMount(entry: ExtraMount): PlannedMount {
   };
 }
 
+function rootReentry(root: string): string {
+  if (root !== "/") return root;
+  const dir = readdirSync("/", { withFileTypes: true }).find((e) => e.isDirectory());
+  if (!dir) throw configError("filesystem root / has no directory to re-enter it through");
+  return `/${dir.name}/..`;
+}
+
 export function resolvePlanInput(config: SandboxConfig, stdio: readonly [number, number, number]): PlanInput {
   const root = hostPath("filesystem root", config.filesystemRoot);
   if (!statSync(root).isDirectory()) throw configError(`filesystem root is not a directory: ${config.filesystemRoot}`);
@@ -63,6 +70,7 @@ export function resolvePlanInput(config: SandboxConfig, stdio: readonly [number,
   }
   return {
     root,
+    rootReentry: rootReentry(root),
     argv: config.command,
     env,
     searchPath: envObject.PATH ?? DEFAULT_SEARCH_PATH,

@@ -20,6 +20,12 @@ export interface PlannedMount {
 export interface PlanInput {
   /** Absolute, symlink-free host path of the root. */
   root: string;
+  /**
+   * A path that reaches a mount stacked on the root: the root itself, except
+   * for "/", whose own path never crosses a mount stacked on it; there a
+   * child directory's ".." does ("/etc/..").
+   */
+  rootReentry: string;
   argv: readonly string[];
   /** NAME=VALUE strings: the whole environment of the command. */
   env: readonly string[];

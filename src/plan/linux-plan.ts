@@ -53,11 +53,11 @@ export function planLinux(input: PlanInput): SandboxPlan {
     // Nothing done in here may propagate back to the host.
     { op: "mount", source: null, target: "/", inRoot: false, sourceInRoot: false, fstype: null, flags: MS_REC | MS_PRIVATE, data: null, keepHandle: false },
     { op: "mount", source: input.root, target: input.root, inRoot: false, sourceInRoot: false, fstype: null, flags: MS_BIND | MS_REC, data: null, keepHandle: false },
-    { op: "open-root", path: input.root },
+    { op: "open-root", path: input.rootReentry },
     ...extraMountSteps(input.mounts, false),
     ...writableSteps(input),
     { op: "close-root" },
-    { op: "pivot-root", path: input.root },
+    { op: "pivot-root", path: input.rootReentry },
     { op: "sethostname", name: input.hostname ?? DEFAULT_HOSTNAME },
     ...(input.network === "isolated" ? [{ op: "loopback-up" } as Step] : []),
     { op: "chdir", path: input.cwd },

@@ -1,0 +1,86 @@
+import { describe, expect, test } from "bun:test";
+import { parseCommandLine, parseMountSpec, type RunRequest } from "../../src/cli/parse.ts";
+
+const run = (...args: string[]) => parseCommandLine(["run", ...args]) as RunRequest;
+
+describe("sandboxlib run options", () => {
+  test("defaults", () => {
+    const r = run("true");
+    expect(r).toMatchObject({ kind: "run", root: "/", backend: null, cwd: null, env: [], clearEnv: false, extraMounts: [], command: ["true"] });
+  });
+
+  test("options stop at -- and at the first non-option", () => {
+    expect(run("--root", "/r", "--", "--help", "-x").command).toEqual(["--help", "-x"]);
+    expect(run("--root", "/r", "ls", "--root", "x").command).toEqual(["ls", "--root", "x"]);
+  });
+
+  test("--opt=value and --opt value are the same", () => {
+    expect(run("--root=/r", "true").root).toBe("/r");
+    expect(run("--root", "/r", "true").root).toBe("/r");
+  });
+
+  test("repeatable options accumulate", () => {
+    const r = run("--env", "A=1", "--env", "B=x=y", "--writable", "/a", "--writable", "/b", "true");
+    expect(r.env).toEqual([["A", "1"], ["B", "x=y"]]);
+    expect(r.writable).toEqual(["/a", "/b"]);
+  });
+
+  test("mount shorthands become extra_mounts entries", () => {
+    const r = run("--bind", "/src:/work", "--ro-bind", "/etc:/etc", "--proc", "/proc", "--tmpfs", "/tmp", "--dev", "/dev", "true");
+    expect(r.extraMounts).toEqual([
+      ["/src", "/work", "bind", ""],
+      ["/etc", "/etc", "bind", "ro"],
+      [null, "/proc", "proc", "nosuid,nodev,noexec"],
+      [null, "/tmp", "tmpfs", "nosuid,nodev"],
+      [null, "/dev", "dev", ""],
+    ]);
+  });
+
+  test("--mount SRC:TARGET:TYPE[:OPTIONS]", () => {
+    expect(parseMountSpec("none:/proc:proc")).toEqual([null, "/proc", "proc"]);
+    expect(parseMountSpec(":/tmp:tmpfs:size=1m,mode=1777")).toEqual([null, "/tmp", "tmpfs", "size=1m,mode=1777"]);
+    expect(parseMountSpec("/a:/b:bind:ro")).toEqual(["/a", "/b", "bind", "ro"]);
+  });
+
+  test("bad values are usage errors naming the option and value", () => {
+    expect(() => run("--mount", "proc", "true")).toThrow("invalid value for --mount: proc");
+    expect(() => run("--mount", "x::proc", "true")).toThrow("empty TARGET");
+    expect(() => run("--bind", "/a", "true")).toThrow("invalid value for --bind: /a (expected SRC:TARGET)");
+    expect(() => run("--network", "none", "true")).toThrow("invalid value for --network: none");
+    expect(() => run("--env", "NOEQUALS", "true")).toThrow("invalid value for --env: NOEQUALS");
+    expect(() => run("--root", "", "true")).toThrow("empty value for --root");
+    expect(() => run("--bogus", "true")).toThrow("unknown option: --bogus");
+    expect(() => run("--root")).toThrow("option needs a value: --root");
+    expect(() => run("--json=yes", "true")).toThrow("option takes no value: --json");
+    expect(() => run()).toThrow("no command given");
+    expect(() => run("--json", "--stdout", "f", "true")).toThrow("--json captures both streams");
+  });
+
+  test("usage errors exit 125", () => {
+    try {
+      run("--bogus", "x");
+      throw new Error("no error");
+    } catch (e) {
+      expect((e as { exitCode: number }).exitCode).toBe(125);
+    }
+  });
+});
+
+describe("other commands", () => {
+  test("help and version", () => {
+    expect(parseCommandLine([])).toEqual({ kind: "help", topic: "main" });
+    expect(parseCommandLine(["--help"])).toEqual({ kind: "help", topic: "main" });
+    expect(parseCommandLine(["run", "--help"])).toEqual({ kind: "help", topic: "run" });
+    expect(parseCommandLine(["--version"])).toEqual({ kind: "version" });
+  });
+
+  test("capabilities with and without --backend", () => {
+    expect(parseCommandLine(["capabilities"])).toEqual({ kind: "capabilities", backend: null });
+    expect(parseCommandLine(["capabilities", "--backend", "chroot"])).toEqual({ kind: "capabilities", backend: "chroot" });
+    expect(() => parseCommandLine(["capabilities", "--x"])).toThrow("unknown option: --x");
+  });
+
+  test("an unknown command is named", () => {
+    expect(() => parseCommandLine(["frobnicate"])).toThrow("unknown command: frobnicate");
+  });
+});

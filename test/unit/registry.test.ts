@@ -1,0 +1,47 @@
+import { afterEach, describe, expect, test } from "bun:test";
+import { executorForPlatform, getExecutor } from "../../src/executors/registry.ts";
+
+const saved = process.env.SANDBOXLIB_BACKEND;
+afterEach(() => {
+  if (saved === undefined) delete process.env.SANDBOXLIB_BACKEND;
+  else process.env.SANDBOXLIB_BACKEND = saved;
+});
+
+describe("getExecutor", () => {
+  test("finds each backend by name", () => {
+    expect(getExecutor("chroot").name).toBe("chroot");
+    expect(getExecutor("linux").name).toBe("linux");
+  });
+
+  test("an unknown name is an error naming it", () => {
+    expect(() => getExecutor("bubblewrap")).toThrow("unknown backend: bubblewrap");
+  });
+
+  test("'-' is read as '_'", () => {
+    expect(() => getExecutor("linux-user-chroot")).toThrow("unknown backend: linux-user-chroot");
+  });
+});
+
+describe("executorForPlatform", () => {
+  test("SANDBOXLIB_BACKEND picks the backend", () => {
+    process.env.SANDBOXLIB_BACKEND = "chroot";
+    expect(executorForPlatform().name).toBe("chroot");
+    process.env.SANDBOXLIB_BACKEND = "linux";
+    expect(executorForPlatform().name).toBe("linux");
+  });
+
+  test("an unknown SANDBOXLIB_BACKEND warns, then autodetects", () => {
+    delete process.env.SANDBOXLIB_BACKEND;
+    const detected = executorForPlatform(() => {});
+    process.env.SANDBOXLIB_BACKEND = "unknown";
+    const warnings: string[] = [];
+    expect(executorForPlatform((m) => warnings.push(m))).toBe(detected);
+    expect(warnings).toEqual(["unknown SANDBOXLIB_BACKEND value: unknown; detecting the backend instead"]);
+  });
+
+  test("on a Linux host as root, the linux backend is the default", () => {
+    delete process.env.SANDBOXLIB_BACKEND;
+    if (process.geteuid?.() === 0) expect(executorForPlatform().name).toBe("linux");
+    else expect(executorForPlatform().unavailableReason()).toContain("must run as root");
+  });
+});
