@@ -1,6 +1,7 @@
 import { describe, expect, test } from "bun:test";
 import { checkCapabilities, degradeForCapabilities } from "../../src/config/capabilities.ts";
 import { getExecutor } from "../../src/executors/registry.ts";
+import type { SandboxOptions } from "../../src/config/options.ts";
 
 const chroot = getExecutor("chroot");
 const linux = getExecutor("linux");
@@ -20,7 +21,7 @@ describe("CAPABILITIES", () => {
 });
 
 describe("degradeConfigForCapabilities", () => {
-  const inConfig = { mounts: "isolated", network: "isolated", filesystemWritablePaths: ["/tmp"] } as const;
+  const inConfig: SandboxOptions = { mounts: "isolated", network: "isolated", filesystemWritablePaths: ["/tmp"] };
 
   test("chroot falls back to undefined/all and warns for each setting (Python test)", () => {
     const warnings: string[] = [];
@@ -40,7 +41,8 @@ describe("degradeConfigForCapabilities", () => {
   });
 
   test("warn=false degrades silently; other options pass through", () => {
-    const out = degradeForCapabilities({ network: "isolated", cwd: "/x" } as { network: "isolated"; cwd: string }, chroot.CAPABILITIES, "chroot", false);
+    const settings: SandboxOptions = { network: "isolated", cwd: "/x" };
+    const out = degradeForCapabilities(settings, chroot.CAPABILITIES, "chroot", false);
     expect(out).toEqual({ network: "undefined", cwd: "/x" });
   });
 
