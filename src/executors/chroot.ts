@@ -1,6 +1,7 @@
 // The seed's backend: chroot(2) into the root, extra mounts made on the host
 // and undone afterwards. No isolation of mounts or network; root inside can
 // escape a chroot. Kept for hosts and uses where that is enough.
+import { configError } from "../config/errors.ts";
 import { planChroot } from "../plan/chroot-plan.ts";
 import { defineExecutor } from "./executor.ts";
 
@@ -13,4 +14,8 @@ export const chrootExecutor = defineExecutor({
   },
   planner: planChroot,
   unavailableReason: () => null,
+  check(config) {
+    // No UTS namespace here: setting it would rename the host.
+    if (config.hostname !== null) throw configError(`hostname=${config.hostname} is not supported by the chroot backend`);
+  },
 });

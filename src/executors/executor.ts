@@ -3,7 +3,7 @@
 import { type Capabilities, checkCapabilities, degradeForCapabilities, type Warn } from "../config/capabilities.ts";
 import { SandboxError } from "../config/errors.ts";
 import { type SandboxOptions, toSandboxConfig } from "../config/options.ts";
-import { CAPTURE } from "../config/types.ts";
+import { CAPTURE, type SandboxConfig } from "../config/types.ts";
 import { geteuid } from "../native/libc.ts";
 import { type Planner, runPlanned, type SandboxResult } from "../supervise/run.ts";
 
@@ -28,6 +28,8 @@ export interface BackendDefinition {
   planner: Planner;
   /** Host checks beyond being root (kernel features). */
   unavailableReason(): string | null;
+  /** Refuses settings outside CAPABILITIES that this backend cannot honour. */
+  check?(config: SandboxConfig): void;
 }
 
 function rootReason(): string | null {
@@ -44,6 +46,7 @@ export function defineExecutor(def: BackendDefinition): Executor {
     async runSandbox(command, options = {}) {
       const config = toSandboxConfig(command, options);
       checkCapabilities(config, def.capabilities, def.name);
+      def.check?.(config);
       const reason = executor.unavailableReason();
       if (reason) throw new SandboxError("setup", reason);
       return runPlanned(config, def.planner);

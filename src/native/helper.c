@@ -48,6 +48,8 @@ extern int ioctl(int, unsigned long, ...);
 extern void *mmap(void *, size_t, int, int, int, long);
 extern int munmap(void *, size_t);
 extern int snprintf(char *, size_t, const char *, ...);
+extern int getpid(void);
+extern int poll(void *, unsigned long, int);
 
 #define errno (*__errno_location())
 
@@ -103,6 +105,7 @@ extern int snprintf(char *, size_t, const char *, ...);
 #define IFF_UP 1
 #define IFF_RUNNING 0x40
 
+#define SYS_pidfd_open 434
 #define SYS_openat2 437
 #define SYS_close_range 436
 #define SYS_mount_setattr 442
@@ -172,6 +175,7 @@ struct sbx_spawn {
   long ru_maxrss_kb;      /* 88 */
   long errfd;             /* 96 internal: write end of the error pipe */
   long cmd_start;         /* 104 internal: first step run by the command process */
+  long parent_pidfd;      /* 112 internal: pidfd of the caller, -1 when unsupported */
 };
 
 enum {
@@ -733,6 +737,19 @@ static int sandbox_main(void *arg) {
   c.errfd = (int)sp->errfd;
   reset_signal_dispositions();
   prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
+  /* The caller may have died before PDEATHSIG was set: its pidfd is then
+   * readable. (getppid() cannot tell: it is 0 in a new PID namespace.) */
+  if (sp->parent_pidfd >= 0) {
+    struct {
+      int fd;
+      short events, revents;
+    } pfd;
+    pfd.fd = (int)sp->parent_pidfd;
+    pfd.events = 1; /* POLLIN */
+    pfd.revents = 0;
+    if (poll(&pfd, 1, 0) > 0) _exit(125);
+    close((int)sp->parent_pidfd);
+  }
   int fork_at = run_steps_from(&c, sp, 0);
   if (fork_at < 0) {
     report(sp, sp->nsteps, EINVAL);
@@ -773,12 +790,14 @@ long sbx_spawn(struct sbx_spawn *sp) {
   }
   if (pipe2(p, O_CLOEXEC) < 0) return -(long)errno;
   sp->errfd = p[1];
+  sp->parent_pidfd = syscall(SYS_pidfd_open, getpid(), 0);
   unsigned long all, old;
   set_all_signals(&all);
   rawsys(SYS_rt_sigprocmask, 2, (long)&all, (long)&old, 8);
   int pid = clone(sandbox_main, sp->stack + sp->stack_size, (int)(sp->clone_flags | CLONE_VM | SIGCHLD), sp);
   long clone_err = pid < 0 ? errno : 0;
   close(p[1]);
+  if (sp->parent_pidfd >= 0) close((int)sp->parent_pidfd);
   if (pid > 0) {
     int rec[2];
     long got = 0;

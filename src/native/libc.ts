@@ -13,6 +13,7 @@ const lib = dlopen("libc.so.6", {
   kill: { args: [FFIType.i32, FFIType.i32], returns: FFIType.i32 },
   geteuid: { args: [], returns: FFIType.u32 },
   fcntl: { args: [FFIType.i32, FFIType.i32, FFIType.i32], returns: FFIType.i32 },
+  flock: { args: [FFIType.i32, FFIType.i32], returns: FFIType.i32 },
 });
 
 const errnoView = (() => {
@@ -101,6 +102,16 @@ export function geteuid(): number {
 export function dupAbove2(fd: number): number {
   const F_DUPFD_CLOEXEC = 1030;
   return check("dup", lib.symbols.fcntl(fd, F_DUPFD_CLOEXEC, 3), `fd ${fd}`);
+}
+
+export const LOCK_SH = 1;
+export const LOCK_EX = 2;
+export const LOCK_NB = 4;
+export const LOCK_UN = 8;
+
+/** flock(2); false when a non-blocking request would block. */
+export function flock(fd: number, operation: number): boolean {
+  return lib.symbols.flock(fd, operation) === 0;
 }
 
 /** Is `fd` an open file descriptor of this process? */

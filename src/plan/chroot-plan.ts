@@ -2,7 +2,7 @@
 // before the command (and undone after it), then chroot, chdir, exec.
 import type { PlanInput } from "./input.ts";
 import { extraMountSteps, removableCreations } from "./mounts.ts";
-import { commandSteps, type SandboxPlan } from "./sandbox-plan.ts";
+import { commandSteps, withinRoot, type SandboxPlan } from "./sandbox-plan.ts";
 import type { Step } from "./steps.ts";
 
 const MNT_DETACH = 2;
@@ -18,6 +18,8 @@ export function planChroot(input: PlanInput): SandboxPlan {
     ...commandSteps(input),
   ];
   return {
+    root: input.root,
+    createsMountPoints: host.some((s) => s.op === "mkdirs"),
     host,
     child,
     cloneFlags: 0,
@@ -28,10 +30,7 @@ export function planChroot(input: PlanInput): SandboxPlan {
           unmounts.unshift({ op: "umount-handle", handleOf: i, flags: MNT_DETACH });
         }
       });
-      const removals = removableCreations(host, hostOuts, hostUpTo);
-      return removals.length
-        ? [...unmounts, { op: "open-root", path: input.root }, ...removals, { op: "close-root" }]
-        : unmounts;
+      return { unmount: unmounts, remove: withinRoot(input.root, removableCreations(host, hostOuts, hostUpTo)) };
     },
   };
 }

@@ -3,6 +3,10 @@
 import type { Step } from "./steps.ts";
 
 export interface SandboxPlan {
+  /** The host path of the sandbox root. */
+  root: string;
+  /** Whether the plan may create mount points in the root (see root-lock.ts). */
+  createsMountPoints: boolean;
   /** Run in this thread before the spawn (mounts of the chroot backend). */
   host: Step[];
   /** Run by the cloned child; ends with exec. */
@@ -13,7 +17,19 @@ export interface SandboxPlan {
    * Steps that undo what ran, given the `out` value of each host and child
    * step and how far the host steps got (the failing index, or all).
    */
-  cleanup(hostOuts: readonly number[], hostUpTo: number, childOuts: readonly number[]): Step[];
+  cleanup(hostOuts: readonly number[], hostUpTo: number, childOuts: readonly number[]): Cleanup;
+}
+
+export interface Cleanup {
+  /** Unmounts of host-side mounts, newest first. */
+  unmount: Step[];
+  /** Removal of the mount points the plan created, newest first. */
+  remove: Step[];
+}
+
+/** Wraps removal steps with the root they are relative to. */
+export function withinRoot(root: string, steps: Step[]): Step[] {
+  return steps.length ? [{ op: "open-root", path: root }, ...steps, { op: "close-root" }] : [];
 }
 
 /** The command's own steps: stdio, no inherited descriptors, then exec. */

@@ -5,6 +5,7 @@
 // Paths marked "in root" are relative to the sandbox root and resolved by the
 // kernel as if that root were '/' (openat2 RESOLVE_IN_ROOT): a symlink in the
 // root filesystem can never lead a mount or a mkdir outside it.
+import { shownPath } from "./paths.ts";
 
 export type Step =
   | {
@@ -46,15 +47,14 @@ export type Op = Step["op"];
 
 /** One line naming what a step does, for error messages and `--print-plan`. */
 export function describeStep(step: Step): string {
-  const inRoot = (p: string) => `/${p}`.replace(/\/+$/, "") || "/";
   switch (step.op) {
     case "mount": {
-      const target = step.inRoot ? inRoot(step.target) : step.target;
+      const target = step.inRoot ? shownPath(step.target) : step.target;
       if (step.fstype) return `mount ${step.fstype} on ${target}`;
       return `mount ${step.source ?? "none"} on ${target}`;
     }
     case "mkdirs":
-      return `create mount point ${inRoot(step.path)}`;
+      return `create mount point ${shownPath(step.path)}`;
     case "umount-handle":
       return `unmount mount of step ${step.handleOf}`;
     case "chroot":
@@ -74,7 +74,7 @@ export function describeStep(step: Step): string {
     case "exec":
       return `execute ${step.file}`;
     case "setattr":
-      return `set mount attributes of ${inRoot(step.path)}`;
+      return `set mount attributes of ${shownPath(step.path)}`;
     case "open-root":
       return `open root ${step.path}`;
     case "close-root":
@@ -82,11 +82,11 @@ export function describeStep(step: Step): string {
     case "fork-command":
       return "start the command process";
     case "rmdirs":
-      return `remove created mount point ${inRoot(step.path)}`;
+      return `remove created mount point ${shownPath(step.path)}`;
     case "symlink":
-      return `create symlink ${inRoot(step.path)}`;
+      return `create symlink ${shownPath(step.path)}`;
     case "mknod":
-      return `create device ${inRoot(step.path)}`;
+      return `create device ${shownPath(step.path)}`;
     case "loopback-up":
       return "bring up loopback interface lo";
     case "open-fd":

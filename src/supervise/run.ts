@@ -10,6 +10,7 @@ import type { SandboxPlan } from "../plan/sandbox-plan.ts";
 import { describeStep, type Step } from "../plan/steps.ts";
 import { track } from "./active.ts";
 import { decodeStatus, waitForExit } from "./reaper.ts";
+import { lockRoot, type RootLock } from "./root-lock.ts";
 import { prepareStdio } from "./stdio.ts";
 
 export interface SandboxResult {
@@ -42,13 +43,20 @@ export function stepError(step: Step | undefined, failure: StepFailure): Sandbox
   return new SandboxError("setup", `cannot ${what}: ${reason}${hint}`);
 }
 
-function cleanupOrWarn(plan: SandboxPlan, hostOuts: number[], hostUpTo: number, childOuts: number[]): void {
-  const steps = plan.cleanup(hostOuts, hostUpTo, childOuts);
-  const failure = runAllHostSteps(steps, hostOuts);
+function runCleanupSteps(steps: Step[], handles: number[]): void {
+  const failure = runAllHostSteps(steps, handles);
   if (failure) {
     const step = steps[failure.index];
     process.stderr.write(`sandboxlib: warning: cleanup: cannot ${step ? describeStep(step) : "clean up"}: ${strerror(failure.errno)}\n`);
   }
+}
+
+/** Unmounts what the host steps mounted, then removes created mount points if no other sandbox uses the root. */
+function cleanup(plan: SandboxPlan, lock: RootLock | null, hostOuts: number[], hostUpTo: number, childOuts: number[]): void {
+  const { unmount, remove } = plan.cleanup(hostOuts, hostUpTo, childOuts);
+  runCleanupSteps(unmount, hostOuts);
+  if (remove.length && lock?.tryExclusive()) runCleanupSteps(remove, hostOuts);
+  lock?.release();
 }
 
 export async function runPlanned(config: SandboxConfig, planner: Planner): Promise<SandboxResult> {
@@ -61,10 +69,11 @@ export async function runPlanned(config: SandboxConfig, planner: Planner): Promi
     stdio.closeAll();
     throw e;
   }
+  const lock = plan.createsMountPoints ? lockRoot(plan.root) : null;
   const host = runHostSteps(plan.host);
   if (host.failure) {
     stdio.closeAll();
-    cleanupOrWarn(plan, host.outs, host.failure.index, []);
+    cleanup(plan, lock, host.outs, host.failure.index, []);
     throw stepError(plan.host[host.failure.index], host.failure);
   }
   let sandbox: SpawnedSandbox;
@@ -72,7 +81,7 @@ export async function runPlanned(config: SandboxConfig, planner: Planner): Promi
     sandbox = spawnSteps(plan.child, plan.cloneFlags);
   } catch (e) {
     stdio.closeAll();
-    cleanupOrWarn(plan, host.outs, plan.host.length, []);
+    cleanup(plan, lock, host.outs, plan.host.length, []);
     const errno = (e as { errno?: number }).errno ?? 0;
     throw new SandboxError("setup", `cannot create the sandbox process: ${strerror(errno)}`);
   }
@@ -97,6 +106,6 @@ export async function runPlanned(config: SandboxConfig, planner: Planner): Promi
     untrack();
     const childOuts = sandbox.outs();
     sandbox.release();
-    cleanupOrWarn(plan, host.outs, plan.host.length, childOuts);
+    cleanup(plan, lock, host.outs, plan.host.length, childOuts);
   }
 }

@@ -70,26 +70,29 @@ describe("chroot plan", () => {
     // Both mounts succeeded (handles 7 and 8); /proc was created, /tmp existed.
     const outs = [-1, 1, 7, 0, 8, -1];
     const cleanup = plan.cleanup(outs, plan.host.length, []);
-    expect(cleanup).toEqual([
-      { op: "umount-handle", handleOf: 4, flags: 2 },
-      { op: "umount-handle", handleOf: 2, flags: 2 },
-      { op: "open-root", path: "/srv/root" },
-      { op: "rmdirs", path: "proc", count: 1, file: false },
-      { op: "close-root" },
-    ]);
+    expect(cleanup).toEqual({
+      unmount: [
+        { op: "umount-handle", handleOf: 4, flags: 2 },
+        { op: "umount-handle", handleOf: 2, flags: 2 },
+      ],
+      remove: [{ op: "open-root", path: "/srv/root" }, { op: "rmdirs", path: "proc", count: 1, file: false }, { op: "close-root" }],
+    });
+    expect(plan.createsMountPoints).toBe(true);
   });
 
   test("after a setup failure only what ran is undone", () => {
     const plan = planChroot({ ...base, mounts: [proc, tmpfs] });
     // The second mount (step 4) failed; its mount point had been created.
     const outs = [-1, 1, 7, 1, -1, -1];
-    expect(plan.cleanup(outs, 4, [])).toEqual([
-      { op: "umount-handle", handleOf: 2, flags: 2 },
-      { op: "open-root", path: "/srv/root" },
-      { op: "rmdirs", path: "tmp", count: 1, file: false },
-      { op: "rmdirs", path: "proc", count: 1, file: false },
-      { op: "close-root" },
-    ]);
+    expect(plan.cleanup(outs, 4, [])).toEqual({
+      unmount: [{ op: "umount-handle", handleOf: 2, flags: 2 }],
+      remove: [
+        { op: "open-root", path: "/srv/root" },
+        { op: "rmdirs", path: "tmp", count: 1, file: false },
+        { op: "rmdirs", path: "proc", count: 1, file: false },
+        { op: "close-root" },
+      ],
+    });
   });
 });
 
@@ -135,11 +138,10 @@ describe("linux plan", () => {
     const inner = planMount({ source: null, target: "/tmp/inner", type: "tmpfs", options: "" });
     const plan = planLinux({ ...base, mounts: [tmpfs, inner] });
     const outs = plan.child.map((s) => (s.op === "mkdirs" ? 1 : -1));
-    expect(plan.cleanup([], 0, outs)).toEqual([
-      { op: "open-root", path: "/srv/root" },
-      { op: "rmdirs", path: "tmp", count: 1, file: false },
-      { op: "close-root" },
-    ]);
+    expect(plan.cleanup([], 0, outs)).toEqual({
+      unmount: [],
+      remove: [{ op: "open-root", path: "/srv/root" }, { op: "rmdirs", path: "tmp", count: 1, file: false }, { op: "close-root" }],
+    });
   });
 
   test("the minimal /dev has safe nodes only, pts and shm", () => {
