@@ -1,15 +1,20 @@
 #!/bin/sh
-# Installs what the end-to-end tests need and a fresh machine lacks: a static
-# busybox to build test root filesystems from (Debian's busybox-static).
+# Installs what the end-to-end tests need and a fresh machine may lack:
+# a static busybox to build test root filesystems from (Debian's
+# busybox-static), and a C compiler with static glibc for the small test
+# programs in test/fixtures (gcc, libc6-dev).
 set -eu
-if command -v busybox >/dev/null 2>&1 && busybox --list >/dev/null 2>&1; then
-  exit 0
-fi
+missing=""
+if ! busybox --list >/dev/null 2>&1; then missing="$missing busybox-static"; fi
+if ! command -v cc >/dev/null 2>&1; then missing="$missing gcc"; fi
+if [ ! -e /usr/lib/x86_64-linux-gnu/libc.a ] && [ ! -e /usr/lib/aarch64-linux-gnu/libc.a ]; then missing="$missing libc6-dev"; fi
+[ -z "$missing" ] && exit 0
 if [ "$(id -u)" != 0 ] || ! command -v apt-get >/dev/null 2>&1; then
-  echo "install-test-deps: busybox is missing; install Debian's busybox-static (as root: apt-get install busybox-static)" >&2
+  echo "install-test-deps: missing:$missing; install these Debian packages as root" >&2
   exit 1
 fi
-echo "install-test-deps: installing busybox-static" >&2
+echo "install-test-deps: installing$missing" >&2
 export DEBIAN_FRONTEND=noninteractive
 apt-get update -qq >/dev/null
-apt-get install -y -qq busybox-static >/dev/null
+# shellcheck disable=SC2086
+apt-get install -y -qq $missing >/dev/null

@@ -42,7 +42,7 @@ extern int openat(int, const char *, int, ...);
 extern int unlinkat(int, const char *, int);
 extern int symlinkat(const char *, int, const char *);
 extern int mknodat(int, const char *, unsigned int, unsigned long);
-extern int fchmod(int, unsigned int);
+extern int fchmodat(int, const char *, unsigned int, int);
 extern int socket(int, int, int);
 extern int ioctl(int, unsigned long, ...);
 extern void *mmap(void *, size_t, int, int, int, long);
@@ -77,6 +77,7 @@ extern int poll(void *, unsigned long, int);
 #define MNT_DETACH 2
 #define PR_SET_PDEATHSIG 1
 #define PR_SET_NAME 15
+#define PR_SET_DUMPABLE 4
 #define SIGKILL 9
 #define SIGCHLD 17
 #define SIGSTOP 19
@@ -565,6 +566,8 @@ static int run_step(struct ctx *c, struct sbx_step *s) {
     int pfd = open_parent_in_root(c, buf, &name);
     if (pfd < 0) return -1;
     int r = mknodat(pfd, name, (unsigned int)s->a, (unsigned long)s->b);
+    /* mknod honours the umask; device nodes get exactly the planned mode. */
+    if (r == 0) r = fchmodat(pfd, name, (unsigned int)s->a & 07777, 0);
     int e = errno;
     close(pfd);
     errno = e;
@@ -737,6 +740,10 @@ static int sandbox_main(void *arg) {
   c.errfd = (int)sp->errfd;
   reset_signal_dispositions();
   prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
+  /* The init shares the caller's memory: without CAP_SYS_PTRACE nothing in
+   * the sandbox may read or write it through /proc/1/mem or ptrace. This
+   * marks the caller non-dumpable too (the flag belongs to the memory). */
+  if (sp->clone_flags & CLONE_NEWPID) prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
   /* The caller may have died before PDEATHSIG was set: its pidfd is then
    * readable. (getppid() cannot tell: it is 0 in a new PID namespace.) */
   if (sp->parent_pidfd >= 0) {
@@ -766,7 +773,9 @@ static int sandbox_main(void *arg) {
     _exit(125);
   }
   sp->cmd_pid = pid;
-  rawsys(SYS_close, sp->errfd, 0, 0, 0);
+  /* The init keeps nothing of the caller's: its descriptors are a copy of
+   * the caller's table (host files, sockets), reachable through /proc/1/fd. */
+  rawsys(SYS_close_range, 0, ~0U, 0, 0);
   init_loop(sp, pid, (sp->clone_flags & CLONE_NEWPID) != 0);
   return 0;
 }

@@ -2,7 +2,7 @@
 // before the command (and undone after it), then chroot, chdir, exec.
 import type { PlanInput } from "./input.ts";
 import { extraMountSteps, removableCreations } from "./mounts.ts";
-import { commandSteps, withinRoot, type SandboxPlan } from "./sandbox-plan.ts";
+import { commandSteps, type SandboxPlan } from "./sandbox-plan.ts";
 import type { Step } from "./steps.ts";
 
 const MNT_DETACH = 2;
@@ -30,7 +30,7 @@ export function planChroot(input: PlanInput): SandboxPlan {
           unmounts.unshift({ op: "umount-handle", handleOf: i, flags: MNT_DETACH });
         }
       });
-      return { unmount: unmounts, remove: withinRoot(input.root, removableCreations(host, hostOuts, hostUpTo)) };
+      return { unmount: unmounts, remove: removableCreations(host, hostOuts, hostUpTo) };
     },
   };
 }

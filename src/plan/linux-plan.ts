@@ -6,7 +6,7 @@ import { CLONE_NEWIPC, CLONE_NEWNET, CLONE_NEWNS, CLONE_NEWPID, CLONE_NEWUTS } f
 import type { PlanInput } from "./input.ts";
 import { extraMountSteps, MOUNT_ATTR_RDONLY, removableCreations } from "./mounts.ts";
 import { isWithin } from "./paths.ts";
-import { commandSteps, withinRoot, type SandboxPlan } from "./sandbox-plan.ts";
+import { commandSteps, type SandboxPlan } from "./sandbox-plan.ts";
 import type { Step } from "./steps.ts";
 
 export const DEFAULT_HOSTNAME = "sandbox";
@@ -72,7 +72,7 @@ export function planLinux(input: PlanInput): SandboxPlan {
     cloneFlags,
     cleanup(_hostOuts, _hostUpTo, childOuts) {
       // Mounts vanish with the namespace; only created mount points remain.
-      return { unmount: [], remove: withinRoot(input.root, removableCreations(child, childOuts)) };
+      return { unmount: [], remove: removableCreations(child, childOuts) };
     },
   };
 }

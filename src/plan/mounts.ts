@@ -98,9 +98,9 @@ export function extraMountSteps(mounts: readonly PlannedMount[], keepHandles: bo
  * root's own filesystem. A directory created inside an earlier mount (a tmpfs,
  * a bind) is not on the host under the same path, so it is left alone.
  */
-export function removableCreations(steps: readonly Step[], outs: readonly number[], upTo = steps.length): Step[] {
+export function removableCreations(steps: readonly Step[], outs: readonly number[], upTo = steps.length): Extract<Step, { op: "rmdirs" }>[] {
   const mountedSoFar: string[] = [];
-  const removals: Step[] = [];
+  const removals: Extract<Step, { op: "rmdirs" }>[] = [];
   for (let i = 0; i < Math.min(upTo + 1, steps.length); i++) {
     const step = steps[i]!;
     if (step.op === "mkdirs") {

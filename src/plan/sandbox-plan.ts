@@ -23,8 +23,8 @@ export interface SandboxPlan {
 export interface Cleanup {
   /** Unmounts of host-side mounts, newest first. */
   unmount: Step[];
-  /** Removal of the mount points the plan created, newest first. */
-  remove: Step[];
+  /** Removal of the mount points the plan created, newest first (paths in the root). */
+  remove: Extract<Step, { op: "rmdirs" }>[];
 }
 
 /** Wraps removal steps with the root they are relative to. */

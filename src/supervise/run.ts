@@ -6,11 +6,11 @@ import type { SandboxConfig } from "../config/types.ts";
 import { strerror } from "../native/libc.ts";
 import { runAllHostSteps, runHostSteps, spawnSteps, type SpawnedSandbox, type StepFailure } from "../native/spawn.ts";
 import type { PlanInput } from "../plan/input.ts";
-import type { SandboxPlan } from "../plan/sandbox-plan.ts";
+import { type SandboxPlan, withinRoot } from "../plan/sandbox-plan.ts";
 import { describeStep, type Step } from "../plan/steps.ts";
 import { track } from "./active.ts";
 import { decodeStatus, waitForExit } from "./reaper.ts";
-import { lockRoot, type RootLock } from "./root-lock.ts";
+import { guardMountPoints, hasJournal, type MountPointGuard } from "./mount-points.ts";
 import { prepareStdio } from "./stdio.ts";
 
 export interface SandboxResult {
@@ -51,12 +51,17 @@ function runCleanupSteps(steps: Step[], handles: number[]): void {
   }
 }
 
-/** Unmounts what the host steps mounted, then removes created mount points if no other sandbox uses the root. */
-function cleanup(plan: SandboxPlan, lock: RootLock | null, hostOuts: number[], hostUpTo: number, childOuts: number[]): void {
-  const { unmount, remove } = plan.cleanup(hostOuts, hostUpTo, childOuts);
-  runCleanupSteps(unmount, hostOuts);
-  if (remove.length && lock?.tryExclusive()) runCleanupSteps(remove, hostOuts);
-  lock?.release();
+/** Journals the mount points the run created, as soon as they are known. */
+function journalCreations(plan: SandboxPlan, guard: MountPointGuard | null, hostOuts: number[], hostUpTo: number, childOuts: number[]): void {
+  guard?.record(plan.cleanup(hostOuts, hostUpTo, childOuts).remove);
+}
+
+/** Unmounts what the host steps mounted, then removes created mount points when no other sandbox uses the root. */
+function undo(plan: SandboxPlan, guard: MountPointGuard | null, hostOuts: number[], hostUpTo: number): void {
+  runCleanupSteps(plan.cleanup(hostOuts, hostUpTo, []).unmount, hostOuts);
+  const removals = guard?.finish() ?? [];
+  // Best effort: a mount point someone filled since is not empty and stays.
+  if (removals.length) runAllHostSteps(withinRoot(plan.root, removals), hostOuts);
 }
 
 export async function runPlanned(config: SandboxConfig, planner: Planner): Promise<SandboxResult> {
@@ -69,11 +74,12 @@ export async function runPlanned(config: SandboxConfig, planner: Planner): Promi
     stdio.closeAll();
     throw e;
   }
-  const lock = plan.createsMountPoints ? lockRoot(plan.root) : null;
+  const guard = plan.createsMountPoints || hasJournal(plan.root) ? guardMountPoints(plan.root) : null;
   const host = runHostSteps(plan.host);
   if (host.failure) {
     stdio.closeAll();
-    cleanup(plan, lock, host.outs, host.failure.index, []);
+    journalCreations(plan, guard, host.outs, host.failure.index, []);
+    undo(plan, guard, host.outs, host.failure.index);
     throw stepError(plan.host[host.failure.index], host.failure);
   }
   let sandbox: SpawnedSandbox;
@@ -81,12 +87,14 @@ export async function runPlanned(config: SandboxConfig, planner: Planner): Promi
     sandbox = spawnSteps(plan.child, plan.cloneFlags);
   } catch (e) {
     stdio.closeAll();
-    cleanup(plan, lock, host.outs, plan.host.length, []);
+    journalCreations(plan, guard, host.outs, plan.host.length, []);
+    undo(plan, guard, host.outs, plan.host.length);
     const errno = (e as { errno?: number }).errno ?? 0;
     throw new SandboxError("setup", `cannot create the sandbox process: ${strerror(errno)}`);
   }
   const untrack = track(sandbox.pid);
   stdio.closeChildEnds();
+  journalCreations(plan, guard, host.outs, plan.host.length, sandbox.outs());
   try {
     const [stdout, stderr, exit] = await Promise.all([stdio.stdout, stdio.stderr, waitForExit(sandbox.pid)]);
     if (sandbox.failure) throw stepError(plan.child[sandbox.failure.index], sandbox.failure);
@@ -104,8 +112,7 @@ export async function runPlanned(config: SandboxConfig, planner: Planner): Promi
     };
   } finally {
     untrack();
-    const childOuts = sandbox.outs();
     sandbox.release();
-    cleanup(plan, lock, host.outs, plan.host.length, childOuts);
+    undo(plan, guard, host.outs, plan.host.length);
   }
 }

@@ -146,12 +146,15 @@ describe.skipIf(!isRoot)("command line, both backends", () => {
           const marker = join(scratch, `${backend}-${signal}.started`);
           const proc = Bun.spawn([BIN, "run", "--backend", backend, "--root", rootfs, "--proc", "/proc", "--tmpfs", "/sig/tmp", "--bind", `${scratch}:/scratch`,
             "sh", "-c", `touch /scratch/${backend}-${signal}.started; sleep 30`], { stdout: "pipe", stderr: "pipe" });
-          await eventually(() => existsSync(marker), "the sandboxed command started");
-          if (backend === "linux") {
-            // Checked from the host while the sandbox runs: nothing of it is visible.
-            expect(hostMountinfo()).toBe(before);
+          try {
+            await eventually(() => existsSync(marker), "the sandboxed command started");
+            if (backend === "linux") {
+              // Checked from the host while the sandbox runs: nothing of it is visible.
+              expect(hostMountinfo()).toBe(before);
+            }
+          } finally {
+            proc.kill(signal);
           }
-          proc.kill(signal);
           expect(await proc.exited).toBe(128 + number);
           expect(hostMountinfo()).toBe(before);
           expect(existsSync(join(rootfs, "sig"))).toBe(false);

@@ -75,7 +75,7 @@ describe("chroot plan", () => {
         { op: "umount-handle", handleOf: 4, flags: 2 },
         { op: "umount-handle", handleOf: 2, flags: 2 },
       ],
-      remove: [{ op: "open-root", path: "/srv/root" }, { op: "rmdirs", path: "proc", count: 1, file: false }, { op: "close-root" }],
+      remove: [{ op: "rmdirs", path: "proc", count: 1, file: false }],
     });
     expect(plan.createsMountPoints).toBe(true);
   });
@@ -87,10 +87,8 @@ describe("chroot plan", () => {
     expect(plan.cleanup(outs, 4, [])).toEqual({
       unmount: [{ op: "umount-handle", handleOf: 2, flags: 2 }],
       remove: [
-        { op: "open-root", path: "/srv/root" },
         { op: "rmdirs", path: "tmp", count: 1, file: false },
         { op: "rmdirs", path: "proc", count: 1, file: false },
-        { op: "close-root" },
       ],
     });
   });
@@ -140,7 +138,7 @@ describe("linux plan", () => {
     const outs = plan.child.map((s) => (s.op === "mkdirs" ? 1 : -1));
     expect(plan.cleanup([], 0, outs)).toEqual({
       unmount: [],
-      remove: [{ op: "open-root", path: "/srv/root" }, { op: "rmdirs", path: "tmp", count: 1, file: false }, { op: "close-root" }],
+      remove: [{ op: "rmdirs", path: "tmp", count: 1, file: false }],
     });
   });
 

@@ -1,0 +1,86 @@
+// Mount points created in a root are shared by every sandbox running on it.
+// Removing one that another sandbox mounted on would silently detach that
+// sandbox's mount (rmdir detaches mounts in every namespace), and the
+// sandbox that created one is not always the last to use it. So:
+//  - every run holds a shared flock on the root directory while it runs;
+//  - what it creates is appended to a journal kept for that root
+//    (/run/sandboxlib/<dev>-<ino>.created);
+//  - the run that can take the lock exclusively, the last one out, removes
+//    everything in the journal, newest first, and the journal with it.
+// Mount points left by a run that was killed are removed by the next last one.
+import { appendFileSync, existsSync, mkdirSync, readFileSync, rmSync, statSync } from "node:fs";
+import { join } from "node:path";
+import { close, flock, LOCK_EX, LOCK_NB, LOCK_SH, LOCK_UN, O_RDONLY, open } from "../native/libc.ts";
+import type { Step } from "../plan/steps.ts";
+
+const O_DIRECTORY = 0o200000;
+
+export const STATE_DIR = process.env.SANDBOXLIB_STATE_DIR ?? "/run/sandboxlib";
+
+type Removal = Extract<Step, { op: "rmdirs" }>;
+
+export interface MountPointGuard {
+  /** Records removals for what this run created (newest first). */
+  record(removals: readonly Removal[]): void;
+  /**
+   * Ends the run: when no other run holds the root, returns every recorded
+   * removal (newest first) and forgets them; otherwise returns none.
+   */
+  finish(): Removal[];
+}
+
+function journalPath(root: string): string {
+  const st = statSync(root, { bigint: true });
+  return join(STATE_DIR, `${st.dev}-${st.ino}.created`);
+}
+
+function parseJournal(text: string): Removal[] {
+  const out: Removal[] = [];
+  for (const line of text.split("\n")) {
+    if (!line) continue;
+    try {
+      const { path, count, file } = JSON.parse(line) as { path: unknown; count: unknown; file: unknown };
+      if (typeof path === "string" && typeof count === "number" && typeof file === "boolean") out.push({ op: "rmdirs", path, count, file });
+    } catch {
+      // A line torn by a crash: skip it.
+    }
+  }
+  return out;
+}
+
+/** Whether earlier runs left mount points of this root to remove. */
+export function hasJournal(root: string): boolean {
+  return existsSync(journalPath(root));
+}
+
+export function guardMountPoints(root: string): MountPointGuard {
+  const fd = open(root, O_RDONLY | O_DIRECTORY);
+  flock(fd, LOCK_SH);
+  const journal = journalPath(root);
+  let done = false;
+  return {
+    record(removals) {
+      if (removals.length === 0) return;
+      mkdirSync(STATE_DIR, { recursive: true, mode: 0o700 });
+      // Oldest first in the file; each line is one small atomic append.
+      const lines = [...removals].reverse().map((r) => `${JSON.stringify({ path: r.path, count: r.count, file: r.file })}\n`);
+      appendFileSync(journal, lines.join(""), { mode: 0o600 });
+    },
+    finish() {
+      if (done) return [];
+      done = true;
+      let removals: Removal[] = [];
+      if (flock(fd, LOCK_EX | LOCK_NB)) {
+        try {
+          removals = parseJournal(readFileSync(journal, "utf8")).reverse();
+        } catch {
+          removals = [];
+        }
+        rmSync(journal, { force: true });
+      }
+      flock(fd, LOCK_UN);
+      close(fd);
+      return removals;
+    },
+  };
+}
