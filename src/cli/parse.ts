@@ -2,6 +2,9 @@
 // opened later, by main.ts.
 import { usageError } from "../config/errors.ts";
 import type { ExtraMountEntry, MountsSetting, NetworkSetting } from "../config/types.ts";
+import { capabilityName } from "../hardening/capabilities.ts";
+import { parseRlimit } from "../hardening/rlimits.ts";
+import { parseBytes } from "../hardening/sizes.ts";
 
 export interface RunRequest {
   kind: "run";
@@ -21,6 +24,23 @@ export interface RunRequest {
   stdoutFile: string | null;
   /** A file, or "stdout" to merge into stdout. */
   stderrFile: string | null;
+  /** A file, "null" for none; null keeps sandboxlib's stdin. */
+  stdinFile: string | null;
+  timeout: number | null;
+  killAfter: number | null;
+  passFds: number[];
+  shareSession: boolean;
+  capAdd: string[];
+  capDrop: string[];
+  uid: number | null;
+  gid: number | null;
+  seccomp: boolean;
+  /** NAME -> [soft, hard], as --rlimit gave them. */
+  rlimits: Record<string, [string, string]>;
+  memory: number | null;
+  pids: number | null;
+  cpus: number | null;
+  statusFd: number | null;
   command: string[];
 }
 
@@ -33,9 +53,34 @@ export type Request =
 /** Options that take a value, and whether they may repeat. */
 const VALUE_OPTIONS = new Set([
   "--root", "--backend", "--cwd", "--env", "--mount", "--bind", "--ro-bind", "--proc", "--tmpfs", "--dev",
-  "--writable", "--network", "--mounts", "--hostname", "--stdout", "--stderr",
+  "--writable", "--network", "--mounts", "--hostname", "--stdout", "--stderr", "--stdin", "--timeout", "--kill-after",
+  "--pass-fd", "--cap-add", "--cap-drop", "--uid", "--gid", "--seccomp", "--rlimit", "--memory", "--pids", "--cpus",
+  "--status-fd",
 ]);
-const FLAG_OPTIONS = new Set(["--clear-env", "--read-only", "--degrade", "--json", "--help"]);
+const FLAG_OPTIONS = new Set(["--clear-env", "--read-only", "--degrade", "--json", "--help", "--share-session"]);
+
+/** A positive, finite decimal number (fractions allowed): seconds, CPUs. */
+function positiveNumber(option: string, value: string, what: string): number {
+  const n = /^\d+(\.\d+)?$|^\.\d+$/.test(value) ? Number(value) : Number.NaN;
+  if (!(n > 0) || !Number.isFinite(n)) throw usageError(`invalid value for ${option}: ${value} (expected ${what})`);
+  return n;
+}
+
+/** A non-negative integer, at least `min`. */
+function integer(option: string, value: string, min: number, what: string): number {
+  const n = /^\d+$/.test(value) ? Number(value) : Number.NaN;
+  if (!Number.isSafeInteger(n) || n < min) throw usageError(`invalid value for ${option}: ${value} (expected ${what})`);
+  return n;
+}
+
+/** Converts a configuration error about a value into a usage error naming the option. */
+function asUsage<T>(option: string, value: string, parse: () => T): T {
+  try {
+    return parse();
+  } catch (e) {
+    throw usageError(`invalid value for ${option}: ${value} (${(e as Error).message})`);
+  }
+}
 
 function choice<T extends string>(option: string, value: string, allowed: readonly T[]): T {
   if ((allowed as readonly string[]).includes(value)) return value as T;
@@ -69,7 +114,9 @@ function parseRun(args: string[]): RunRequest | { kind: "help"; topic: "run" } {
   const req: RunRequest = {
     kind: "run", backend: null, degrade: false, json: false, root: "/", cwd: null, env: [], clearEnv: false,
     extraMounts: [], writable: [], readOnly: false, network: null, mounts: null, hostname: null,
-    stdoutFile: null, stderrFile: null, command: [],
+    stdoutFile: null, stderrFile: null, stdinFile: null, timeout: null, killAfter: null, passFds: [], shareSession: false,
+    capAdd: [], capDrop: [], uid: null, gid: null, seccomp: true, rlimits: {}, memory: null, pids: null, cpus: null,
+    statusFd: null, command: [],
   };
   let i = 0;
   while (i < args.length) {
@@ -88,6 +135,7 @@ function parseRun(args: string[]): RunRequest | { kind: "help"; topic: "run" } {
       if (name === "--read-only") req.readOnly = true;
       if (name === "--degrade") req.degrade = true;
       if (name === "--json") req.json = true;
+      if (name === "--share-session") req.shareSession = true;
       i++;
       continue;
     }
@@ -152,6 +200,51 @@ function parseRun(args: string[]): RunRequest | { kind: "help"; topic: "run" } {
         break;
       case "--stderr":
         req.stderrFile = nonEmpty(name, value);
+        break;
+      case "--stdin":
+        req.stdinFile = nonEmpty(name, value);
+        break;
+      case "--timeout":
+        req.timeout = positiveNumber(name, value, "a positive number of seconds");
+        break;
+      case "--kill-after":
+        req.killAfter = positiveNumber(name, value, "a positive number of seconds");
+        break;
+      case "--pass-fd":
+        req.passFds.push(integer(name, value, 3, "a file descriptor number, 3 or above"));
+        break;
+      case "--status-fd":
+        req.statusFd = integer(name, value, 1, "a file descriptor number, 1 or above");
+        break;
+      case "--cap-add":
+        req.capAdd.push(asUsage(name, value, () => capabilityName(value)));
+        break;
+      case "--cap-drop":
+        req.capDrop.push(value.toUpperCase() === "ALL" ? "ALL" : asUsage(name, value, () => capabilityName(value)));
+        break;
+      case "--uid":
+        req.uid = integer(name, value, 0, "a user number");
+        break;
+      case "--gid":
+        req.gid = integer(name, value, 0, "a group number");
+        break;
+      case "--seccomp":
+        req.seccomp = choice(name, value, ["on", "off"] as const) === "on";
+        break;
+      case "--rlimit": {
+        const r = asUsage(name, value, () => parseRlimit(value));
+        const [soft, hard = soft] = value.slice(value.indexOf("=") + 1).split(":") as [string, string?];
+        req.rlimits[r.name] = [soft, hard];
+        break;
+      }
+      case "--memory":
+        req.memory = asUsage(name, value, () => parseBytes(value, name));
+        break;
+      case "--pids":
+        req.pids = integer(name, value, 1, "a positive number of processes");
+        break;
+      case "--cpus":
+        req.cpus = positiveNumber(name, value, "a positive number of CPUs");
         break;
     }
   }

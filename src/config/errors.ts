@@ -17,6 +17,8 @@ export class SandboxError extends Error {
   constructor(
     readonly kind: SandboxErrorKind,
     message: string,
+    /** For setup failures: the step that failed ("mount proc on /proc"). */
+    readonly step: string | null = null,
   ) {
     super(message);
   }

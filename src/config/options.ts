@@ -1,6 +1,8 @@
 // Library options (the Python keyword arguments, TypeScript spelling) turned
 // into a checked SandboxConfig. Pure: no file system access.
 import { configError } from "./errors.ts";
+import { resolveCapabilities } from "../hardening/capabilities.ts";
+import { makeRlimit, type RlimitValue } from "../hardening/rlimits.ts";
 import { validateExtraMounts } from "./extra-mounts.ts";
 import {
   CAPTURE,
@@ -28,6 +30,32 @@ export interface SandboxOptions {
   stdin?: InputSource;
   stdout?: OutputTarget;
   stderr?: ErrorTarget;
+  /** Seconds (fractions allowed) until SIGTERM; the result then says timedOut. */
+  timeout?: number | null;
+  /** Seconds after the timeout's SIGTERM until SIGKILL (default 5). */
+  killAfter?: number;
+  /** Descriptors (3 and above) the command inherits under the same number. */
+  passFds?: readonly number[];
+  /** false keeps the caller's session (interactive use); default true. */
+  newSession?: boolean;
+  /** Capabilities added to / dropped from Docker's default set ("ALL" drops all); drops apply first. */
+  capAdd?: readonly string[];
+  capDrop?: readonly string[];
+  uid?: number | null;
+  /** Defaults to uid when uid is given. */
+  gid?: number | null;
+  /** false disables the default seccomp filter. */
+  seccomp?: boolean;
+  /** setrlimit: { nofile: [1024, 4096], core: 0, cpu: "unlimited" }. */
+  rlimits?: Readonly<Record<string, RlimitValue | readonly [RlimitValue, RlimitValue]>>;
+  /** cgroup limits: bytes of memory, processes, CPUs. */
+  memory?: number | null;
+  pids?: number | null;
+  cpus?: number | null;
+  /** Measure peak memory (maxRssKb) through a cgroup even without a limit. */
+  measureMemory?: boolean;
+  /** Called with the sandbox's pid once its command has started. */
+  onStart?: (pid: number) => void;
 }
 
 const NETWORK: readonly NetworkSetting[] = ["undefined", "isolated"];
@@ -65,6 +93,30 @@ function checkEnv(env: unknown): Record<string, string> | null {
     out[name] = value;
   }
   return out;
+}
+
+function positive(name: string, value: unknown, integer: boolean): number | null {
+  if (value === null || value === undefined) return null;
+  if (typeof value !== "number" || !Number.isFinite(value) || value <= 0 || (integer && !Number.isInteger(value))) {
+    throw configError(`invalid ${name}: ${JSON.stringify(value)} (expected a positive ${integer ? "integer" : "number"})`);
+  }
+  return value;
+}
+
+function id(name: string, value: unknown): number | null {
+  if (value === null || value === undefined) return null;
+  if (typeof value !== "number" || !Number.isInteger(value) || value < 0 || value > 0xfffffffe) {
+    throw configError(`invalid ${name}: ${JSON.stringify(value)} (expected a user or group number)`);
+  }
+  return value;
+}
+
+function passFds(value: unknown): number[] {
+  if (value === undefined) return [];
+  if (!Array.isArray(value) || !value.every((fd) => Number.isInteger(fd) && fd >= 3)) {
+    throw configError(`invalid passFds: ${JSON.stringify(value)} (expected descriptors numbered 3 or above)`);
+  }
+  return [...new Set(value as number[])];
 }
 
 /** A string command is a one-element argv, as in Python. */
@@ -108,5 +160,22 @@ export function toSandboxConfig(command: string | readonly string[], options: Sa
     stdin: options.stdin,
     stdout,
     stderr,
+    timeout: positive("timeout", options.timeout, false),
+    killAfter: positive("killAfter", options.killAfter, false) ?? d.killAfter,
+    passFds: passFds(options.passFds),
+    newSession: options.newSession ?? d.newSession,
+    capabilities: resolveCapabilities(options.capAdd ?? [], options.capDrop ?? []),
+    uid: id("uid", options.uid),
+    gid: id("gid", options.gid) ?? id("uid", options.uid),
+    seccomp: options.seccomp ?? d.seccomp,
+    rlimits: Object.entries(options.rlimits ?? {}).map(([name, v]) =>
+      Array.isArray(v) ? makeRlimit(name, v[0], v[1]) : makeRlimit(name, v as RlimitValue),
+    ),
+    limits: {
+      memory: positive("memory", options.memory, true),
+      pids: positive("pids", options.pids, true),
+      cpus: positive("cpus", options.cpus, false),
+    },
+    measureMemory: options.measureMemory ?? false,
   };
 }

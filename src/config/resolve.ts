@@ -5,6 +5,7 @@ import { readdirSync, realpathSync, statSync } from "node:fs";
 import { posix } from "node:path";
 import type { PlanInput, PlannedMount } from "../plan/input.ts";
 import { inRootPath } from "../plan/paths.ts";
+import { currentArch } from "../hardening/seccomp.ts";
 import { configError } from "./errors.ts";
 import { parseMountOptions } from "./mount-options.ts";
 import type { ExtraMount, SandboxConfig } from "./types.ts";
@@ -52,7 +53,7 @@ function rootReentry(root: string): string {
   return `/${dir.name}/..`;
 }
 
-export function resolvePlanInput(config: SandboxConfig, stdio: readonly [number, number, number]): PlanInput {
+export function resolvePlanInput(config: SandboxConfig, stdio: readonly [number, number, number], cgroupProcs: readonly string[] = []): PlanInput {
   const root = hostPath("filesystem root", config.filesystemRoot);
   if (!statSync(root).isDirectory()) throw configError(`filesystem root is not a directory: ${config.filesystemRoot}`);
   const envObject = config.env ?? (process.env as Record<string, string>);
@@ -80,5 +81,16 @@ export function resolvePlanInput(config: SandboxConfig, stdio: readonly [number,
     network: config.network,
     hostname: config.hostname,
     stdio,
+    hardening: {
+      newSession: config.newSession,
+      passFds: config.passFds,
+      rlimits: config.rlimits,
+      capabilities: config.capabilities,
+      uid: config.uid,
+      gid: config.gid,
+      seccomp: config.seccomp,
+      arch: currentArch(),
+    },
+    cgroupProcs,
   };
 }

@@ -1,6 +1,7 @@
 // The configuration of one sandboxed command, in the Python library's
 // vocabulary (TypeScript spelling). Everything the library and the command
 // line accept ends up as a SandboxConfig.
+import type { Rlimit } from "../hardening/rlimits.ts";
 
 /** Capture the stream and return it as bytes. */
 export const CAPTURE: unique symbol = Symbol.for("sandboxlib.CAPTURE");
@@ -34,6 +35,16 @@ export type WritablePaths = "all" | "none" | readonly string[];
 export type NetworkSetting = "undefined" | "isolated";
 export type MountsSetting = "undefined" | "isolated";
 
+/** Limits enforced through a cgroup created for the sandbox. */
+export interface CgroupLimits {
+  /** Bytes of memory (no swap). */
+  memory: number | null;
+  /** Processes and threads of the command. */
+  pids: number | null;
+  /** CPUs' worth of time (1.5 = one and a half). */
+  cpus: number | null;
+}
+
 export interface SandboxConfig {
   command: readonly string[];
   cwd: string | null;
@@ -48,9 +59,27 @@ export interface SandboxConfig {
   stdin: InputSource;
   stdout: OutputTarget;
   stderr: ErrorTarget;
+  /** Seconds until SIGTERM, then SIGKILL after `killAfter` more; null: none. */
+  timeout: number | null;
+  killAfter: number;
+  /** Descriptors of the caller passed on to the command under the same number. */
+  passFds: readonly number[];
+  /** setsid(): the command cannot reach the caller's terminal (TIOCSTI). */
+  newSession: boolean;
+  /** Capabilities the command keeps (names, e.g. "CHOWN"). */
+  capabilities: readonly string[];
+  uid: number | null;
+  gid: number | null;
+  seccomp: boolean;
+  rlimits: readonly Rlimit[];
+  limits: CgroupLimits;
+  /** Measure the command's peak memory (through a cgroup) even without a limit. */
+  measureMemory: boolean;
 }
 
-export const DEFAULT_CONFIG: Omit<SandboxConfig, "command"> = {
+export const DEFAULT_KILL_AFTER = 5;
+
+export const DEFAULT_CONFIG: Omit<SandboxConfig, "command" | "capabilities"> = {
   cwd: null,
   env: null,
   filesystemRoot: "/",
@@ -62,4 +91,14 @@ export const DEFAULT_CONFIG: Omit<SandboxConfig, "command"> = {
   stdin: undefined,
   stdout: CAPTURE,
   stderr: CAPTURE,
+  timeout: null,
+  killAfter: DEFAULT_KILL_AFTER,
+  passFds: [],
+  newSession: true,
+  uid: null,
+  gid: null,
+  seccomp: true,
+  rlimits: [],
+  limits: { memory: null, pids: null, cpus: null },
+  measureMemory: false,
 };

@@ -13,6 +13,7 @@ export const chrootExecutor = defineExecutor({
     filesystem_writable_paths: ["all"],
   },
   planner: planChroot,
+  hasInit: false,
   unavailableReason: () => null,
   check(config) {
     // No UTS namespace here: setting it would rename the host.

@@ -26,6 +26,8 @@ export interface BackendDefinition {
   name: BackendName;
   capabilities: Capabilities;
   planner: Planner;
+  /** The sandbox keeps an init process (PID 1) beside the command. */
+  hasInit: boolean;
   /** Host checks beyond being root (kernel features). */
   unavailableReason(): string | null;
   /** Refuses settings outside CAPABILITIES that this backend cannot honour. */
@@ -49,7 +51,7 @@ export function defineExecutor(def: BackendDefinition): Executor {
       def.check?.(config);
       const reason = executor.unavailableReason();
       if (reason) throw new SandboxError("setup", reason);
-      return runPlanned(config, def.planner);
+      return runPlanned(config, { plan: def.planner, hasInit: def.hasInit }, { onStart: options.onStart });
     },
     async runSandboxWithRedirection(command, options = {}) {
       // As in Python: output goes where the caller says; nothing is captured

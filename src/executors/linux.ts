@@ -1,6 +1,7 @@
 // The linux backend: namespaces, pivot_root, read-only paths, isolated
 // network; built natively, no external program.
 import { existsSync } from "node:fs";
+import { configError } from "../config/errors.ts";
 import { planLinux } from "../plan/linux-plan.ts";
 import { defineExecutor } from "./executor.ts";
 
@@ -14,9 +15,17 @@ export const linuxExecutor = defineExecutor({
     filesystem_writable_paths: ["all", "none", "any"],
   },
   planner: planLinux,
+  hasInit: true,
   unavailableReason() {
     if (process.platform !== "linux") return `the linux backend needs Linux (this is ${process.platform})`;
     const missing = NAMESPACES.filter((ns) => !existsSync(`/proc/self/ns/${ns}`));
     return missing.length ? `this kernel lacks namespaces: ${missing.join(", ")}` : null;
+  },
+  check(config) {
+    // The sandbox init shares sandboxlib's memory: with SYS_PTRACE the
+    // command could write into it through /proc/1/mem or ptrace.
+    if (config.capabilities.includes("SYS_PTRACE")) {
+      throw configError("capability SYS_PTRACE is not supported by the linux backend (the sandbox init shares sandboxlib's memory)");
+    }
   },
 });

@@ -29,6 +29,13 @@ const OPCODES: Record<Step["op"], number> = {
   "open-fd": 19,
   "set-name": 20,
   "close-root": 21,
+  "no-new-privs": 22,
+  capabilities: 23,
+  "set-ids": 24,
+  seccomp: 25,
+  rlimit: 26,
+  "write-file": 27,
+  "write-fd": 28,
 };
 
 export interface EncodedSteps {
@@ -60,9 +67,9 @@ export function encodeSteps(steps: readonly Step[], handles: readonly number[] =
   steps.forEach((step, i) => {
     const base = i * STEP_SIZE;
     let flags = 0;
-    let a = 0;
-    let b = 0;
-    let c = 0;
+    let a: number | bigint = 0;
+    let b: number | bigint = 0;
+    let c: number | bigint = 0;
     const s: (number | Pointer)[] = [0, 0, 0, 0];
     switch (step.op) {
       case "mount":
@@ -100,8 +107,41 @@ export function encodeSteps(steps: readonly Step[], handles: readonly number[] =
         a = step.from;
         b = step.to;
         break;
-      case "close-from":
+      case "close-from": {
         a = step.fd;
+        b = step.keep.length;
+        const keep = Int32Array.from([...step.keep].sort((x, y) => x - y));
+        keepAlive.push(keep);
+        s[0] = keep.length ? ptr(keep) : 0;
+        break;
+      }
+      case "capabilities":
+        a = step.keep;
+        b = step.setEffective ? 1 : 0;
+        break;
+      case "set-ids":
+        a = step.uid;
+        b = step.gid;
+        break;
+      case "seccomp": {
+        const filter = Buffer.from(step.filter);
+        keepAlive.push(filter);
+        a = filter.length / 8;
+        s[0] = ptr(filter);
+        break;
+      }
+      case "rlimit":
+        a = step.resource;
+        b = step.soft;
+        c = step.hard;
+        break;
+      case "write-file":
+        s[0] = str(step.path);
+        s[1] = str(step.content);
+        break;
+      case "write-fd":
+        a = step.openedBy;
+        s[0] = str(step.content);
         break;
       case "exec":
         s[0] = str(step.file);
@@ -139,13 +179,14 @@ export function encodeSteps(steps: readonly Step[], handles: readonly number[] =
       case "fork-command":
       case "loopback-up":
       case "close-root":
+      case "no-new-privs":
         break;
     }
     buffer.writeInt32LE(OPCODES[step.op], base);
     buffer.writeInt32LE(flags, base + 4);
-    buffer.writeBigInt64LE(BigInt(a), base + 8);
-    buffer.writeBigInt64LE(BigInt(b), base + 16);
-    buffer.writeBigInt64LE(BigInt(c), base + 24);
+    buffer.writeBigInt64LE(BigInt.asIntN(64, BigInt(a)), base + 8);
+    buffer.writeBigInt64LE(BigInt.asIntN(64, BigInt(b)), base + 16);
+    buffer.writeBigInt64LE(BigInt.asIntN(64, BigInt(c)), base + 24);
     s.forEach((p, k) => buffer.writeBigUInt64LE(BigInt(p), base + 40 + 8 * k));
     buffer.writeBigInt64LE(-1n, base + 72);
   });

@@ -49,6 +49,7 @@ extern void *mmap(void *, size_t, int, int, int, long);
 extern int munmap(void *, size_t);
 extern int snprintf(char *, size_t, const char *, ...);
 extern int getpid(void);
+extern int setrlimit(int, const void *);
 extern int poll(void *, unsigned long, int);
 
 #define errno (*__errno_location())
@@ -78,6 +79,12 @@ extern int poll(void *, unsigned long, int);
 #define PR_SET_PDEATHSIG 1
 #define PR_SET_NAME 15
 #define PR_SET_DUMPABLE 4
+#define PR_SET_SECCOMP 22
+#define PR_CAPBSET_DROP 24
+#define PR_SET_NO_NEW_PRIVS 38
+#define PR_CAP_AMBIENT 47
+#define PR_CAP_AMBIENT_CLEAR_ALL 4
+#define SECCOMP_MODE_FILTER 2
 #define SIGKILL 9
 #define SIGCHLD 17
 #define SIGSTOP 19
@@ -119,6 +126,10 @@ extern int poll(void *, unsigned long, int);
 #define SYS_kill 62
 #define SYS_exit_group 231
 #define SYS_close 3
+#define SYS_capset 126
+#define SYS_setgroups 116
+#define SYS_setresuid 117
+#define SYS_setresgid 119
 #elif defined(__aarch64__)
 #define SYS_pivot_root 41
 #define SYS_rt_sigprocmask 135
@@ -128,6 +139,10 @@ extern int poll(void *, unsigned long, int);
 #define SYS_kill 129
 #define SYS_exit_group 94
 #define SYS_close 57
+#define SYS_capset 91
+#define SYS_setgroups 159
+#define SYS_setresuid 147
+#define SYS_setresgid 149
 #else
 #error "sandboxlib's helper supports x86_64 and aarch64"
 #endif
@@ -189,7 +204,7 @@ enum {
   OP_PIVOT_ROOT = 6,    /* s1 new root (absolute) */
   OP_SETHOSTNAME = 7,   /* s1 */
   OP_DUP2 = 8,          /* a from, b to */
-  OP_CLOSE_FROM = 9,    /* a first fd to close */
+  OP_CLOSE_FROM = 9,    /* a first fd to close; s1 int[] of fds to keep (ascending), b their count */
   OP_SETSID = 10,
   OP_EXEC = 11,         /* s1 file, s2 argv, s3 envp, s4 search PATH */
   OP_SETATTR = 12,      /* s1 path in root, a attr_set, b attr_clr, c recursive */
@@ -199,9 +214,16 @@ enum {
   OP_SYMLINK = 16,      /* s1 link text, s2 link path in root */
   OP_MKNOD = 17,        /* s1 path in root, a mode, b device number */
   OP_LOOPBACK_UP = 18,
-  OP_OPEN_FD = 19,      /* s1 host path, a open flags, b mode, c target fd number */
+  OP_OPEN_FD = 19,      /* s1 host path, a open flags, b mode, c target fd number (-1: any; out = fd) */
   OP_SET_NAME = 20,     /* s1 process name */
-  OP_CLOSE_ROOT = 21
+  OP_CLOSE_ROOT = 21,
+  OP_NO_NEW_PRIVS = 22,
+  OP_CAPABILITIES = 23, /* a: capabilities kept (bit mask), b: 1 to set them effective and permitted */
+  OP_SET_IDS = 24,      /* a uid, b gid: supplementary groups cleared */
+  OP_SECCOMP = 25,      /* s1 struct sock_filter[], a instruction count */
+  OP_RLIMIT = 26,       /* a resource, b soft, c hard */
+  OP_WRITE_FILE = 27,   /* s1 path, s2 text */
+  OP_WRITE_FD = 28      /* a index of the OP_OPEN_FD step that opened the fd, s1 text */
 };
 
 struct open_how {
@@ -243,6 +265,8 @@ static int has_slash(const char *s) {
 struct ctx {
   int rootfd;
   int errfd;
+  struct sbx_step *steps; /* the whole plan, for steps that refer to others */
+  long nsteps;
 };
 
 /* Opens `rel` relative to the root fd as if the root were '/': symlinks
@@ -485,7 +509,8 @@ static int loopback_up(void) {
 static int do_open_fd(struct sbx_step *s) {
   int fd = openat(-100, s->s1, (int)s->a, (unsigned int)s->b);
   if (fd < 0) return -1;
-  if (fd != (int)s->c) {
+  s->out = fd;
+  if (s->c >= 0 && fd != (int)s->c) {
     if (dup2(fd, (int)s->c) < 0) return -1;
     close(fd);
   }
@@ -494,11 +519,78 @@ static int do_open_fd(struct sbx_step *s) {
 
 /* Closes every fd from `first` up, except the error pipe (close-on-exec
  * already), which must stay open to report a failing exec. */
-static int close_from(struct ctx *c, unsigned int first) {
-  unsigned int keep = (unsigned int)c->errfd;
-  if (c->errfd < 0 || keep < first) return (int)syscall(SYS_close_range, first, ~0U, 0);
-  if (keep > first && syscall(SYS_close_range, first, keep - 1, 0) < 0) return -1;
-  return (int)syscall(SYS_close_range, keep + 1, ~0U, 0);
+static int close_from(struct ctx *c, unsigned int first, const int *keep, long nkeep) {
+  /* Ranges between the kept fds, the error pipe among them, are closed. */
+  int kept[64];
+  long n = 0;
+  for (long i = 0; i < nkeep && n < 63; i++) kept[n++] = keep[i];
+  if (c->errfd >= 0) {
+    long at = n;
+    while (at > 0 && kept[at - 1] > c->errfd) {
+      kept[at] = kept[at - 1];
+      at--;
+    }
+    kept[at] = c->errfd;
+    n++;
+  }
+  unsigned int from = first;
+  for (long i = 0; i < n; i++) {
+    unsigned int k = (unsigned int)kept[i];
+    if (k < from) continue;
+    if (k > from && syscall(SYS_close_range, from, k - 1, 0) < 0) return -1;
+    from = k + 1;
+  }
+  return (int)syscall(SYS_close_range, from, ~0U, 0);
+}
+
+static int do_capabilities(struct sbx_step *s) {
+  unsigned long keep = (unsigned long)s->a;
+  for (int cap = 0; cap < 64; cap++) {
+    if (keep & (1UL << cap)) continue;
+    if (prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) < 0) {
+      if (errno == EINVAL) break; /* past the kernel's last capability */
+      return -1;
+    }
+  }
+  prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0); /* EINVAL before Linux 4.3 */
+  if (!s->b) return 0;
+  unsigned int header[2];
+  unsigned int data[6];
+  header[0] = 0x20080522; /* _LINUX_CAPABILITY_VERSION_3 */
+  header[1] = 0;
+  data[0] = (unsigned int)keep;         /* effective */
+  data[1] = (unsigned int)keep;         /* permitted */
+  data[2] = 0;                          /* inheritable */
+  data[3] = (unsigned int)(keep >> 32);
+  data[4] = (unsigned int)(keep >> 32);
+  data[5] = 0;
+  return (int)syscall(SYS_capset, header, data);
+}
+
+static int do_set_ids(struct sbx_step *s) {
+  if (syscall(SYS_setgroups, 0, 0) < 0) return -1;
+  if (syscall(SYS_setresgid, s->b, s->b, s->b) < 0) return -1;
+  return (int)syscall(SYS_setresuid, s->a, s->a, s->a);
+}
+
+static int do_seccomp(struct sbx_step *s) {
+  struct {
+    unsigned short len;
+    const void *filter;
+  } prog;
+  prog.len = (unsigned short)s->a;
+  prog.filter = s->s1;
+  return prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog, 0, 0);
+}
+
+static int do_write_file(const char *path, const char *text) {
+  int fd = openat(-100, path, O_WRONLY | O_CLOEXEC);
+  if (fd < 0) return -1;
+  long n = write(fd, text, slen(text));
+  int e = errno;
+  close(fd);
+  errno = e;
+  return n < 0 ? -1 : 0;
 }
 
 /* Runs one step; returns 0, or -1 with errno set. OP_FORK_COMMAND and the
@@ -530,7 +622,31 @@ static int run_step(struct ctx *c, struct sbx_step *s) {
     if (s->a == s->b) return fcntl((int)s->a, F_SETFD, 0);
     return dup2((int)s->a, (int)s->b) < 0 ? -1 : 0;
   case OP_CLOSE_FROM:
-    return close_from(c, (unsigned int)s->a);
+    return close_from(c, (unsigned int)s->a, (const int *)s->s1, s->b);
+  case OP_NO_NEW_PRIVS:
+    return prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0);
+  case OP_CAPABILITIES:
+    return do_capabilities(s);
+  case OP_SET_IDS:
+    return do_set_ids(s);
+  case OP_SECCOMP:
+    return do_seccomp(s);
+  case OP_RLIMIT: {
+    unsigned long lim[2];
+    lim[0] = (unsigned long)s->b;
+    lim[1] = (unsigned long)s->c;
+    return setrlimit((int)s->a, lim);
+  }
+  case OP_WRITE_FILE:
+    return do_write_file(s->s1, s->s2);
+  case OP_WRITE_FD: {
+    if (s->a < 0 || s->a >= c->nsteps || c->steps[s->a].out < 0) {
+      errno = EINVAL;
+      return -1;
+    }
+    long n = write((int)c->steps[s->a].out, s->s1, slen(s->s1));
+    return n < 0 ? -1 : 0;
+  }
   case OP_SETSID:
     return setsid() < 0 ? -1 : 0;
   case OP_EXEC:
@@ -594,6 +710,8 @@ long sbx_run_steps(struct sbx_step *steps, long n, int *err) {
   long failed = -1;
   c.rootfd = -1;
   c.errfd = -1;
+  c.steps = steps;
+  c.nsteps = n;
   for (long i = 0; i < n; i++) {
     if (run_step(&c, &steps[i]) < 0) {
       *err = errno;
@@ -612,6 +730,8 @@ long sbx_run_all_steps(struct sbx_step *steps, long n, long *first_fail, int *er
   long failed = 0;
   c.rootfd = -1;
   c.errfd = -1;
+  c.steps = steps;
+  c.nsteps = n;
   *first_fail = -1;
   for (long i = 0; i < n; i++) {
     if (run_step(&c, &steps[i]) < 0) {
@@ -673,6 +793,8 @@ static int command_main(void *arg) {
   struct ctx c;
   c.rootfd = -1;
   c.errfd = (int)sp->errfd;
+  c.steps = sp->steps;
+  c.nsteps = sp->nsteps;
   prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
   run_steps_from(&c, sp, sp->cmd_start);
   /* A plan always ends with OP_EXEC; reaching here is a planning bug. */
@@ -738,6 +860,8 @@ static int sandbox_main(void *arg) {
   struct ctx c;
   c.rootfd = -1;
   c.errfd = (int)sp->errfd;
+  c.steps = sp->steps;
+  c.nsteps = sp->nsteps;
   reset_signal_dispositions();
   prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
   /* The init shares the caller's memory: without CAP_SYS_PTRACE nothing in

@@ -2,7 +2,7 @@
 // before the command (and undone after it), then chroot, chdir, exec.
 import type { PlanInput } from "./input.ts";
 import { extraMountSteps, removableCreations } from "./mounts.ts";
-import { commandSteps, type SandboxPlan } from "./sandbox-plan.ts";
+import { cgroupSteps, commandSteps, type SandboxPlan } from "./sandbox-plan.ts";
 import type { Step } from "./steps.ts";
 
 const MNT_DETACH = 2;
@@ -13,9 +13,10 @@ export function planChroot(input: PlanInput): SandboxPlan {
     ? [{ op: "open-root", path: input.root }, ...mountSteps, { op: "close-root" }]
     : [];
   const child: Step[] = [
+    ...cgroupSteps(input),
     ...(input.root === "/" ? [] : [{ op: "chroot", path: input.root } as Step]),
     { op: "chdir", path: input.cwd },
-    ...commandSteps(input),
+    ...commandSteps(input, false),
   ];
   return {
     root: input.root,
@@ -23,6 +24,7 @@ export function planChroot(input: PlanInput): SandboxPlan {
     host,
     child,
     cloneFlags: 0,
+    hasInit: false,
     cleanup(hostOuts, hostUpTo) {
       const unmounts: Step[] = [];
       host.forEach((step, i) => {

@@ -1,6 +1,22 @@
 // What the planners take: a configuration already validated, with host
 // paths resolved and the stdio descriptors opened by the supervisor.
 import type { NetworkSetting } from "../config/types.ts";
+import type { Rlimit } from "../hardening/rlimits.ts";
+import type { Arch } from "../hardening/seccomp.ts";
+
+/** What the command process does to itself before exec. */
+export interface CommandHardening {
+  newSession: boolean;
+  /** Caller descriptors kept open under their own number. */
+  passFds: readonly number[];
+  rlimits: readonly Rlimit[];
+  /** Capability names the command keeps. */
+  capabilities: readonly string[];
+  uid: number | null;
+  gid: number | null;
+  seccomp: boolean;
+  arch: Arch;
+}
 
 export interface PlannedMount {
   /** Host path for binds; the filesystem's source name otherwise. */
@@ -40,4 +56,7 @@ export interface PlanInput {
   hostname: string | null;
   /** Descriptors of this process (all >= 3) that become the command's 0, 1, 2. */
   stdio: readonly [number, number, number];
+  hardening: CommandHardening;
+  /** cgroup.procs files the sandbox joins (writing "0") before the command starts. */
+  cgroupProcs: readonly string[];
 }

@@ -6,7 +6,7 @@ import { CLONE_NEWIPC, CLONE_NEWNET, CLONE_NEWNS, CLONE_NEWPID, CLONE_NEWUTS } f
 import type { PlanInput } from "./input.ts";
 import { extraMountSteps, MOUNT_ATTR_RDONLY, removableCreations } from "./mounts.ts";
 import { isWithin } from "./paths.ts";
-import { commandSteps, type SandboxPlan } from "./sandbox-plan.ts";
+import { cgroupSteps, commandSteps, type SandboxPlan } from "./sandbox-plan.ts";
 import type { Step } from "./steps.ts";
 
 export const DEFAULT_HOSTNAME = "sandbox";
@@ -50,6 +50,8 @@ export function planLinux(input: PlanInput): SandboxPlan {
   let cloneFlags = CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWIPC | CLONE_NEWUTS;
   if (input.network === "isolated") cloneFlags |= CLONE_NEWNET;
   const child: Step[] = [
+    // Opened first, while the host's cgroup paths are reachable.
+    ...cgroupSteps(input),
     // Nothing done in here may propagate back to the host.
     { op: "mount", source: null, target: "/", inRoot: false, sourceInRoot: false, fstype: null, flags: MS_REC | MS_PRIVATE, data: null, keepHandle: false },
     { op: "mount", source: input.root, target: input.root, inRoot: false, sourceInRoot: false, fstype: null, flags: MS_BIND | MS_REC, data: null, keepHandle: false },
@@ -62,7 +64,7 @@ export function planLinux(input: PlanInput): SandboxPlan {
     ...(input.network === "isolated" ? [{ op: "loopback-up" } as Step] : []),
     { op: "chdir", path: input.cwd },
     { op: "fork-command" },
-    ...commandSteps(input),
+    ...commandSteps(input, true),
   ];
   return {
     root: input.root,
@@ -70,6 +72,7 @@ export function planLinux(input: PlanInput): SandboxPlan {
     host: [],
     child,
     cloneFlags,
+    hasInit: true,
     cleanup(_hostOuts, _hostUpTo, childOuts) {
       // Mounts vanish with the namespace; only created mount points remain.
       return { unmount: [], remove: removableCreations(child, childOuts) };

@@ -1,5 +1,8 @@
 // A planned sandbox: host-side steps, child steps, namespaces, and how to
 // undo what ran.
+import { capabilityMask } from "../hardening/capabilities.ts";
+import { buildSeccompFilter } from "../hardening/seccomp.ts";
+import type { PlanInput } from "./input.ts";
 import type { Step } from "./steps.ts";
 
 export interface SandboxPlan {
@@ -13,6 +16,8 @@ export interface SandboxPlan {
   child: Step[];
   /** CLONE_NEW* flags of the child. */
   cloneFlags: number;
+  /** The child stays as the sandbox's init (PID 1) and forwards signals to the command. */
+  hasInit: boolean;
   /**
    * Steps that undo what ran, given the `out` value of each host and child
    * step and how far the host steps got (the failing index, or all).
@@ -32,18 +37,47 @@ export function withinRoot(root: string, steps: Step[]): Step[] {
   return steps.length ? [{ op: "open-root", path: root }, ...steps, { op: "close-root" }] : [];
 }
 
-/** The command's own steps: stdio, no inherited descriptors, then exec. */
-export function commandSteps(input: {
-  stdio: readonly [number, number, number];
-  argv: readonly string[];
-  env: readonly string[];
-  searchPath: string | null;
-}): Step[] {
+/**
+ * The command process's own steps, in the order they must run: its session
+ * and limits, its stdio, no inherited descriptors, then privileges are shed
+ * (bounding set while still able to, ids, capabilities, no_new_privs) and the
+ * seccomp filter comes last, just before exec.
+ */
+export function commandSteps(input: PlanInput, ownPidNamespace: boolean): Step[] {
   const file = input.argv[0];
   if (file === undefined) throw new Error("plan: empty command");
-  return [
-    ...input.stdio.map((from, to): Step => ({ op: "dup2", from, to })),
-    { op: "close-from", fd: 3 },
-    { op: "exec", file, argv: [...input.argv], env: [...input.env], searchPath: input.searchPath },
-  ];
+  const h = input.hardening;
+  const keep = capabilityMask(h.capabilities);
+  // Only the command joins the cgroups: the init shares sandboxlib's memory,
+  // and the memory cgroup's OOM killer must never pick it (it would take
+  // sandboxlib with it). The init opened the files (steps 0..n-1).
+  const steps: Step[] = input.cgroupProcs.map((_, i): Step => ({ op: "write-fd", openedBy: i, content: "0" }));
+  if (h.newSession) steps.push({ op: "setsid" });
+  for (const r of h.rlimits) steps.push({ op: "rlimit", ...r });
+  steps.push(...input.stdio.map((from, to): Step => ({ op: "dup2", from, to })));
+  for (const fd of h.passFds) steps.push({ op: "dup2", from: fd, to: fd });
+  steps.push({ op: "close-from", fd: 3, keep: h.passFds });
+  const becomesUser = h.uid !== null && h.uid !== 0;
+  steps.push({ op: "capabilities", keep, setEffective: false });
+  if (h.uid !== null || h.gid !== null) steps.push({ op: "set-ids", uid: h.uid ?? 0, gid: h.gid ?? 0 });
+  // Root keeps exactly the kept set; another user gets none (setresuid
+  // cleared them) and cannot regain any: the bounding set is cut too.
+  if (!becomesUser) steps.push({ op: "capabilities", keep, setEffective: true });
+  steps.push({ op: "no-new-privs" });
+  if (h.seccomp) {
+    const allowMounts = h.capabilities.includes("SYS_ADMIN");
+    steps.push({ op: "seccomp", filter: buildSeccompFilter({ arch: h.arch, allowMounts, ownPidNamespace }) });
+  }
+  steps.push({ op: "exec", file, argv: [...input.argv], env: [...input.env], searchPath: input.searchPath });
+  return steps;
+}
+
+const O_WRONLY_CLOEXEC = 0o2000001;
+
+/**
+ * Opens the cgroup.procs files while the host's paths are still reachable;
+ * they must be the plan's first steps (commandSteps writes through them).
+ */
+export function cgroupSteps(input: PlanInput): Step[] {
+  return input.cgroupProcs.map((path): Step => ({ op: "open-fd", path, flags: O_WRONLY_CLOEXEC, mode: 0, fd: -1 }));
 }

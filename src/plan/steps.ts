@@ -29,7 +29,7 @@ export type Step =
   | { op: "pivot-root"; path: string }
   | { op: "sethostname"; name: string }
   | { op: "dup2"; from: number; to: number }
-  | { op: "close-from"; fd: number }
+  | { op: "close-from"; fd: number; keep: readonly number[] }
   | { op: "setsid" }
   | { op: "exec"; file: string; argv: string[]; env: string[]; searchPath: string | null }
   | { op: "setattr"; path: string; set: number; clear: number; recursive: boolean }
@@ -40,8 +40,19 @@ export type Step =
   | { op: "symlink"; target: string; path: string }
   | { op: "mknod"; path: string; mode: number; dev: number }
   | { op: "loopback-up" }
+  /** Opens a host file; `fd` -1 keeps the number the kernel gives (for write-fd). */
   | { op: "open-fd"; path: string; flags: number; mode: number; fd: number }
-  | { op: "set-name"; name: string };
+  /** Writes to the descriptor opened by the open-fd step at index `openedBy`. */
+  | { op: "write-fd"; openedBy: number; content: string }
+  | { op: "set-name"; name: string }
+  | { op: "no-new-privs" }
+  /** Bounding set cut to `keep`; with `setEffective`, effective and permitted too. */
+  | { op: "capabilities"; keep: bigint; setEffective: boolean }
+  | { op: "set-ids"; uid: number; gid: number }
+  /** A classic BPF program (struct sock_filter[]). */
+  | { op: "seccomp"; filter: Uint8Array }
+  | { op: "rlimit"; name: string; resource: number; soft: bigint; hard: bigint }
+  | { op: "write-file"; path: string; content: string };
 
 export type Op = Step["op"];
 
@@ -93,5 +104,19 @@ export function describeStep(step: Step): string {
       return `open ${step.path} as fd ${step.fd}`;
     case "set-name":
       return `set process name ${step.name}`;
+    case "no-new-privs":
+      return "set no_new_privs";
+    case "capabilities":
+      return "drop capabilities";
+    case "set-ids":
+      return `switch to uid ${step.uid} gid ${step.gid}`;
+    case "seccomp":
+      return "load the seccomp filter";
+    case "rlimit":
+      return `set rlimit ${step.name}`;
+    case "write-file":
+      return `write ${step.path}`;
+    case "write-fd":
+      return "join the sandbox's cgroups";
   }
 }

@@ -1,35 +1,63 @@
-// Runs one configured sandbox: host setup, spawn, output, wait, cleanup.
-// Whatever happens after the first host step, cleanup runs.
-import { resolvePlanInput } from "../config/resolve.ts";
+// Runs one configured sandbox: host setup, spawn, output, timeout, wait,
+// cleanup. Whatever happens after the first host step, cleanup runs.
 import { SandboxError } from "../config/errors.ts";
+import { resolvePlanInput } from "../config/resolve.ts";
 import type { SandboxConfig } from "../config/types.ts";
-import { strerror } from "../native/libc.ts";
+import { kill, strerror } from "../native/libc.ts";
 import { runAllHostSteps, runHostSteps, spawnSteps, type SpawnedSandbox, type StepFailure } from "../native/spawn.ts";
 import type { PlanInput } from "../plan/input.ts";
 import { type SandboxPlan, withinRoot } from "../plan/sandbox-plan.ts";
 import { describeStep, type Step } from "../plan/steps.ts";
 import { track } from "./active.ts";
-import { decodeStatus, waitForExit } from "./reaper.ts";
+import { createCgroup, type SandboxCgroup } from "./cgroups.ts";
 import { guardMountPoints, hasJournal, type MountPointGuard } from "./mount-points.ts";
+import { decodeStatus, waitForExit } from "./reaper.ts";
 import { prepareStdio } from "./stdio.ts";
 
+export interface SandboxUsage {
+  wallMs: number;
+  /** CPU time of the command and its descendants. */
+  userMs: number;
+  sysMs: number;
+  /** Peak memory of the sandbox (from its cgroup), when measured. */
+  maxRssKb: number | null;
+}
+
 export interface SandboxResult {
-  /** The command's exit status; 128+N when killed by signal N. */
+  /** The command's exit status; 128+N when killed by signal N; 124 when it timed out. */
   exitCode: number;
   /** The signal that killed the command, or null. */
   signal: number | null;
   /** Captured bytes, or null when the stream was not captured. */
   stdout: Uint8Array | null;
   stderr: Uint8Array | null;
-  /** Wall time and the command's CPU time, in milliseconds. */
-  usage: { wallMs: number; userMs: number; sysMs: number };
+  timedOut: boolean;
+  /** The kernel killed the command for exceeding its memory limit. */
+  oomKilled: boolean;
+  usage: SandboxUsage;
 }
 
 export type Planner = (input: PlanInput) => SandboxPlan;
 
+/** How a backend's sandboxes are planned and whether they have an init. */
+export interface PlanningBackend {
+  plan: Planner;
+  /** The sandbox process stays as PID 1 (and counts as one of the cgroup's processes). */
+  hasInit: boolean;
+}
+
+/** Hooks of one run. */
+export interface RunHooks {
+  /** Called with the sandbox's pid once its command has started. */
+  onStart?: (pid: number) => void;
+}
+
 const ENOENT = 2;
 const ENOTDIR = 20;
 const ENOSYS = 38;
+const SIGTERM = 15;
+const SIGKILL = 9;
+const EXIT_TIMED_OUT = 124;
 
 /** The error for a failed step, worded for the person who ran sandboxlib. */
 export function stepError(step: Step | undefined, failure: StepFailure): SandboxError {
@@ -40,7 +68,7 @@ export function stepError(step: Step | undefined, failure: StepFailure): Sandbox
   }
   const what = step ? describeStep(step) : "set up the sandbox";
   const hint = failure.errno === ENOSYS ? " (this kernel lacks a system call sandboxlib needs: openat2 needs Linux 5.6, mount_setattr 5.12)" : "";
-  return new SandboxError("setup", `cannot ${what}: ${reason}${hint}`);
+  return new SandboxError("setup", `cannot ${what}: ${reason}${hint}`, what);
 }
 
 function runCleanupSteps(steps: Step[], handles: number[]): void {
@@ -64,14 +92,26 @@ function undo(plan: SandboxPlan, guard: MountPointGuard | null, hostOuts: number
   if (removals.length) runAllHostSteps(withinRoot(plan.root, removals), hostOuts);
 }
 
-export async function runPlanned(config: SandboxConfig, planner: Planner): Promise<SandboxResult> {
+/**
+ * Where signals for the sandbox go: its init (PID namespace), or else the
+ * command's process group (it leads a session of its own) so that what it
+ * started hears them too.
+ */
+function signalTarget(plan: SandboxPlan, pid: number, config: SandboxConfig): number {
+  return plan.hasInit || !config.newSession ? pid : -pid;
+}
+
+export async function runPlanned(config: SandboxConfig, backend: PlanningBackend, hooks: RunHooks = {}): Promise<SandboxResult> {
   const started = performance.now();
   const stdio = prepareStdio(config);
+  let cgroup: SandboxCgroup | null = null;
   let plan: SandboxPlan;
   try {
-    plan = planner(resolvePlanInput(config, stdio.childFds));
+    cgroup = createCgroup(config.limits, config.measureMemory);
+    plan = backend.plan(resolvePlanInput(config, stdio.childFds, cgroup?.procsFiles ?? []));
   } catch (e) {
     stdio.closeAll();
+    await cgroup?.remove();
     throw e;
   }
   const guard = plan.createsMountPoints || hasJournal(plan.root) ? guardMountPoints(plan.root) : null;
@@ -80,6 +120,7 @@ export async function runPlanned(config: SandboxConfig, planner: Planner): Promi
     stdio.closeAll();
     journalCreations(plan, guard, host.outs, host.failure.index, []);
     undo(plan, guard, host.outs, host.failure.index);
+    await cgroup?.remove();
     throw stepError(plan.host[host.failure.index], host.failure);
   }
   let sandbox: SpawnedSandbox;
@@ -89,13 +130,35 @@ export async function runPlanned(config: SandboxConfig, planner: Planner): Promi
     stdio.closeAll();
     journalCreations(plan, guard, host.outs, plan.host.length, []);
     undo(plan, guard, host.outs, plan.host.length);
+    await cgroup?.remove();
     const errno = (e as { errno?: number }).errno ?? 0;
-    throw new SandboxError("setup", `cannot create the sandbox process: ${strerror(errno)}`);
+    throw new SandboxError("setup", `cannot create the sandbox process: ${strerror(errno)}`, "clone");
   }
-  const untrack = track(sandbox.pid);
+  const target = signalTarget(plan, sandbox.pid, config);
+  const untrack = track(target);
   stdio.closeChildEnds();
   journalCreations(plan, guard, host.outs, plan.host.length, sandbox.outs());
+  let timedOut = false;
+  let killed = false;
+  const timers: ReturnType<typeof setTimeout>[] = [];
   try {
+    if (!sandbox.failure) {
+      hooks.onStart?.(sandbox.pid);
+      if (config.timeout !== null) {
+        timers.push(
+          setTimeout(() => {
+            timedOut = true;
+            kill(target, SIGTERM);
+            timers.push(
+              setTimeout(() => {
+                killed = true;
+                kill(target, SIGKILL);
+              }, config.killAfter * 1000),
+            );
+          }, config.timeout * 1000),
+        );
+      }
+    }
     const [stdout, stderr, exit] = await Promise.all([stdio.stdout, stdio.stderr, waitForExit(sandbox.pid)]);
     if (sandbox.failure) throw stepError(plan.child[sandbox.failure.index], sandbox.failure);
     // With an init, the command's own status is what the init recorded; the
@@ -103,16 +166,27 @@ export async function runPlanned(config: SandboxConfig, planner: Planner): Promi
     const status = sandbox.commandStatus() ?? exit.status;
     const usage = sandbox.commandUsage() ?? exit;
     const { code, signal } = decodeStatus(status);
+    let exitCode = signal === null ? (code ?? 0) : 128 + signal;
+    if (timedOut && !killed) exitCode = EXIT_TIMED_OUT;
     return {
-      exitCode: signal === null ? (code ?? 0) : 128 + signal,
+      exitCode,
       signal,
       stdout,
       stderr,
-      usage: { wallMs: performance.now() - started, userMs: usage.userUs / 1000, sysMs: usage.sysUs / 1000 },
+      timedOut,
+      oomKilled: cgroup?.oomKilled() ?? false,
+      usage: {
+        wallMs: performance.now() - started,
+        userMs: usage.userUs / 1000,
+        sysMs: usage.sysUs / 1000,
+        maxRssKb: cgroup?.peakMemoryKb() ?? null,
+      },
     };
   } finally {
+    for (const t of timers) clearTimeout(t);
     untrack();
     sandbox.release();
     undo(plan, guard, host.outs, plan.host.length);
+    await cgroup?.remove();
   }
 }

@@ -20,6 +20,7 @@ export function busyboxPath(): string {
 /** A fresh busybox root filesystem in a temporary directory. */
 export function makeRootfs(): string {
   const root = mkdtempSync(join(tmpdir(), "sandboxlib-rootfs-"));
+  chmodSync(root, 0o755); // other users (--uid) must be able to enter it
   for (const d of ["bin", "tmp", "etc", "data/1", "proc", "dev", "sys"]) mkdirSync(join(root, d), { recursive: true });
   chmodSync(join(root, "tmp"), 0o1777);
   copyFileSync(busyboxPath(), join(root, "bin/busybox"));

@@ -9,6 +9,7 @@ import { planLinux } from "../../src/plan/linux-plan.ts";
 import { MOUNT_ATTR_RDONLY, removableCreations } from "../../src/plan/mounts.ts";
 import { inRootPath, isWithin } from "../../src/plan/paths.ts";
 import type { Step } from "../../src/plan/steps.ts";
+import { DEFAULT_CAPABILITIES } from "../../src/hardening/capabilities.ts";
 
 const base: PlanInput = {
   root: "/srv/root",
@@ -22,6 +23,17 @@ const base: PlanInput = {
   network: "undefined",
   hostname: null,
   stdio: [10, 11, 12],
+  hardening: {
+    newSession: true,
+    passFds: [],
+    rlimits: [],
+    capabilities: DEFAULT_CAPABILITIES,
+    uid: null,
+    gid: null,
+    seccomp: false,
+    arch: "x64",
+  },
+  cgroupProcs: [],
 };
 
 const proc = planMount({ source: null, target: "/proc", type: "proc", options: "" });
@@ -49,9 +61,11 @@ describe("chroot plan", () => {
     const plan = planChroot(base);
     expect(plan.host).toEqual([]);
     expect(plan.cloneFlags).toBe(0);
-    expect(ops(plan.child)).toEqual(["chroot", "chdir", "dup2", "dup2", "dup2", "close-from", "exec"]);
+    expect(ops(plan.child)).toEqual([
+      "chroot", "chdir", "setsid", "dup2", "dup2", "dup2", "close-from", "capabilities", "capabilities", "no-new-privs", "exec",
+    ]);
     expect(plan.child.at(-1)).toEqual({ op: "exec", file: "make", argv: ["make", "-j2"], env: ["PATH=/bin"], searchPath: "/bin" });
-    expect(plan.child.slice(2, 5)).toEqual([
+    expect(plan.child.slice(3, 6)).toEqual([
       { op: "dup2", from: 10, to: 0 },
       { op: "dup2", from: 11, to: 1 },
       { op: "dup2", from: 12, to: 2 },
@@ -105,7 +119,7 @@ describe("linux plan", () => {
     expect(plan.host).toEqual([]);
     expect(ops(plan.child)).toEqual([
       "mount", "mount", "open-root", "close-root", "pivot-root", "sethostname", "loopback-up", "chdir",
-      "fork-command", "dup2", "dup2", "dup2", "close-from", "exec",
+      "fork-command", "setsid", "dup2", "dup2", "dup2", "close-from", "capabilities", "capabilities", "no-new-privs", "exec",
     ]);
     expect(plan.child[0]).toMatchObject({ target: "/", flags: MS_REC | MS_PRIVATE });
     expect(plan.child[1]).toMatchObject({ source: "/srv/root", target: "/srv/root", flags: MS_BIND | MS_REC });
@@ -149,6 +163,45 @@ describe("linux plan", () => {
     expect(nodes).toEqual(["dev/null", "dev/zero", "dev/full", "dev/random", "dev/urandom", "dev/tty"]);
     const fs = steps.filter((s) => s.op === "mount" && s.inRoot).map((s) => (s.op === "mount" ? `${s.fstype}@${s.target}` : ""));
     expect(fs).toEqual(["tmpfs@dev", "devpts@dev/pts", "tmpfs@dev/shm"]);
+  });
+});
+
+describe("command hardening", () => {
+  const command = (hardening: Partial<PlanInput["hardening"]>, cgroupProcs: string[] = []) => {
+    const steps = planLinux({ ...base, hardening: { ...base.hardening, ...hardening }, cgroupProcs }).child;
+    return steps.slice(steps.findIndex((s) => s.op === "fork-command") + 1);
+  };
+
+  test("privileges are shed in order, seccomp last before exec", () => {
+    const steps = command({ seccomp: true, uid: 65534, gid: 65534, passFds: [7], rlimits: [{ name: "nofile", resource: 7, soft: 64n, hard: 64n }] });
+    expect(ops(steps)).toEqual([
+      "setsid", "rlimit", "dup2", "dup2", "dup2", "dup2", "close-from", "capabilities", "set-ids", "no-new-privs", "seccomp", "exec",
+    ]);
+    expect(steps[5]).toEqual({ op: "dup2", from: 7, to: 7 });
+    expect(steps[6]).toEqual({ op: "close-from", fd: 3, keep: [7] });
+    expect(steps[8]).toEqual({ op: "set-ids", uid: 65534, gid: 65534 });
+  });
+
+  test("the kept capability mask is Docker's default set", () => {
+    const caps = command({}).find((s) => s.op === "capabilities");
+    // CHOWN..SETPCAP (0-8), NET_BIND_SERVICE 10, NET_RAW 13, SYS_CHROOT 18, MKNOD 27, AUDIT_WRITE 29, SETFCAP 31.
+    expect(caps).toEqual({ op: "capabilities", keep: 0xa80425fbn, setEffective: false });
+  });
+
+  test("--share-session keeps the caller's session", () => {
+    expect(ops(command({ newSession: false }))).not.toContain("setsid");
+  });
+
+  test("the init opens the cgroup files first; only the command joins, before anything else", () => {
+    const procs = ["/sys/fs/cgroup/pids/sandboxlib/x/cgroup.procs", "/sys/fs/cgroup/memory/sandboxlib/x/cgroup.procs"];
+    const steps = planLinux({ ...base, cgroupProcs: procs }).child;
+    expect(steps.slice(0, 2)).toEqual(procs.map((path) => ({ op: "open-fd", path, flags: 0o2000001, mode: 0, fd: -1 })));
+    const command = steps.slice(steps.findIndex((s) => s.op === "fork-command") + 1);
+    expect(command.slice(0, 3)).toEqual([
+      { op: "write-fd", openedBy: 0, content: "0" },
+      { op: "write-fd", openedBy: 1, content: "0" },
+      { op: "setsid" },
+    ]);
   });
 });
 
