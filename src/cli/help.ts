@@ -3,6 +3,8 @@ export const MAIN_HELP = `sandboxlib: run a command in a Linux sandbox
 
 Usage:
   sandboxlib run [OPTIONS] [--] COMMAND [ARG...]
+  sandboxlib run --config FILE|- [OPTIONS] [[--] COMMAND [ARG...]]
+  sandboxlib batch [--jobs N] [FILE|-]       run JSON lines, print JSON results
   sandboxlib capabilities [--backend NAME]   the backends' CAPABILITIES as JSON
   sandboxlib --help | --version
 
@@ -16,6 +18,13 @@ setup); 126 when the command cannot be executed; 127 when it is not found.
 export const RUN_HELP = `Usage: sandboxlib run [OPTIONS] [--] COMMAND [ARG...]
 
 Options stop at '--' or at the first argument that is not an option.
+
+  --config FILE|-             one JSON object with the settings (Python
+                              names: command, cwd, env, filesystem_root,
+                              filesystem_writable_paths, mounts,
+                              extra_mounts, network, stdout, stderr; and
+                              the options below without '--'); options
+                              given here override it
 
   --root DIR                  filesystem_root (default /)
   --backend NAME              chroot | linux  (default: SANDBOXLIB_BACKEND,
@@ -68,4 +77,17 @@ Process control and hardening:
 Exit status: the command's own; 128+N when it is killed by signal N;
 124 when it timed out; 125 when sandboxlib fails (usage, configuration,
 setup); 126 when the command cannot be executed; 127 when it is not found.
+`;
+
+export const BATCH_HELP = `Usage: sandboxlib batch [--jobs N] [FILE|-]
+
+Reads JSON lines (the --config schema, plus an optional "id") from FILE or
+stdin and runs each in a sandbox, up to N at a time (default 1), from one
+warm process. Writes one JSON line per input line, in input order, with
+"line", "id" (when given), "exit_code", "signal", "setup_failed", "error",
+"timed_out", "oom_killed", "wall_ms", "user_ms", "sys_ms", "max_rss_kb",
+"stdout" and "stderr" (captured unless the line says otherwise). A failing
+entry never stops the others; a malformed line gets an error result naming
+its line number. Exit status 0 once every line has a result; 125 when the
+input cannot be read.
 `;

@@ -1,12 +1,17 @@
 import { describe, expect, test } from "bun:test";
-import { parseCommandLine, parseMountSpec, type RunRequest } from "../../src/cli/parse.ts";
+import { parseCommandLine, type RunRequest, settingsFor } from "../../src/cli/parse.ts";
+import { checkSettings, parseMountSpec } from "../../src/cli/settings.ts";
 
-const run = (...args: string[]) => parseCommandLine(["run", ...args]) as RunRequest;
+const run = (...args: string[]) => {
+  const settings = settingsFor(parseCommandLine(["run", ...args]) as RunRequest, null);
+  checkSettings(settings);
+  return settings;
+};
 
 describe("sandboxlib run options", () => {
   test("defaults", () => {
     const r = run("true");
-    expect(r).toMatchObject({ kind: "run", root: "/", backend: null, cwd: null, env: [], clearEnv: false, extraMounts: [], command: ["true"] });
+    expect(r).toMatchObject({ root: "/", backend: null, cwd: null, env: [], clearEnv: false, extraMounts: [], command: ["true"] });
   });
 
   test("options stop at -- and at the first non-option", () => {
@@ -50,6 +55,7 @@ describe("sandboxlib run options", () => {
     expect(() => run("--env", "NOEQUALS", "true")).toThrow("invalid value for --env: NOEQUALS");
     expect(() => run("--root", "", "true")).toThrow("empty value for --root");
     expect(() => run("--bogus", "true")).toThrow("unknown option: --bogus");
+    expect(() => run("--bogus")).toThrow("unknown option: --bogus");
     expect(() => run("--root")).toThrow("option needs a value: --root");
     expect(() => run("--json=yes", "true")).toThrow("option takes no value: --json");
     expect(() => run()).toThrow("no command given");
@@ -82,5 +88,12 @@ describe("other commands", () => {
 
   test("an unknown command is named", () => {
     expect(() => parseCommandLine(["frobnicate"])).toThrow("unknown command: frobnicate");
+  });
+
+  test("batch takes --jobs and an input", () => {
+    expect(parseCommandLine(["batch"])).toEqual({ kind: "batch", jobs: 1, input: "-" });
+    expect(parseCommandLine(["batch", "--jobs", "4", "jobs.jsonl"])).toEqual({ kind: "batch", jobs: 4, input: "jobs.jsonl" });
+    expect(() => parseCommandLine(["batch", "--jobs", "0"])).toThrow("invalid value for --jobs: 0");
+    expect(() => parseCommandLine(["batch", "--frob"])).toThrow("unknown option: --frob");
   });
 });

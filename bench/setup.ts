@@ -1,0 +1,64 @@
+// What the benchmark needs before it can measure anything: root, the peer
+// tools (bwrap, a static busybox, GNU time) and a current dist/sandboxlib.
+import { existsSync, readdirSync, statSync } from "node:fs";
+import { join } from "node:path";
+import { failureText, succeeded, timedSync } from "./proc.ts";
+
+export const REPO = join(import.meta.dir, "..");
+export const BIN = join(REPO, "dist/sandboxlib");
+
+/** Debian package -> a file it provides; only missing ones are installed. */
+const PACKAGES: readonly [string, string][] = [
+  ["bubblewrap", "/usr/bin/bwrap"],
+  ["busybox-static", "/usr/bin/busybox"],
+  ["time", "/usr/bin/time"],
+];
+
+export function requireRoot(): void {
+  // Namespaces, chroot and mounts on the host all need root; measuring
+  // something else than what ships would be pointless.
+  if (process.geteuid?.() !== 0) throw new Error("the benchmark needs root (namespaces, chroot, mounts): run it as root");
+}
+
+function mustSucceed(argv: string[], timeoutMs: number): void {
+  const r = timedSync(argv, { timeoutMs, env: { ...process.env, DEBIAN_FRONTEND: "noninteractive" } });
+  if (!succeeded(r)) throw new Error(failureText(argv, r));
+}
+
+/** Installs missing packages with apt-get (one `update`, one `install`). */
+export function ensurePackages(log: (line: string) => void): void {
+  const missing = PACKAGES.filter(([, file]) => !existsSync(file)).map(([pkg]) => pkg);
+  if (missing.length === 0) return;
+  log(`installing ${missing.join(" ")} with apt-get`);
+  mustSucceed(["apt-get", "update", "-qq"], 300_000);
+  mustSucceed(["apt-get", "install", "-y", "-qq", ...missing], 600_000);
+  for (const [pkg, file] of PACKAGES) if (!existsSync(file)) throw new Error(`${pkg} was installed but ${file} is still missing`);
+}
+
+function newestSourceMtime(dir: string): number {
+  let newest = 0;
+  for (const entry of readdirSync(dir, { withFileTypes: true })) {
+    const path = join(dir, entry.name);
+    newest = Math.max(newest, entry.isDirectory() ? newestSourceMtime(path) : statSync(path).mtimeMs);
+  }
+  return newest;
+}
+
+/**
+ * Builds dist/sandboxlib when it is missing, or older than a file under src/:
+ * a stale executable would benchmark code that is no longer the project's.
+ * Returns why it built, or null.
+ */
+export function ensureBuilt(log: (line: string) => void): string | null {
+  const reason = !existsSync(BIN)
+    ? "dist/sandboxlib is missing"
+    : statSync(BIN).mtimeMs < newestSourceMtime(join(REPO, "src"))
+      ? "dist/sandboxlib is older than src/"
+      : null;
+  if (reason === null) return null;
+  log(`${reason}: building it (bun build.ts)`);
+  const argv = [process.execPath, "build.ts"];
+  const r = Bun.spawnSync(argv, { cwd: REPO, stdin: "ignore", stdout: "ignore", stderr: "pipe", timeout: 300_000, killSignal: "SIGKILL" });
+  if (r.exitCode !== 0 || r.exitedDueToTimeout) throw new Error(`bun build.ts failed: ${r.stderr.toString().trim()}`);
+  return reason;
+}

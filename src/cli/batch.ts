@@ -1,0 +1,114 @@
+// `sandboxlib batch`: JSON lines in (the --config schema, plus an optional
+// "id"), one JSON result line out per input line, in input order; up to
+// --jobs sandboxes at a time from this one warm process. A failing entry
+// never stops the others; a malformed line gets an error result naming it.
+import { configError, SandboxError } from "../config/errors.ts";
+import { executorForPlatform, getExecutor } from "../executors/registry.ts";
+import { close } from "../native/libc.ts";
+import { signalAll } from "../supervise/active.ts";
+import { settingsFromConfig } from "./config-file.ts";
+import type { BatchRequest } from "./parse.ts";
+import { failureFields, resultWithOutput } from "./report.ts";
+import { toSandboxOptions } from "./sandbox-options.ts";
+import { checkSettings } from "./settings.ts";
+
+/** The lines of a stream, as they arrive. */
+async function* lines(stream: ReadableStream<Uint8Array>): AsyncGenerator<string> {
+  const decoder = new TextDecoder();
+  let pending = "";
+  for await (const chunk of stream) {
+    pending += decoder.decode(chunk, { stream: true });
+    let nl = pending.indexOf("\n");
+    while (nl >= 0) {
+      yield pending.slice(0, nl);
+      pending = pending.slice(nl + 1);
+      nl = pending.indexOf("\n");
+    }
+  }
+  pending += decoder.decode();
+  if (pending !== "") yield pending;
+}
+
+type Tag = { line: number; id?: string | number };
+
+/** Runs one line; never throws. */
+async function runLine(text: string, tag: Tag): Promise<Record<string, unknown>> {
+  const startedAt = performance.now();
+  try {
+    let value: unknown;
+    try {
+      value = JSON.parse(text);
+    } catch (e) {
+      throw configError(`invalid JSON: ${(e as Error).message}`);
+    }
+    if (typeof value === "object" && value !== null && !Array.isArray(value) && "id" in value) {
+      const { id, ...rest } = value as { id: unknown };
+      if (typeof id !== "string" && typeof id !== "number") throw configError("id: expected a string or number");
+      tag.id = id;
+      value = rest;
+    }
+    const s = settingsFromConfig(value);
+    if (s.statusFd !== null) throw configError("status-fd: not supported in batch (each result is a line of the output)");
+    checkSettings({ ...s, json: true });
+    const opened: number[] = [];
+    try {
+      const executor = s.backend ? getExecutor(s.backend) : executorForPlatform();
+      let options = toSandboxOptions(s, opened, "batch");
+      if (s.degrade) options = executor.degradeConfigForCapabilities(options);
+      return { ...tag, ...resultWithOutput(await executor.runSandbox(s.command, options)) };
+    } finally {
+      for (const fd of opened) close(fd);
+    }
+  } catch (e) {
+    const error = e instanceof SandboxError ? e : new SandboxError("setup", `internal error: ${(e as Error).message}`);
+    const located = new SandboxError(error.kind, `line ${tag.line}: ${error.message}`, error.step);
+    return { ...tag, ...failureFields(located, startedAt), stdout: null, stderr: null };
+  }
+}
+
+export async function runBatch(req: BatchRequest, out: (line: string) => Promise<void>): Promise<number> {
+  const input = req.input === "-" ? Bun.stdin.stream() : Bun.file(req.input).stream();
+  let stopping = false;
+  const stop = (signal: number) => () => {
+    stopping = true;
+    signalAll(signal);
+  };
+  const handlers: [string, () => void][] = [["SIGINT", stop(2)], ["SIGTERM", stop(15)], ["SIGHUP", stop(1)]];
+  for (const [name, handler] of handlers) process.on(name, handler);
+  // Results wait here until every earlier line's result is out.
+  const done = new Map<number, Record<string, unknown>>();
+  let nextOut = 1;
+  let writing = Promise.resolve();
+  const flush = () => {
+    while (done.has(nextOut)) {
+      const result = done.get(nextOut)!;
+      done.delete(nextOut++);
+      writing = writing.then(() => out(`${JSON.stringify(result)}\n`));
+    }
+  };
+  const running = new Set<Promise<void>>();
+  let lineNo = 0;
+  try {
+    for await (const text of lines(input)) {
+      if (stopping) break;
+      const n = ++lineNo;
+      if (text.trim() === "") {
+        done.set(n, { line: n, ...failureFields(new SandboxError("config", `line ${n}: empty line`), performance.now()), stdout: null, stderr: null });
+        flush();
+        continue;
+      }
+      const job = runLine(text, { line: n }).then((result) => {
+        done.set(n, result);
+        flush();
+      });
+      running.add(job);
+      void job.finally(() => running.delete(job));
+      if (running.size >= req.jobs) await Promise.race(running);
+    }
+    await Promise.all(running);
+    await writing;
+    return 0;
+  } finally {
+    for (const [name, handler] of handlers) process.off(name, handler);
+  }
+}

@@ -1,0 +1,134 @@
+// --config files and batch mode through the compiled executable.
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { BIN, runCli } from "../helpers/cli.ts";
+import { isRoot, makeRootfs, removeRootfs, requireRootNote } from "../helpers/rootfs.ts";
+
+requireRootNote("config-batch.test.ts");
+
+let rootfs = "";
+let scratch = "";
+beforeAll(() => {
+  if (!isRoot) return;
+  rootfs = makeRootfs();
+  scratch = mkdtempSync(join(tmpdir(), "sandboxlib-config-"));
+});
+afterAll(() => {
+  if (!isRoot) return;
+  removeRootfs(rootfs);
+  rmSync(scratch, { recursive: true, force: true });
+});
+
+function configFile(name: string, value: unknown): string {
+  const path = join(scratch, name);
+  writeFileSync(path, JSON.stringify(value));
+  return path;
+}
+
+describe.skipIf(!isRoot)("--config", () => {
+  test("a config with every Python parameter runs", async () => {
+    const out = join(scratch, "out.log");
+    const path = configFile("all.json", {
+      command: ["sh", "-c", 'pwd; echo "foo=$foo home=${HOME:-unset}"; grep -c " /proc " /proc/mounts; echo err >&2; (exec 2>&-; echo x > /etc/x) || echo ro'],
+      cwd: "/tmp",
+      env: { foo: "bar" },
+      filesystem_root: rootfs,
+      filesystem_writable_paths: ["/tmp"],
+      mounts: "isolated",
+      extra_mounts: [[null, "/proc", "proc"], [null, "/tmp", "tmpfs", "size=1m"]],
+      network: "isolated",
+      stdout: { file: out },
+      stderr: "stdout",
+      timeout: 30,
+      "cap-drop": ["NET_RAW"],
+    });
+    const r = await runCli(["run", "--config", path]);
+    expect(r).toEqual({ code: 0, stdout: "", stderr: "" });
+    expect(readFileSync(out, "utf8")).toBe("/tmp\nfoo=bar home=unset\n1\nerr\nro\n");
+  });
+
+  test("command-line options override the config; a command given replaces it", async () => {
+    const path = configFile("base.json", { command: ["echo", "from config"], filesystem_root: rootfs, hostname: "cfg" });
+    expect((await runCli(["run", "--config", path])).stdout).toBe("from config\n");
+    expect((await runCli(["run", "--config", path, "--hostname", "cli", "hostname"])).stdout).toBe("cli\n");
+  });
+
+  test("--config - reads stdin", async () => {
+    const r = await runCli(["run", "--config", "-"], { stdin: JSON.stringify({ command: ["echo", "piped"], filesystem_root: rootfs }) });
+    expect(r.stdout).toBe("piped\n");
+  });
+
+  test("each kind of error names the file and the JSON path, exit 125", async () => {
+    const cases: [unknown, string][] = [
+      [{ command: ["true"], filesystem_root: rootfs, extra_mounts: [[null, "/a", "tmpfs"], [null, "/b", "tmpfs"], ["x", "", "tmpfs"]] }, "extra_mounts[2][1]: mount point is empty"],
+      [{ command: ["true"], bogus: 1 }, "bogus: unknown key"],
+      [{ command: ["true"], timeout: "soon" }, "timeout: invalid value for --timeout: soon (expected a positive number of seconds)"],
+      [{ command: 3 }, "command: expected a string or a non-empty list of strings"],
+    ];
+    for (const [value, message] of cases) {
+      const path = configFile("bad.json", value);
+      expect(await runCli(["run", "--config", path])).toEqual({ code: 125, stdout: "", stderr: `sandboxlib: ${path}: ${message}\n` });
+    }
+    writeFileSync(join(scratch, "broken.json"), "{ not json");
+    expect((await runCli(["run", "--config", join(scratch, "broken.json")])).stderr).toStartWith(`sandboxlib: ${join(scratch, "broken.json")}: invalid JSON`);
+    expect(await runCli(["run", "--config", "/nonexistent.json"])).toEqual({
+      code: 125,
+      stdout: "",
+      stderr: "sandboxlib: cannot read config file: /nonexistent.json: No such file or directory\n",
+    });
+  });
+});
+
+describe.skipIf(!isRoot)("batch", () => {
+  const batch = async (lines: string[], args: string[] = []) => {
+    const proc = Bun.spawn([BIN, "batch", ...args], { stdin: Buffer.from(lines.join("\n")), stdout: "pipe", stderr: "pipe" });
+    const [out, err, code] = await Promise.all([new Response(proc.stdout).text(), new Response(proc.stderr).text(), proc.exited]);
+    return { code, err, results: out.trim().split("\n").map((l) => JSON.parse(l)) };
+  };
+  const job = (value: Record<string, unknown>) => JSON.stringify({ filesystem_root: rootfs, ...value });
+
+  test("one result per line, in input order, tagged; failures do not stop the others", async () => {
+    const { code, err, results } = await batch(
+      [
+        job({ id: "slow", command: ["sh", "-c", "sleep 0.3; echo slow"] }),
+        "this is not json",
+        job({ id: 7, command: ["sh", "-c", "echo fast; exit 3"] }),
+        job({ command: ["no-such-command"] }),
+        job({ command: ["true"], network: "sideways" }),
+        job({ id: "last", command: ["echo", "done"] }),
+      ],
+      ["--jobs", "3"],
+    );
+    expect(code).toBe(0);
+    expect(err).toBe("");
+    expect(results.map((r) => r.line)).toEqual([1, 2, 3, 4, 5, 6]);
+    expect(results[0]).toMatchObject({ id: "slow", exit_code: 0, stdout: "slow\n", setup_failed: false });
+    expect(results[1]).toMatchObject({ exit_code: 125, setup_failed: true });
+    expect(results[1].error).toStartWith("line 2: invalid JSON");
+    expect(results[2]).toMatchObject({ id: 7, exit_code: 3, stdout: "fast\n" });
+    expect(results[3]).toMatchObject({ exit_code: 127, setup_failed: true, error: "line 4: command not found: no-such-command" });
+    expect(results[4]).toMatchObject({ exit_code: 125, error: 'line 5: network: expected "undefined" or "isolated"' });
+    expect(results[5]).toMatchObject({ id: "last", exit_code: 0, stdout: "done\n" });
+  });
+
+  test("--jobs runs entries concurrently (they meet at a rendezvous)", async () => {
+    // Each entry waits for the other's marker: only concurrent runs can both finish before the timeout.
+    const dir = join(rootfs, "tmp");
+    const meet = (me: string, other: string) =>
+      job({ command: ["sh", "-c", `touch /tmp/${me}; i=0; while [ ! -e /tmp/${other} ] && [ $i -lt 100 ]; do sleep 0.05; i=$((i+1)); done; [ -e /tmp/${other} ] && echo met`] });
+    const { results } = await batch([meet("a", "b"), meet("b", "a")], ["--jobs", "2"]);
+    expect(results.map((r) => r.stdout)).toEqual(["met\n", "met\n"]);
+    rmSync(join(dir, "a"));
+    rmSync(join(dir, "b"));
+  });
+
+  test("batch reads a file too; a missing file is a usage error", async () => {
+    const path = join(scratch, "jobs.jsonl");
+    writeFileSync(path, `${job({ command: ["echo", "from file"] })}\n`);
+    const r = await runCli(["batch", path]);
+    expect(JSON.parse(r.stdout)).toMatchObject({ line: 1, stdout: "from file\n" });
+    expect((await runCli(["batch", "--jobs", "x"])).code).toBe(125);
+  });
+});

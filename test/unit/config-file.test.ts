@@ -1,0 +1,104 @@
+import { describe, expect, test } from "bun:test";
+import { settingsFromConfig, parseConfigText } from "../../src/cli/config-file.ts";
+import { parseCommandLine, type RunRequest, settingsFor } from "../../src/cli/parse.ts";
+import { toSandboxOptions } from "../../src/cli/sandbox-options.ts";
+import { toSandboxConfig } from "../../src/config/options.ts";
+
+describe("config files: the Python parameter names", () => {
+  test("every parameter", () => {
+    const s = settingsFromConfig({
+      command: ["make", "-j2"],
+      cwd: "/src",
+      env: { PATH: "/bin", HOME: "/src" },
+      filesystem_root: "/srv/root",
+      filesystem_writable_paths: ["/src", "/tmp"],
+      mounts: "isolated",
+      extra_mounts: [[null, "/proc", "proc"], ["/host/src", "/src", "bind", "ro"]],
+      network: "isolated",
+      stdout: { file: "/tmp/out.log" },
+      stderr: "stdout",
+    });
+    expect(s).toMatchObject({
+      command: ["make", "-j2"],
+      cwd: "/src",
+      clearEnv: true,
+      env: [["PATH", "/bin"], ["HOME", "/src"]],
+      root: "/srv/root",
+      writable: ["/src", "/tmp"],
+      mounts: "isolated",
+      extraMounts: [[null, "/proc", "proc"], ["/host/src", "/src", "bind", "ro"]],
+      network: "isolated",
+      stdout: { kind: "file", path: "/tmp/out.log" },
+      stderr: { kind: "stdout" },
+    });
+  });
+
+  test("a string command is one argument; writable none/all", () => {
+    expect(settingsFromConfig({ command: "ls -l" }).command).toEqual(["ls -l"]);
+    expect(settingsFromConfig({ filesystem_writable_paths: "none" }).readOnly).toBe(true);
+  });
+
+  test("this project's options under their command-line names", () => {
+    const s = settingsFromConfig({
+      timeout: 1.5, "kill-after": 2, "cap-add": ["NET_ADMIN"], "cap-drop": "ALL", uid: 1000, seccomp: false,
+      rlimit: ["nofile=64", "core=0"], memory: "64M", pids: 100, cpus: 0.5, hostname: "b1", degrade: true,
+      tmpfs: ["/tmp"], "read-only": true,
+    });
+    expect(s).toMatchObject({
+      timeout: 1.5, killAfter: 2, capAdd: ["NET_ADMIN"], capDrop: ["ALL"], uid: 1000, seccomp: false,
+      rlimits: { nofile: ["64", "64"], core: ["0", "0"] }, memory: 64 * 1024 * 1024, pids: 100, cpus: 0.5,
+      hostname: "b1", degrade: true, readOnly: true, extraMounts: [[null, "/tmp", "tmpfs", "nosuid,nodev"]],
+    });
+  });
+});
+
+describe("config file errors name the JSON path", () => {
+  const fails = (value: unknown, message: string) => expect(() => settingsFromConfig(value)).toThrow(message);
+
+  test("unknown keys, wrong types, bad values", () => {
+    fails({ frobnicate: 1 }, "frobnicate: unknown key");
+    fails({ root: "/x" }, "root: unknown key"); // the Python name is filesystem_root
+    fails({ command: 7 }, "command: expected a string or a non-empty list of strings");
+    fails({ command: ["ls", 3] }, "command[1]: expected a string");
+    fails({ env: { A: 1 } }, "env.A: expected a string");
+    fails({ network: "none" }, 'network: expected "undefined" or "isolated"');
+    fails({ filesystem_writable_paths: "some" }, "filesystem_writable_paths: expected");
+    fails({ stdout: "somewhere" }, 'stdout: expected null, "inherit", "capture" or {"file": PATH}');
+    fails({ timeout: 0 }, "timeout: invalid value for --timeout: 0 (expected a positive number of seconds)");
+    fails({ "cap-add": [1] }, "cap-add[0]: invalid value for --cap-add: 1 (unknown capability: 1)");
+    fails({ degrade: "yes" }, "degrade: expected true or false");
+    fails([1], "expected one JSON object");
+  });
+
+  test("extra_mounts entries", () => {
+    fails({ extra_mounts: [[null, "/a", "tmpfs"], [null, "/b", "tmpfs"], ["proc", "", "proc"]] }, "extra_mounts[2][1]: mount point is empty");
+    fails({ extra_mounts: [["proc", "/proc"]] }, "extra_mounts[0]: expected 3 or 4 fields, not 2");
+    fails({ extra_mounts: [[null, "/x", 5]] }, "extra_mounts[0][2]: expected a string or null");
+    fails({ extra_mounts: "proc" }, "extra_mounts: expected a list");
+  });
+
+  test("invalid JSON names the file", () => {
+    expect(() => parseConfigText("{", "job.json")).toThrow("job.json: invalid JSON");
+    expect(() => parseConfigText('{"x": 1}', "job.json")).toThrow("job.json: x: unknown key");
+  });
+});
+
+describe("the command line overrides the config file", () => {
+  test("scalars are replaced, lists extended, the command replaced when given", () => {
+    const config = settingsFromConfig({ command: ["make"], cwd: "/a", timeout: 5, tmpfs: ["/tmp"], env: { A: "1" } });
+    const req = parseCommandLine(["run", "--cwd", "/b", "--tmpfs", "/var", "--env", "B=2", "make", "test"]) as RunRequest;
+    const s = settingsFor(req, config);
+    expect(s.cwd).toBe("/b");
+    expect(s.timeout).toBe(5);
+    expect(s.command).toEqual(["make", "test"]);
+    expect(s.extraMounts.map((m) => m[1])).toEqual(["/tmp", "/var"]);
+    expect(s.env).toEqual([["A", "1"], ["B", "2"]]);
+  });
+
+  test("settings become library options that validate", () => {
+    const s = settingsFromConfig({ command: ["true"], env: { A: "1" }, network: "isolated", stdout: null, "cap-drop": ["NET_RAW"] });
+    const options = toSandboxOptions(s, [], "run");
+    expect(options).toMatchObject({ env: { A: "1" }, network: "isolated", stdout: null, stderr: 2, capDrop: ["NET_RAW"] });
+    expect(toSandboxConfig(s.command, options).capabilities).not.toContain("NET_RAW");
+  });
+});
