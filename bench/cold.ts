@@ -2,6 +2,7 @@
 // build script pays it. Variants run interleaved (every round runs each once)
 // so that drift in the machine's state (page cache, CPU frequency, other
 // load) is spread over all of them instead of landing on one.
+import { yieldToSignals } from "./cleanup.ts";
 import { mustRun } from "./proc.ts";
 import { summarize, type Summary } from "./stats.ts";
 
@@ -29,7 +30,7 @@ export function coldVariants(bin: string, root: string): ColdVariant[] {
 
 const TIMEOUT_MS = 10_000;
 
-export function runCold(variants: readonly ColdVariant[], rounds: number, warmupRounds: number, log: (line: string) => void): ColdResult {
+export async function runCold(variants: readonly ColdVariant[], rounds: number, warmupRounds: number, log: (line: string) => void): Promise<ColdResult> {
   const samples = variants.map(() => [] as number[]);
   for (let round = -warmupRounds; round < rounds; round++) {
     // Rotating the starting variant keeps any "runs right after X" effect
@@ -40,6 +41,7 @@ export function runCold(variants: readonly ColdVariant[], rounds: number, warmup
       const r = mustRun(variants[index]!.argv, { timeoutMs: TIMEOUT_MS });
       if (round >= 0) samples[index]!.push(r.ms);
     }
+    await yieldToSignals();
     if (round >= 0 && (round + 1) % 50 === 0) log(`cold: ${round + 1}/${rounds} rounds`);
   }
   return {

@@ -1,5 +1,6 @@
 // Bounded child processes: every spawn has a timeout, and a failure says
 // which command failed and what it wrote on stderr.
+import { trackChild } from "./cleanup.ts";
 
 export interface Timed {
   ms: number;
@@ -72,6 +73,7 @@ export async function countStdout(argv: readonly string[], options: { timeoutMs:
     timeout: options.timeoutMs,
     killSignal: "SIGKILL",
   });
+  const untrack = trackChild(proc);
   const count = async () => {
     let bytes = 0;
     const reader = proc.stdout.getReader();
@@ -83,6 +85,7 @@ export async function countStdout(argv: readonly string[], options: { timeoutMs:
   };
   const [bytes, stderr, exitCode] = await Promise.all([count(), new Response(proc.stderr).text(), proc.exited]);
   const ms = performance.now() - start;
+  untrack();
   const signal = proc.signalCode === null ? null : String(proc.signalCode);
   // Bun reports a timeout kill only as the signal; the elapsed time tells them apart.
   const timedOut = signal !== null && ms >= options.timeoutMs;

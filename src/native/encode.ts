@@ -1,7 +1,7 @@
 // Lays out plan steps as the C structs of helper.c (struct sbx_step, 80
 // bytes; struct sbx_spawn, 120 bytes). Every string and pointer array is kept
 // referenced by the returned object until the native call is over.
-import { ptr, type Pointer } from "bun:ffi";
+import { ptr } from "bun:ffi";
 import type { Step } from "../plan/steps.ts";
 
 export const STEP_SIZE = 80;
@@ -41,36 +41,82 @@ const OPCODES: Record<Step["op"], number> = {
 export interface EncodedSteps {
   buffer: Buffer;
   count: number;
-  /** Keeps strings and pointer arrays alive while native code reads them. */
+  /** Keeps the memory native code reads alive until the call is over. */
   keepAlive: unknown[];
   /** The `out` field of step i (created components, kept handles). */
   out(i: number): number;
 }
 
-export function encodeSteps(steps: readonly Step[], handles: readonly number[] = []): EncodedSteps {
-  const buffer = Buffer.alloc(Math.max(1, steps.length) * STEP_SIZE);
-  const keepAlive: unknown[] = [buffer];
-  const str = (s: string | null): number | Pointer => {
+/**
+ * One buffer holds the step records and everything they point to (strings,
+ * pointer arrays, filters): a single allocation and a single ptr() call per
+ * plan, which is most of the cost of encoding on the warm path.
+ */
+class Arena {
+  readonly buffer: Buffer;
+  readonly base: number;
+  private offset: number;
+
+  constructor(size: number, reserved: number) {
+    this.buffer = Buffer.alloc(size);
+    this.base = ptr(this.buffer);
+    this.offset = reserved;
+  }
+
+  private take(bytes: number, align: number): number {
+    const start = Math.ceil(this.offset / align) * align;
+    if (start + bytes > this.buffer.length) throw new ArenaFull();
+    this.offset = start + bytes;
+    return start;
+  }
+
+  cstr(s: string | null): number {
     if (s === null) return 0;
-    const b = Buffer.from(`${s}\0`);
-    keepAlive.push(b);
-    return ptr(b);
-  };
-  const strArray = (items: string[]): Pointer => {
-    const arr = new BigUint64Array(items.length + 1);
-    items.forEach((s, i) => {
-      arr[i] = BigInt(str(s));
-    });
-    keepAlive.push(arr);
-    return ptr(arr);
-  };
+    const at = this.take(Buffer.byteLength(s) + 1, 1);
+    const n = this.buffer.write(s, at, "utf8");
+    this.buffer[at + n] = 0;
+    return this.base + at;
+  }
+
+  cstrArray(items: readonly string[]): number {
+    const pointers = items.map((s) => this.cstr(s));
+    const at = this.take((pointers.length + 1) * 8, 8);
+    pointers.forEach((p, i) => this.buffer.writeBigUInt64LE(BigInt(p), at + 8 * i));
+    this.buffer.writeBigUInt64LE(0n, at + 8 * pointers.length);
+    return this.base + at;
+  }
+
+  bytes(data: Uint8Array, align: number): number {
+    const at = this.take(data.length, align);
+    this.buffer.set(data, at);
+    return this.base + at;
+  }
+}
+
+class ArenaFull extends Error {}
+
+export function encodeSteps(steps: readonly Step[], handles: readonly number[] = []): EncodedSteps {
+  const reserved = Math.max(1, steps.length) * STEP_SIZE;
+  for (let size = reserved + 16384; ; size *= 2) {
+    try {
+      return encodeInto(new Arena(size, reserved), steps, handles);
+    } catch (e) {
+      if (!(e instanceof ArenaFull)) throw e;
+    }
+  }
+}
+
+function encodeInto(arena: Arena, steps: readonly Step[], handles: readonly number[]): EncodedSteps {
+  const buffer = arena.buffer;
+  const str = (s: string | null) => arena.cstr(s);
+  const strArray = (items: string[]) => arena.cstrArray(items);
   steps.forEach((step, i) => {
     const base = i * STEP_SIZE;
     let flags = 0;
     let a: number | bigint = 0;
     let b: number | bigint = 0;
     let c: number | bigint = 0;
-    const s: (number | Pointer)[] = [0, 0, 0, 0];
+    const s: number[] = [0, 0, 0, 0];
     switch (step.op) {
       case "mount":
         flags = (step.inRoot ? 1 : 0) | (step.sourceInRoot ? 2 : 0);
@@ -111,8 +157,7 @@ export function encodeSteps(steps: readonly Step[], handles: readonly number[] =
         a = step.fd;
         b = step.keep.length;
         const keep = Int32Array.from([...step.keep].sort((x, y) => x - y));
-        keepAlive.push(keep);
-        s[0] = keep.length ? ptr(keep) : 0;
+        s[0] = keep.length ? arena.bytes(new Uint8Array(keep.buffer), 4) : 0;
         break;
       }
       case "capabilities":
@@ -123,13 +168,10 @@ export function encodeSteps(steps: readonly Step[], handles: readonly number[] =
         a = step.uid;
         b = step.gid;
         break;
-      case "seccomp": {
-        const filter = Buffer.from(step.filter);
-        keepAlive.push(filter);
-        a = filter.length / 8;
-        s[0] = ptr(filter);
+      case "seccomp":
+        a = step.filter.length / 8;
+        s[0] = arena.bytes(step.filter, 8);
         break;
-      }
       case "rlimit":
         a = step.resource;
         b = step.soft;
@@ -193,7 +235,7 @@ export function encodeSteps(steps: readonly Step[], handles: readonly number[] =
   return {
     buffer,
     count: steps.length,
-    keepAlive,
+    keepAlive: [buffer],
     out: (i) => Number(buffer.readBigInt64LE(i * STEP_SIZE + 72)),
   };
 }

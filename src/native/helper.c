@@ -105,6 +105,7 @@ extern int poll(void *, unsigned long, int);
 #define EAGAIN 11
 #define ECHILD 10
 #define EINVAL 22
+#define EEXIST 17
 #define ENAMETOOLONG 36
 #define AF_INET 2
 #define SOCK_DGRAM 2
@@ -310,10 +311,13 @@ static int copy_path(char *buf, const char *src) {
 }
 
 /* mkdir -p inside the root; creates a file instead for the last component
- * when last_is_file. Counts the components it created, so that cleanup
- * removes exactly those and nothing that was already there. */
+ * when last_is_file. Counts the trailing components from the first one it
+ * created, so that cleanup removes exactly those and nothing that was already
+ * there. A component that a concurrent sandbox creates first is fine: the
+ * path then exists, which is all a mount point needs. */
 static int mkdirs_in_root(struct ctx *c, const char *rel, int mode, int last_is_file, long *created) {
   char buf[4096];
+  long ncomp = 0, first_created = -1;
   *created = 0;
   if (copy_path(buf, rel) < 0) return -1;
   size_t n = slen(buf);
@@ -339,38 +343,48 @@ static int mkdirs_in_root(struct ctx *c, const char *rel, int mode, int last_is_
       int e = errno;
       close(pfd);
       if (r < 0) {
-        errno = e;
-        return -1;
+        /* Lost a race with another creator: fine if it now resolves. A
+         * dangling symlink still does not, and stays an error. */
+        int again = e == EEXIST ? open_in_root(c, buf, O_PATH) : -1;
+        if (again < 0) {
+          errno = e;
+          return -1;
+        }
+        close(again);
+      } else if (first_created < 0) {
+        first_created = ncomp;
       }
-      (*created)++;
     } else {
       return -1;
     }
+    ncomp++;
     buf[end] = saved;
   }
+  *created = first_created < 0 ? 0 : ncomp - first_created;
   return 0;
 }
 
+/* Removes the `count` trailing components; one already gone (removed by a
+ * duplicate journal entry) is passed over, one still in use stops it. */
 static int rmdirs_in_root(struct ctx *c, const char *rel, long count, int last_is_file) {
   char buf[4096];
   if (copy_path(buf, rel) < 0) return -1;
-  int result = 0;
   for (long i = 0; i < count; i++) {
     char *name;
     int pfd = open_parent_in_root(c, buf, &name);
-    if (pfd < 0) return -1;
+    if (pfd < 0) return errno == ENOENT ? 0 : -1;
     int flags = (i == 0 && last_is_file) ? 0 : AT_REMOVEDIR;
-    if (unlinkat(pfd, name, flags) < 0) result = -1;
+    int r = unlinkat(pfd, name, flags);
     int e = errno;
     close(pfd);
-    if (result < 0) {
+    if (r < 0 && e != ENOENT) {
       errno = e;
       return -1;
     }
     if (name == buf) break;
     name[-1] = 0; /* drop the last component */
   }
-  return result;
+  return 0;
 }
 
 static int target_path(struct ctx *c, struct sbx_step *s, const char *path, char *out, int *fd) {

@@ -1,7 +1,10 @@
-// Compiles helper.c in-process with bun:ffi's cc (TinyCC ships in Bun), once
-// per process. The source is embedded in the bundle and handed to cc through
-// a memfd, because cc cannot read a file from a compiled binary's $bunfs.
-import { cc, FFIType } from "bun:ffi";
+// The native helper (helper.c), loaded once per process. The executable
+// embeds a copy precompiled by build.ts and dlopens it from a memfd; without
+// one (development, or a build without a C compiler) the source is compiled
+// in-process with bun:ffi's cc (TinyCC ships in Bun). The source is embedded
+// in the bundle and handed to cc through a memfd, because cc cannot read a
+// file from a compiled binary's $bunfs.
+import { cc, dlopen, FFIType } from "bun:ffi";
 import helperSource from "./helper.c" with { type: "text" };
 import { close, memfdCreate, writeAll } from "./libc.ts";
 
@@ -18,19 +21,35 @@ const symbols = {
 
 type HelperSymbols = ReturnType<typeof cc<typeof symbols>>["symbols"];
 
-let compiled: HelperSymbols | undefined;
+/** Base64 of the helper built by build.ts, replaced at build time; null when there is none. */
+declare const SANDBOXLIB_PRECOMPILED_HELPER: string | null;
+const precompiled = typeof SANDBOXLIB_PRECOMPILED_HELPER === "string" ? SANDBOXLIB_PRECOMPILED_HELPER : null;
 
-/** The helper's entry points, compiled on first use. */
-export function helper(): HelperSymbols {
-  if (compiled) return compiled;
-  const fd = memfdCreate("sandboxlib-helper.c");
+let loaded: HelperSymbols | undefined;
+
+/** How the helper was obtained in this process, for `check` and tests. */
+export function helperOrigin(): "precompiled" | "tinycc" {
+  return precompiled && process.env.SANDBOXLIB_HELPER !== "tinycc" ? "precompiled" : "tinycc";
+}
+
+function fromMemfd<T>(name: string, bytes: Uint8Array, load: (path: string) => T): T {
+  const fd = memfdCreate(name);
   try {
-    writeAll(fd, Buffer.from(helperSource));
-    // The library object must live as long as the process: sandboxes still
-    // running execute its code.
-    compiled = cc({ source: `/proc/self/fd/${fd}`, symbols }).symbols;
+    writeAll(fd, bytes);
+    return load(`/proc/self/fd/${fd}`);
   } finally {
     close(fd);
   }
-  return compiled;
+}
+
+/** The helper's entry points, loaded on first use. */
+export function helper(): HelperSymbols {
+  if (loaded) return loaded;
+  // The library object must live as long as the process: sandboxes still
+  // running execute its code.
+  loaded =
+    helperOrigin() === "precompiled"
+      ? fromMemfd("sandboxlib-helper.so", Buffer.from(precompiled!, "base64"), (path) => dlopen(path, symbols).symbols)
+      : fromMemfd("sandboxlib-helper.c", Buffer.from(helperSource), (path) => cc({ source: path, symbols }).symbols);
+  return loaded;
 }

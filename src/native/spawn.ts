@@ -70,6 +70,7 @@ export interface HostRun {
 
 /** Runs steps in this thread, stopping at the first failure. */
 export function runHostSteps(steps: readonly Step[], handles: readonly number[] = []): HostRun {
+  if (steps.length === 0) return { failure: null, outs: [] };
   const encoded = encodeSteps(steps, handles);
   const err = new Int32Array(1);
   const failed = Number(helper().sbx_run_steps(encoded.buffer, encoded.count, ptr(err)));

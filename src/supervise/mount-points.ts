@@ -23,10 +23,11 @@ export interface MountPointGuard {
   /** Records removals for what this run created (newest first). */
   record(removals: readonly Removal[]): void;
   /**
-   * Ends the run: when no other run holds the root, returns every recorded
-   * removal (newest first) and forgets them; otherwise returns none.
+   * Ends the run: when no other run holds the root, hands every recorded
+   * removal (newest first) to `remove`, still under the exclusive lock so
+   * that no run can create a mount point meanwhile, and forgets them.
    */
-  finish(): Removal[];
+  finish(remove: (removals: Removal[]) => void): void;
 }
 
 function journalPath(root: string): string {
@@ -66,21 +67,28 @@ export function guardMountPoints(root: string): MountPointGuard {
       const lines = [...removals].reverse().map((r) => `${JSON.stringify({ path: r.path, count: r.count, file: r.file })}\n`);
       appendFileSync(journal, lines.join(""), { mode: 0o600 });
     },
-    finish() {
-      if (done) return [];
+    finish(remove) {
+      if (done) return;
       done = true;
-      let removals: Removal[] = [];
-      if (flock(fd, LOCK_EX | LOCK_NB)) {
-        try {
-          removals = parseJournal(readFileSync(journal, "utf8")).reverse();
-        } catch {
-          removals = [];
+      // Two runs finishing together may each see the other's shared lock;
+      // each then lets go of its own and tries once more, so that one of them
+      // always gets the lock (or a run still going will be last out later).
+      const last = flock(fd, LOCK_EX | LOCK_NB) || (flock(fd, LOCK_UN) && flock(fd, LOCK_EX | LOCK_NB));
+      try {
+        if (last) {
+          let removals: Removal[] = [];
+          try {
+            removals = parseJournal(readFileSync(journal, "utf8")).reverse();
+          } catch {
+            // No journal: nothing was created, or it was removed already.
+          }
+          if (removals.length) remove(removals);
+          rmSync(journal, { force: true });
         }
-        rmSync(journal, { force: true });
+      } finally {
+        flock(fd, LOCK_UN);
+        close(fd);
       }
-      flock(fd, LOCK_UN);
-      close(fd);
-      return removals;
     },
   };
 }

@@ -87,9 +87,8 @@ function journalCreations(plan: SandboxPlan, guard: MountPointGuard | null, host
 /** Unmounts what the host steps mounted, then removes created mount points when no other sandbox uses the root. */
 function undo(plan: SandboxPlan, guard: MountPointGuard | null, hostOuts: number[], hostUpTo: number): void {
   runCleanupSteps(plan.cleanup(hostOuts, hostUpTo, []).unmount, hostOuts);
-  const removals = guard?.finish() ?? [];
   // Best effort: a mount point someone filled since is not empty and stays.
-  if (removals.length) runAllHostSteps(withinRoot(plan.root, removals), hostOuts);
+  guard?.finish((removals) => runAllHostSteps(withinRoot(plan.root, removals), hostOuts));
 }
 
 /**

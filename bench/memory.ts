@@ -1,0 +1,60 @@
+// Peak memory (max RSS) of the sandboxlib process while it supervises a
+// command, as GNU time reports it. The kernel's figure for a waited-for
+// process also covers its own reaped children (the in-sandbox init shares
+// sandboxlib's memory; the commands are small busybox processes).
+import { readFileSync, rmSync } from "node:fs";
+import { join } from "node:path";
+import { yieldToSignals } from "./cleanup.ts";
+import { failureText, succeeded, timedSync } from "./proc.ts";
+import { summarize, type Summary } from "./stats.ts";
+import { bytesLabel } from "./units.ts";
+
+export interface MemoryFigure {
+  key: string;
+  label: string;
+  command: string;
+  samples_kib: number[];
+  kib: Summary;
+}
+
+export interface MemoryResult {
+  repetitions: number;
+  figures: MemoryFigure[];
+}
+
+function maxRssKib(argv: string[], work: string, timeoutMs: number): number {
+  const report = join(work, "time.out");
+  // -o keeps GNU time's figure apart from the command's own stderr.
+  const wrapped = ["/usr/bin/time", "-f", "%M", "-o", report, ...argv];
+  try {
+    const r = timedSync(wrapped, { timeoutMs });
+    if (!succeeded(r)) throw new Error(failureText(wrapped, r));
+    const kib = Number(readFileSync(report, "utf8").trim().split("\n").pop());
+    if (!Number.isFinite(kib) || kib <= 0) throw new Error(`GNU time reported no max RSS for ${argv.join(" ")}`);
+    return kib;
+  } finally {
+    rmSync(report, { force: true });
+  }
+}
+
+export async function runMemory(bin: string, root: string, work: string, bytes: number, repetitions: number): Promise<MemoryResult> {
+  const file = join(work, "memory.out");
+  const cases = [
+    { key: "sleep", label: "sandboxlib run -- sleep 1", timeoutMs: 30_000, argv: [bin, "run", "--root", root, "--network", "isolated", "--proc", "/proc", "--read-only", "--", "sleep", "1"] },
+    { key: "stdout_file_1gib", label: `sandboxlib run --stdout FILE (${bytesLabel(bytes)})`, timeoutMs: 120_000, argv: [bin, "run", "--root", root, "--dev", "/dev", "--stdout", file, "--", "sh", "-c", `head -c ${bytes} /dev/zero`] },
+  ];
+  const figures: MemoryFigure[] = [];
+  for (const { key, label, argv, timeoutMs } of cases) {
+    const samples: number[] = [];
+    for (let i = 0; i < repetitions; i++) {
+      try {
+        samples.push(maxRssKib(argv, work, timeoutMs));
+      } finally {
+        rmSync(file, { force: true });
+      }
+      await yieldToSignals();
+    }
+    figures.push({ key, label, command: argv.join(" "), samples_kib: samples, kib: summarize(samples) });
+  }
+  return { repetitions, figures };
+}

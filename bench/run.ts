@@ -1,0 +1,87 @@
+// The benchmark: `npm run bench` (bun bench/run.ts), as root. Not a test: it
+// measures and reports, and fails only when it cannot measure.
+//   BENCH_ROUNDS, BENCH_WARM_N, BENCH_CAPTURE_BYTES, BENCH_REPETITIONS
+// override the sizes (for a quick try; the defaults are the reported ones).
+import { mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { runCapture } from "./capture.ts";
+import { cleanupAll, track } from "./cleanup.ts";
+import { coldVariants, runCold } from "./cold.ts";
+import { machineInfo } from "./machine.ts";
+import { runMemory } from "./memory.ts";
+import { compare, formatResults, type Results, writeResults } from "./report.ts";
+import { makeRootfs } from "./rootfs.ts";
+import { BIN, ensureBuilt, ensurePackages, REPO, requireRoot } from "./setup.ts";
+import { runWarm } from "./warm.ts";
+
+function sizeFromEnv(name: string, fallback: number): number {
+  const raw = process.env[name];
+  if (raw === undefined || raw === "") return fallback;
+  const value = Number(raw);
+  if (!Number.isInteger(value) || value < 1) throw new Error(`${name} must be a positive integer, not ${JSON.stringify(raw)}`);
+  return value;
+}
+
+const ROUNDS = sizeFromEnv("BENCH_ROUNDS", 200);
+const WARMUP_ROUNDS = 10;
+const WARM_N = sizeFromEnv("BENCH_WARM_N", 500);
+const CAPTURE_BYTES = sizeFromEnv("BENCH_CAPTURE_BYTES", 1024 ** 3);
+const REPETITIONS = sizeFromEnv("BENCH_REPETITIONS", 3);
+const RESULTS = join(import.meta.dir, "results/latest.json");
+
+const started = performance.now();
+const log = (line: string) => console.error(`bench [${((performance.now() - started) / 1000).toFixed(0).padStart(4)}s] ${line}`);
+
+async function main(): Promise<void> {
+  requireRoot();
+  ensurePackages(log);
+  const notes: string[] = [];
+  const buildNote = ensureBuilt(log);
+  if (buildNote) notes.push(buildNote);
+
+  const root = makeRootfs();
+  const work = track(mkdtempSync(join(tmpdir(), "sandboxlib-bench-work-")));
+  log(`rootfs ${root}`);
+  const machine = machineInfo(BIN, REPO);
+
+  log(`cold: ${WARMUP_ROUNDS} warm-up + ${ROUNDS} rounds of 5 variants`);
+  const cold = await runCold(coldVariants(BIN, root), ROUNDS, WARMUP_ROUNDS, log);
+  const warm = await runWarm(BIN, root, WARM_N, log);
+  log(`capture: ${CAPTURE_BYTES} bytes x ${REPETITIONS}`);
+  const capture = await runCapture(BIN, root, work, CAPTURE_BYTES, REPETITIONS, log);
+  log("memory: GNU time around sandboxlib run");
+  const memory = await runMemory(BIN, root, work, CAPTURE_BYTES, REPETITIONS);
+
+  notes.push(
+    "Cold times are wall times from spawn to reap, measured by this harness (Bun.spawnSync + performance.now()); the /bin/true row is the harness's own floor. hyperfine is not used: it cannot interleave variants.",
+    "Warm batch and bwrap are compared per sandbox as total wall time / N; the library's total/N is its mean, first sandbox included.",
+    "The --json capture escapes each NUL byte of output as \\u0000 (6 bytes), so its sink receives about 6x the output; its MB/s counts the command's output. The library (stdout: CAPTURE) is the in-process capture path and is measured too; its time excludes Bun's start-up, the pipelines' includes their start-up.",
+    "The sandboxed command is busybox sh -c 'head -c ...': the cat pipelines use the same busybox head so that only the path of the bytes differs. GNU head | cat is shown as a reference for how much of the time is busybox head's.",
+    "Peak RSS is GNU time's %M for the sandboxlib process; the kernel's figure for a waited-for process is the largest of it and its reaped descendants.",
+  );
+  const { comparisons, targets } = compare(cold, warm, capture, memory);
+  const results: Results = {
+    machine,
+    parameters: { cold_rounds: ROUNDS, cold_warmup_rounds: WARMUP_ROUNDS, warm_n: WARM_N, capture_bytes: CAPTURE_BYTES, capture_repetitions: REPETITIONS, memory_repetitions: REPETITIONS },
+    cold,
+    warm,
+    capture,
+    memory,
+    comparisons,
+    targets,
+    notes,
+  };
+  writeResults(RESULTS, results);
+  console.log(formatResults(results));
+  log(`wrote ${RESULTS}`);
+}
+
+try {
+  await main();
+} catch (e) {
+  console.error(`bench: ${e instanceof Error ? e.message : String(e)}`);
+  process.exitCode = 1;
+} finally {
+  cleanupAll();
+}
