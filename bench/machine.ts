@@ -1,5 +1,6 @@
 // What the figures were measured on: they mean little without it.
 import { readFileSync } from "node:fs";
+import { loadavg } from "node:os";
 import { output } from "./proc.ts";
 
 export interface MachineInfo {
@@ -12,6 +13,8 @@ export interface MachineInfo {
   sandboxlib: string;
   bwrap: string;
   git_commit: string | null;
+  /** 1-minute load average when the benchmark started: other work skews every figure. */
+  load_average_1m: number;
 }
 
 function tryOutput(argv: string[]): string | null {
@@ -41,5 +44,6 @@ export function machineInfo(bin: string, repo: string): MachineInfo {
     sandboxlib: output([bin, "--version"], 10_000).trim(),
     bwrap: tryOutput(["bwrap", "--version"]) ?? "unknown",
     git_commit: tryOutput(["git", "-C", repo, "rev-parse", "HEAD"]),
+    load_average_1m: loadavg()[0]!,
   };
 }

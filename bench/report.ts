@@ -94,7 +94,7 @@ export function formatResults(r: Results): string {
   const out: string[] = [];
   const m = r.machine;
   out.push(`sandboxlib benchmark, ${m.date}`);
-  out.push(`${m.sandboxlib}, Bun ${m.bun}, ${m.bwrap}; kernel ${m.kernel}; ${m.nproc} CPUs (${m.cpu_model ?? "unknown CPU"})`);
+  out.push(`${m.sandboxlib}, Bun ${m.bun}, ${m.bwrap}; kernel ${m.kernel}; ${m.nproc} CPUs (${m.cpu_model ?? "unknown CPU"}); load average ${m.load_average_1m.toFixed(2)} at the start`);
 
   const sb = coldMedian(r.cold, "sandboxlib");
   out.push("", `Cold start: one /bin/true per process, ${r.cold.rounds} interleaved rounds after ${r.cold.warmupRounds} warm-up rounds (ms)`);

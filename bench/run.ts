@@ -44,6 +44,9 @@ async function main(): Promise<void> {
   const work = track(mkdtempSync(join(tmpdir(), "sandboxlib-bench-work-")));
   log(`rootfs ${root}`);
   const machine = machineInfo(BIN, REPO);
+  if (machine.load_average_1m > machine.nproc / 2) {
+    notes.push(`The machine was busy when the benchmark started (1-minute load average ${machine.load_average_1m.toFixed(2)} on ${machine.nproc} CPUs): other work skews the figures.`);
+  }
 
   log(`cold: ${WARMUP_ROUNDS} warm-up + ${ROUNDS} rounds of 5 variants`);
   const cold = await runCold(coldVariants(BIN, root), ROUNDS, WARMUP_ROUNDS, log);

@@ -23,7 +23,7 @@ export interface WarmBatch {
 }
 
 export interface WarmBwrap {
-  /** Total wall time of N back-to-back invocations / N. */
+  /** The N back-to-back invocations' wall times, summed, / N. */
   per_invocation_ms: number;
   ms: Summary;
 }
@@ -58,14 +58,16 @@ export async function warmBatch(bin: string, root: string, n: number): Promise<W
   const input = Buffer.from(`${Array.from({ length: n }, (_, i) => line(i)).join("\n")}\n`);
   const argv = [bin, "batch", "--jobs", "1"];
   const start = performance.now();
-  const proc = Bun.spawn(argv, { stdin: input, stdout: "pipe", stderr: "pipe", timeout: 300_000, killSignal: "SIGKILL" });
+  const timeoutMs = 300_000;
+  const proc = Bun.spawn(argv, { stdin: input, stdout: "pipe", stderr: "pipe", timeout: timeoutMs, killSignal: "SIGKILL" });
   const untrack = trackChild(proc);
   const [out, stderr, exitCode] = await Promise.all([new Response(proc.stdout).text(), new Response(proc.stderr).text(), proc.exited]);
   const totalMs = performance.now() - start;
   untrack();
   const signal = proc.signalCode === null ? null : String(proc.signalCode);
-  if (!succeeded({ exitCode, signal, timedOut: false })) {
-    return { per_sandbox_ms: null, total_ms: null, note: `batch failed: ${failureText(argv, { exitCode, signal, timedOut: false, stderr })}` };
+  const timedOut = signal !== null && totalMs >= timeoutMs;
+  if (!succeeded({ exitCode, signal, timedOut })) {
+    return { per_sandbox_ms: null, total_ms: null, note: `batch failed: ${failureText(argv, { exitCode, signal, timedOut, stderr })}` };
   }
   // A figure for sandboxes that did not run would be a fake: check every result.
   const results = out.split("\n").filter((l) => l.trim() !== "");

@@ -19,6 +19,8 @@ export interface SandboxCgroup {
   oomKilled(): boolean;
   /** Peak memory use in KiB, when the kernel reports it. */
   peakMemoryKb(): number | null;
+  /** Sends SIGKILL to every process in it, once. */
+  killAll(): void;
   /** Kills whatever is left in it, then removes it. */
   remove(): Promise<void>;
 }
@@ -91,14 +93,20 @@ function sweepStale(parent: string): void {
   }
 }
 
+function killMembers(dirs: string[]): number {
+  let found = 0;
+  for (const dir of dirs) {
+    for (const pid of (read(join(dir, "cgroup.procs")) ?? "").split("\n").filter(Boolean).map(Number)) {
+      kill(pid, 9);
+      found++;
+    }
+  }
+  return found;
+}
+
 async function drainAndRemove(dirs: string[]): Promise<void> {
   for (const dir of dirs) {
-    for (let attempt = 0; attempt < 200; attempt++) {
-      const pids = (read(join(dir, "cgroup.procs")) ?? "").split("\n").filter(Boolean).map(Number);
-      if (pids.length === 0) break;
-      for (const pid of pids) kill(pid, 9);
-      await Bun.sleep(5);
-    }
+    for (let attempt = 0; attempt < 200 && killMembers([dir]) > 0; attempt++) await Bun.sleep(5);
     try {
       rmdirSync(dir);
     } catch {
@@ -148,6 +156,7 @@ export function createCgroup(limits: CgroupLimits, measure: boolean): SandboxCgr
         const peak = read(join(dir, "memory.peak"));
         return peak === null ? null : Math.round(Number(peak) / 1024);
       },
+      killAll: () => void killMembers(made),
       remove: () => drainAndRemove(made),
     };
   }
@@ -183,6 +192,7 @@ export function createCgroup(limits: CgroupLimits, measure: boolean): SandboxCgr
       const peak = dirs.memory ? read(join(dirs.memory, "memory.max_usage_in_bytes")) : null;
       return peak === null ? null : Math.round(Number(peak) / 1024);
     },
+    killAll: () => void killMembers(made),
     remove: () => drainAndRemove(made),
   };
 }

@@ -158,7 +158,17 @@ export async function runPlanned(config: SandboxConfig, backend: PlanningBackend
         );
       }
     }
-    const [stdout, stderr, exit] = await Promise.all([stdio.stdout, stdio.stderr, waitForExit(sandbox.pid)]);
+    // Once the command is gone, so is everything it left running: the init
+    // sees to that in a PID namespace; otherwise its session's process group
+    // and its cgroup are killed here. Captured output then reaches EOF.
+    const exited = waitForExit(sandbox.pid).then((info) => {
+      if (!plan.hasInit) {
+        if (config.newSession) kill(-sandbox.pid, SIGKILL);
+        cgroup?.killAll();
+      }
+      return info;
+    });
+    const [stdout, stderr, exit] = await Promise.all([stdio.stdout, stdio.stderr, exited]);
     if (sandbox.failure) throw stepError(plan.child[sandbox.failure.index], sandbox.failure);
     // With an init, the command's own status is what the init recorded; the
     // init's status only matters when it was killed from outside.
@@ -185,7 +195,8 @@ export async function runPlanned(config: SandboxConfig, backend: PlanningBackend
     for (const t of timers) clearTimeout(t);
     untrack();
     sandbox.release();
-    undo(plan, guard, host.outs, plan.host.length);
+    // Processes go before their mounts do.
     await cgroup?.remove();
+    undo(plan, guard, host.outs, plan.host.length);
   }
 }

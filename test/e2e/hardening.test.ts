@@ -61,6 +61,12 @@ for (const backend of BACKENDS) {
       });
     }
 
+    test("what the command leaves running is killed when it exits", async () => {
+      const r = await run(["--dev", "/dev", "sh", "-c", "sleep 987655 & sleep 987655 & echo started"]);
+      expect(r).toEqual({ code: 0, stdout: "started\n", stderr: "" });
+      expect(sleepers("987655")).toEqual([]);
+    });
+
     test("a command killed by a signal gives 128+N (143, 137)", async () => {
       expect((await run(["sh", "-c", "kill -TERM $$"])).code).toBe(143);
       expect((await run(["sh", "-c", "kill -KILL $$"])).code).toBe(137);
