@@ -14,7 +14,7 @@ export interface ColdVariant {
 
 export interface ColdResult {
   rounds: number;
-  warmupRounds: number;
+  warmup_rounds: number;
   variants: { key: string; label: string; command: string; ms: Summary }[];
 }
 
@@ -46,7 +46,7 @@ export async function runCold(variants: readonly ColdVariant[], rounds: number, 
   }
   return {
     rounds,
-    warmupRounds,
+    warmup_rounds: warmupRounds,
     variants: variants.map((v, i) => ({ key: v.key, label: v.label, command: v.argv.join(" "), ms: summarize(samples[i]!) })),
   };
 }

@@ -24,8 +24,8 @@ export interface Target {
   unit: string;
   op: "<=" | ">=" | "<";
   limit: number;
-  /** null: not measured, so neither passed nor missed. */
-  pass: boolean | null;
+  /** A run that failed misses its target; a figure never measured (a subcommand the build lacks) neither passes nor misses. */
+  result: "pass" | "miss" | "failed" | "not measured";
 }
 
 export interface Results {
@@ -40,9 +40,10 @@ export interface Results {
   notes: string[];
 }
 
-function target(name: string, measured: number | null, unit: string, op: Target["op"], limit: number): Target {
-  const pass = measured === null ? null : op === "<=" ? measured <= limit : op === ">=" ? measured >= limit : measured < limit;
-  return { name, measured, unit, op, limit, pass };
+function target(name: string, measured: number | null, unit: string, op: Target["op"], limit: number, failed = false): Target {
+  if (measured === null) return { name, measured, unit, op, limit, result: failed ? "failed" : "not measured" };
+  const pass = op === "<=" ? measured <= limit : op === ">=" ? measured >= limit : measured < limit;
+  return { name, measured, unit, op, limit, result: pass ? "pass" : "miss" };
 }
 
 const coldMedian = (cold: ColdResult, key: string) => cold.variants.find((v) => v.key === key)?.ms.median ?? null;
@@ -74,7 +75,9 @@ export function compare(cold: ColdResult, warm: WarmResult, capture: CaptureResu
   const targets: Target[] = [
     target("cold sandboxlib / bwrap (median)", ratio(sb, coldMedian(cold, "bwrap")), "x", "<=", 1.5),
     target("warm batch per sandbox / one bwrap invocation", ratio(warm.batch.per_sandbox_ms, bwrapEach), "x", "<=", 0.4),
-    ...CAPTURE_PEERS.map(([key, peer]) => target(`capture ${captureFigure(capture, key)?.label} / ${captureFigure(capture, peer)?.label}`, ratio(rate(capture, key), rate(capture, peer)), "x", ">=", 0.8)),
+    ...CAPTURE_PEERS.map(([key, peer]) =>
+      target(`capture ${captureFigure(capture, key)?.label} / ${captureFigure(capture, peer)?.label}`, ratio(rate(capture, key), rate(capture, peer)), "x", ">=", 0.8, captureFigure(capture, key)?.ms === null),
+    ),
     ...memory.figures.map((f) => target(`peak RSS ${f.label} (max of ${f.samples_kib.length})`, f.kib.max, "KiB", "<", 64 * 1024)),
   ];
   return { comparisons, targets };
@@ -97,7 +100,7 @@ export function formatResults(r: Results): string {
   out.push(`${m.sandboxlib}, Bun ${m.bun}, ${m.bwrap}; kernel ${m.kernel}; ${m.nproc} CPUs (${m.cpu_model ?? "unknown CPU"}); load average ${m.load_average_1m.toFixed(2)} at the start`);
 
   const sb = coldMedian(r.cold, "sandboxlib");
-  out.push("", `Cold start: one /bin/true per process, ${r.cold.rounds} interleaved rounds after ${r.cold.warmupRounds} warm-up rounds (ms)`);
+  out.push("", `Cold start: one /bin/true per process, ${r.cold.rounds} interleaved rounds after ${r.cold.warmup_rounds} warm-up rounds (ms)`);
   out.push(table(["variant", "median", "p90", "mean", "sandboxlib/this"], r.cold.variants.map((v) => [v.label, num(v.ms.median), num(v.ms.p90), num(v.ms.mean), times(ratio(sb, v.ms.median))])));
 
   const w = r.warm;
@@ -139,7 +142,7 @@ export function formatResults(r: Results): string {
   out.push(
     table(
       ["target", "measured", "limit", "result"],
-      r.targets.map((t) => [t.name, t.measured === null ? "n/a" : `${num(t.measured, t.unit === "KiB" ? 0 : 2)}${t.unit === "x" ? "x" : ` ${t.unit}`}`, `${t.op} ${t.limit}${t.unit === "x" ? "x" : ` ${t.unit}`}`, t.pass === null ? "not measured" : t.pass ? "pass" : "MISS"]),
+      r.targets.map((t) => [t.name, t.measured === null ? "n/a" : `${num(t.measured, t.unit === "KiB" ? 0 : 2)}${t.unit === "x" ? "x" : ` ${t.unit}`}`, `${t.op} ${t.limit}${t.unit === "x" ? "x" : ` ${t.unit}`}`, t.result === "pass" ? "pass" : t.result === "miss" ? "MISS" : t.result === "failed" ? "MISS (failed)" : "not measured"]),
     ),
   );
   if (r.notes.length) out.push("", "Notes", ...r.notes.map((n) => `- ${n}`));

@@ -2,11 +2,15 @@
 # Installs what the end-to-end tests need and a fresh machine may lack:
 # a static busybox to build test root filesystems from (Debian's
 # busybox-static), and a C compiler with static glibc for the small test
-# programs in test/fixtures (gcc, libc6-dev).
+# programs in test/fixtures (gcc, libc6-dev), and the compressors the image
+# tests pack root filesystems with (xz-utils, zstd, bzip2).
 set -eu
 missing=""
 if ! busybox --list >/dev/null 2>&1; then missing="$missing busybox-static"; fi
 if ! command -v cc >/dev/null 2>&1; then missing="$missing gcc"; fi
+for tool in xz:xz-utils zstd:zstd bzip2:bzip2; do
+  command -v "${tool%%:*}" >/dev/null 2>&1 || missing="$missing ${tool#*:}"
+done
 if [ ! -e /usr/lib/x86_64-linux-gnu/libc.a ] && [ ! -e /usr/lib/aarch64-linux-gnu/libc.a ]; then missing="$missing libc6-dev"; fi
 [ -z "$missing" ] && exit 0
 if [ "$(id -u)" != 0 ] || ! command -v apt-get >/dev/null 2>&1; then

@@ -17,6 +17,9 @@ export type { SandboxErrorKind } from "./config/errors.ts";
 export { getExecutor, executorForPlatform, EXECUTORS } from "./executors/registry.ts";
 export type { Executor, BackendName } from "./executors/executor.ts";
 export type { SandboxResult } from "./supervise/run.ts";
+export { prepareRoot } from "./images/prepare.ts";
+export type { PreparedRoot, PrepareOptions, RootKind } from "./images/prepare.ts";
+export type { ImageDefaults } from "./images/defaults.ts";
 
 /** Runs `command` with the executor for this platform (see executorForPlatform). */
 export function runSandbox(command: string | readonly string[], options: SandboxOptions = {}): Promise<SandboxResult> {

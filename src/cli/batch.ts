@@ -10,7 +10,8 @@ import { settingsFromConfig } from "./config-file.ts";
 import type { BatchRequest } from "./parse.ts";
 import { failureFields, resultWithOutput } from "./report.ts";
 import { toSandboxOptions } from "./sandbox-options.ts";
-import { checkSettings } from "./settings.ts";
+import { checkCommand, checkSettings } from "./settings.ts";
+import { withPreparedRoot } from "./image-root.ts";
 
 /** The lines of a stream, as they arrive. */
 async function* lines(stream: ReadableStream<Uint8Array>): AsyncGenerator<string> {
@@ -52,10 +53,13 @@ async function runLine(text: string, tag: Tag): Promise<Record<string, unknown>>
     checkSettings({ ...s, json: true });
     const opened: number[] = [];
     try {
-      const executor = s.backend ? getExecutor(s.backend) : executorForPlatform();
-      let options = toSandboxOptions(s, opened, "batch");
-      if (s.degrade) options = executor.degradeConfigForCapabilities(options);
-      return { ...tag, ...resultWithOutput(await executor.runSandbox(s.command, options)) };
+      return await withPreparedRoot(s, undefined, async () => {
+        checkCommand(s);
+        const executor = s.backend ? getExecutor(s.backend) : executorForPlatform();
+        let options = toSandboxOptions(s, opened, "batch");
+        if (s.degrade) options = executor.degradeConfigForCapabilities(options);
+        return { ...tag, ...resultWithOutput(await executor.runSandbox(s.command, options)) };
+      });
     } finally {
       for (const fd of opened) close(fd);
     }

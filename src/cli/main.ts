@@ -11,7 +11,8 @@ import { BATCH_HELP, MAIN_HELP, RUN_HELP } from "./help.ts";
 import { parseCommandLine, type RunRequest, settingsFor } from "./parse.ts";
 import { failureFields, resultWithOutput, statusFields } from "./report.ts";
 import { toSandboxOptions } from "./sandbox-options.ts";
-import { checkSettings } from "./settings.ts";
+import { checkCommand, checkSettings } from "./settings.ts";
+import { interruptOnSignal, withPreparedRoot } from "./image-root.ts";
 
 /** Signals sandboxlib passes on to the command instead of dying of them. */
 const FORWARDED = { SIGHUP: 1, SIGINT: 2, SIGQUIT: 3, SIGUSR1: 10, SIGUSR2: 12, SIGTERM: 15 } as const;
@@ -39,19 +40,31 @@ async function run(req: RunRequest): Promise<number> {
     if (status !== null) writeAll(status, Buffer.from(`${JSON.stringify(fields)}\n`));
   };
   const opened: number[] = [];
-  const handlers: [string, () => void][] = Object.entries(FORWARDED).map(([name, num]) => [name, () => void signalAll(num)]);
+  // A signal goes to the running sandbox; before there is one (unpacking an
+  // image), it stops the preparation instead.
+  const interrupt = new AbortController();
+  const handlers: [string, () => void][] = Object.entries(FORWARDED).map(([name, num]) => [
+    name,
+    () => {
+      if (signalAll(num) === 0) interruptOnSignal(num, interrupt);
+    },
+  ]);
   for (const [name, handler] of handlers) process.on(name, handler);
   try {
-    const executor: Executor = s.backend ? getExecutor(s.backend) : executorForPlatform();
-    let options = toSandboxOptions(s, opened, "run");
-    if (s.degrade) options = executor.degradeConfigForCapabilities(options);
-    options.onStart = (pid) => report({ child_pid: pid });
-    const result = await executor.runSandbox(s.command, options);
-    report(statusFields(result));
-    if (s.json) await write(process.stdout, `${JSON.stringify(resultWithOutput(result))}\n`);
-    if (result.oomKilled) await write(process.stderr, `sandboxlib: the command was killed: out of memory (limit ${s.memory} bytes)\n`);
-    else if (result.timedOut) await write(process.stderr, `sandboxlib: the command timed out after ${s.timeout}s\n`);
-    return result.exitCode;
+    return await withPreparedRoot(s, interrupt.signal, async () => {
+      if (interrupt.signal.aborted) throw interrupt.signal.reason;
+      checkCommand(s);
+      const executor: Executor = s.backend ? getExecutor(s.backend) : executorForPlatform();
+      let options = toSandboxOptions(s, opened, "run");
+      if (s.degrade) options = executor.degradeConfigForCapabilities(options);
+      options.onStart = (pid) => report({ child_pid: pid });
+      const result = await executor.runSandbox(s.command, options);
+      report(statusFields(result));
+      if (s.json) await write(process.stdout, `${JSON.stringify(resultWithOutput(result))}\n`);
+      if (result.oomKilled) await write(process.stderr, `sandboxlib: the command was killed: out of memory (limit ${s.memory} bytes)\n`);
+      else if (result.timedOut) await write(process.stderr, `sandboxlib: the command timed out after ${s.timeout}s\n`);
+      return result.exitCode;
+    });
   } catch (e) {
     if (e instanceof SandboxError) {
       report(failureFields(e, startedAt));

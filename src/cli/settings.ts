@@ -44,6 +44,10 @@ export interface RunSettings {
   pids: number | null;
   cpus: number | null;
   statusFd: number | null;
+  /** Which image of an index to use (OCI). */
+  imageRef: string | null;
+  /** Unpack an image here and leave it for reuse. */
+  keepRoot: string | null;
   command: string[];
 }
 
@@ -53,7 +57,7 @@ export function defaultSettings(): RunSettings {
     extraMounts: [], writable: [], readOnly: false, network: null, mounts: null, hostname: null,
     stdout: { kind: "inherit" }, stderr: { kind: "inherit" }, stdinFile: null, timeout: null, killAfter: null,
     passFds: [], shareSession: false, capAdd: [], capDrop: [], uid: null, gid: null, seccomp: true, rlimits: {},
-    memory: null, pids: null, cpus: null, statusFd: null, command: [],
+    memory: null, pids: null, cpus: null, statusFd: null, imageRef: null, keepRoot: null, command: [],
   };
 }
 
@@ -62,7 +66,7 @@ export const VALUE_OPTIONS = new Set([
   "--root", "--backend", "--cwd", "--env", "--mount", "--bind", "--ro-bind", "--proc", "--tmpfs", "--dev",
   "--writable", "--network", "--mounts", "--hostname", "--stdout", "--stderr", "--stdin", "--timeout", "--kill-after",
   "--pass-fd", "--cap-add", "--cap-drop", "--uid", "--gid", "--seccomp", "--rlimit", "--memory", "--pids", "--cpus",
-  "--status-fd",
+  "--status-fd", "--image-ref", "--keep-root",
 ]);
 
 /** Options that are flags. */
@@ -229,15 +233,25 @@ export function applyOption(s: RunSettings, name: string, value: string | null):
     case "--cpus":
       s.cpus = positiveNumber(name, value, "a positive number of CPUs");
       break;
+    case "--image-ref":
+      s.imageRef = nonEmpty(name, value);
+      break;
+    case "--keep-root":
+      s.keepRoot = nonEmpty(name, value);
+      break;
   }
 }
 
 /** Checks that need every option: run once the settings are complete. */
 export function checkSettings(s: RunSettings): void {
-  if (s.command.length === 0) throw usageError("no command given (usage: sandboxlib run [OPTIONS] [--] COMMAND [ARG...])");
   const capturing = s.stdout.kind === "capture" || s.stderr.kind === "capture";
   if (s.json && (s.stdout.kind === "file" || s.stderr.kind === "file")) {
     throw usageError("--json captures both streams: it cannot be combined with --stdout or --stderr");
   }
   if (capturing && !s.json) throw usageError("stdout/stderr \"capture\" needs --json (or batch)");
+}
+
+/** Once an image's defaults are known: there must be a command. */
+export function checkCommand(s: RunSettings): void {
+  if (s.command.length === 0) throw usageError("no command given (usage: sandboxlib run [OPTIONS] [--] COMMAND [ARG...])");
 }

@@ -30,5 +30,19 @@ export class SandboxError extends Error {
   }
 }
 
+/** sandboxlib was told to stop (SIGINT, SIGTERM, ...) before the command started. */
+export class InterruptedError extends SandboxError {
+  constructor(
+    readonly signal: number,
+    what: string,
+  ) {
+    super("setup", `interrupted by signal ${signal} while ${what}`);
+  }
+
+  override get exitCode(): number {
+    return 128 + this.signal;
+  }
+}
+
 export const usageError = (message: string) => new SandboxError("usage", message);
 export const configError = (message: string) => new SandboxError("config", message);

@@ -14,6 +14,8 @@ const lib = dlopen("libc.so.6", {
   geteuid: { args: [], returns: FFIType.u32 },
   fcntl: { args: [FFIType.i32, FFIType.i32, FFIType.i32], returns: FFIType.i32 },
   flock: { args: [FFIType.i32, FFIType.i32], returns: FFIType.i32 },
+  mknod: { args: [FFIType.cstring, FFIType.u32, FFIType.u64], returns: FFIType.i32 },
+  gnu_get_libc_version: { args: [], returns: FFIType.cstring },
 });
 
 const errnoView = (() => {
@@ -112,6 +114,18 @@ export const LOCK_UN = 8;
 /** flock(2); false when a non-blocking request would block. */
 export function flock(fd: number, operation: number): boolean {
   return lib.symbols.flock(fd, operation) === 0;
+}
+
+/** mknod(2): a device node or FIFO at `path`. */
+export function mknod(path: string, mode: number, major: number, minor: number): void {
+  // glibc's makedev: minor's low byte, major's low 12 bits, then the high bits.
+  const dev = (BigInt(minor & 0xff) | (BigInt(major & 0xfff) << 8n) | (BigInt(minor & ~0xff) << 12n) | (BigInt(major & ~0xfff) << 32n));
+  check("mknod", lib.symbols.mknod(cstr(path), mode, dev), path);
+}
+
+/** The C library's version ("2.36"). */
+export function glibcVersion(): string {
+  return String(lib.symbols.gnu_get_libc_version());
 }
 
 /** Is `fd` an open file descriptor of this process? */

@@ -1,10 +1,11 @@
 import { describe, expect, test } from "bun:test";
 import { parseCommandLine, type RunRequest, settingsFor } from "../../src/cli/parse.ts";
-import { checkSettings, parseMountSpec } from "../../src/cli/settings.ts";
+import { checkCommand, checkSettings, parseMountSpec } from "../../src/cli/settings.ts";
 
 const run = (...args: string[]) => {
   const settings = settingsFor(parseCommandLine(["run", ...args]) as RunRequest, null);
   checkSettings(settings);
+  checkCommand(settings);
   return settings;
 };
 

@@ -1,0 +1,119 @@
+// --root as given: a directory, a tarball of a root filesystem (plain, gzip,
+// xz, zstd, bzip2), an OCI image layout (directory or tar), a `docker save`
+// archive, or an App Container image, detected by content. Images are
+// unpacked into a private temporary directory removed by dispose(), or into
+// --keep-root DIR, which is left for reuse.
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, renameSync, rmSync, statSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { basename, dirname, join, resolve } from "node:path";
+import { configError } from "../config/errors.ts";
+import { aciDefaults, isAciLayout } from "./aci.ts";
+import { looksLikeTar, openArchive, readHead, sniffCompression } from "./decompress.ts";
+import { NO_DEFAULTS, type ImageDefaults } from "./defaults.ts";
+import { extractTar } from "./extract.ts";
+import { isDockerArchive, isOciLayout, unpackDockerArchive, unpackOci } from "./oci.ts";
+import { progressBar } from "./progress.ts";
+
+export type RootKind = "directory" | "tarball" | "oci" | "docker-archive" | "aci";
+
+export interface PreparedRoot {
+  /** The directory to use as filesystem_root. */
+  root: string;
+  kind: RootKind;
+  defaults: ImageDefaults;
+  /** Removes what was unpacked (not a --keep-root directory). Idempotent. */
+  dispose(): void;
+}
+
+export interface PrepareOptions {
+  /** Unpack here and leave it (must not exist, or be an empty directory). */
+  keepRoot?: string | null;
+  /** Which image of an index holding several. */
+  imageRef?: string | null;
+  signal?: AbortSignal;
+}
+
+/** Where temporary roots go: SANDBOXLIB_TMPDIR, else the system's temporary directory. */
+function scratchParent(): string {
+  return process.env.SANDBOXLIB_TMPDIR ?? tmpdir();
+}
+
+function statOrNull(path: string) {
+  try {
+    return statSync(path);
+  } catch {
+    return null;
+  }
+}
+
+/** A fresh directory for the final root: --keep-root, or none (use the staging area). */
+function keepTarget(keepRoot: string): string {
+  const target = resolve(keepRoot);
+  const st = statOrNull(target);
+  if (st && (!st.isDirectory() || readdirSync(target).length > 0)) throw configError(`--keep-root directory exists and is not empty: ${keepRoot}`);
+  if (st) rmSync(target, { recursive: true });
+  mkdirSync(dirname(target), { recursive: true });
+  return target;
+}
+
+export async function prepareRoot(path: string, options: PrepareOptions = {}): Promise<PreparedRoot> {
+  const st = statOrNull(path);
+  if (!st) throw configError(`filesystem root does not exist: ${path}`);
+  const imageRef = options.imageRef ?? null;
+  if (st.isDirectory() && !isOciLayout(path)) {
+    if (options.keepRoot) throw configError("--keep-root needs an image or a tarball as --root, not a directory");
+    if (imageRef !== null) throw configError("--image-ref needs an OCI image as --root");
+    return { root: path, kind: "directory", defaults: NO_DEFAULTS, dispose() {} };
+  }
+  if (!st.isDirectory() && !st.isFile()) throw configError(`filesystem root is not a directory, an image or a tarball: ${path}`);
+  if (st.isFile()) {
+    const head = readHead(path, 512);
+    if (sniffCompression(head) === "none" && !looksLikeTar(head)) throw configError(`filesystem root is not a directory, an image or a tarball: ${path}`);
+  }
+  const keep = options.keepRoot ? keepTarget(options.keepRoot) : null;
+  // Staging sits beside the kept root so that the final rename stays on one filesystem.
+  const staging = mkdtempSync(join(keep ? dirname(keep) : scratchParent(), ".sandboxlib-root-"));
+  let disposed = false;
+  const dispose = () => {
+    if (disposed) return;
+    disposed = true;
+    rmSync(staging, { recursive: true, force: true });
+  };
+  try {
+    let layout = path;
+    if (st.isFile()) {
+      const progress = progressBar(`unpacking ${basename(path)}`, st.size);
+      layout = join(staging, "archive");
+      mkdirSync(layout);
+      await extractTar(openArchive(path, (n) => progress.add(n)), layout, { label: basename(path), signal: options.signal });
+      progress.done();
+    }
+    let root: string;
+    let kind: RootKind;
+    let defaults = NO_DEFAULTS;
+    if (isOciLayout(layout) || isDockerArchive(layout)) {
+      root = join(staging, "rootfs");
+      mkdirSync(root, { mode: 0o755 });
+      kind = isOciLayout(layout) ? "oci" : "docker-archive";
+      defaults = kind === "oci" ? await unpackOci(layout, root, imageRef, options.signal) : await unpackDockerArchive(layout, root, imageRef, options.signal);
+    } else if (isAciLayout(layout)) {
+      root = join(layout, "rootfs");
+      kind = "aci";
+      defaults = aciDefaults(layout);
+    } else {
+      if (imageRef !== null) throw configError("--image-ref needs an OCI image as --root");
+      root = layout;
+      kind = "tarball";
+    }
+    if (keep) {
+      renameSync(root, keep);
+      dispose();
+      return { root: keep, kind, defaults, dispose() {} };
+    }
+    return { root, kind, defaults, dispose };
+  } catch (e) {
+    dispose();
+    if (keep && existsSync(keep)) rmSync(keep, { recursive: true, force: true });
+    throw e;
+  }
+}
