@@ -6,9 +6,15 @@ Usage:
   sandboxlib run --config FILE|- [OPTIONS] [[--] COMMAND [ARG...]]
   sandboxlib batch [--jobs N] [FILE|-]       run JSON lines, print JSON results
   sandboxlib capabilities [--backend NAME]   the backends' CAPABILITIES as JSON
+  sandboxlib check [--json]                  what this host supports, and why not
   sandboxlib --help | --version
 
-Run 'sandboxlib run --help' for the options of run.
+--root takes a directory, a root filesystem tarball (plain, gzip, xz, zstd,
+bzip2), an OCI image (layout directory or tar), a 'docker save' archive or an
+App Container image (.aci), detected by content.
+
+Run 'sandboxlib run --help' for the options of run, 'sandboxlib batch
+--help' for batch.
 
 Exit status: the command's own; 128+N when it is killed by signal N;
 124 when it timed out; 125 when sandboxlib fails (usage, configuration,
@@ -48,6 +54,8 @@ Options stop at '--' or at the first argument that is not an option.
   --network undefined|isolated
   --mounts undefined|isolated
   --hostname NAME             hostname inside (linux backend; default sandbox)
+  --image-ref REF             the image to use when an OCI index holds several
+  --keep-root DIR             unpack an image or tarball into DIR and keep it
   --degrade                   downgrade unsupported settings with a warning
   --stdout FILE               write the command's stdout to FILE
   --stderr FILE|stdout        write stderr to FILE, or merge it into stdout

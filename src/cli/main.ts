@@ -6,6 +6,7 @@ import { EXECUTORS, executorForPlatform, getExecutor } from "../executors/regist
 import { close, isOpenFd, writeAll } from "../native/libc.ts";
 import { signalAll } from "../supervise/active.ts";
 import { runBatch } from "./batch.ts";
+import { runCheck } from "./check.ts";
 import { parseConfigText } from "./config-file.ts";
 import { BATCH_HELP, MAIN_HELP, RUN_HELP } from "./help.ts";
 import { parseCommandLine, type RunRequest, settingsFor } from "./parse.ts";
@@ -98,6 +99,8 @@ export async function main(argv: readonly string[]): Promise<number> {
         return await run(req);
       case "batch":
         return await runBatch(req, (line) => write(process.stdout, line));
+      case "check":
+        return await runCheck(req.args, (text) => write(process.stdout, text));
     }
   } catch (e) {
     if (e instanceof SandboxError) {

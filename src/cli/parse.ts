@@ -25,6 +25,7 @@ export type Request =
   | RunRequest
   | BatchRequest
   | { kind: "capabilities"; backend: string | null }
+  | { kind: "check"; args: string[] }
   | { kind: "help"; topic: "main" | "run" | "batch" }
   | { kind: "version" };
 
@@ -95,6 +96,7 @@ export function parseCommandLine(argv: readonly string[]): Request {
   if (sub === "--version" || sub === "-V") return { kind: "version" };
   if (sub === "run") return parseRun(rest);
   if (sub === "batch") return parseBatch(rest);
+  if (sub === "check") return { kind: "check", args: rest };
   if (sub === "capabilities") {
     let backend: string | null = null;
     for (let i = 0; i < rest.length; i++) {
@@ -107,7 +109,7 @@ export function parseCommandLine(argv: readonly string[]): Request {
     }
     return { kind: "capabilities", backend };
   }
-  throw usageError(`unknown command: ${sub} (expected run, batch or capabilities)`);
+  throw usageError(`unknown command: ${sub} (expected run, batch, capabilities or check)`);
 }
 
 /** The settings of a run: defaults, then the config file's, then the command line's. */

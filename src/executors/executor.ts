@@ -36,7 +36,7 @@ export interface BackendDefinition {
 
 function rootReason(): string | null {
   const uid = geteuid();
-  return uid === 0 ? null : `sandboxlib must run as root (effective uid ${uid})`;
+  return uid === 0 ? null : `must run as root (effective uid ${uid})`;
 }
 
 export function defineExecutor(def: BackendDefinition): Executor {

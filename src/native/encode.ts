@@ -36,6 +36,7 @@ const OPCODES: Record<Step["op"], number> = {
   rlimit: 26,
   "write-file": 27,
   "write-fd": 28,
+  exit: 29,
 };
 
 export interface EncodedSteps {
@@ -180,6 +181,9 @@ function encodeInto(arena: Arena, steps: readonly Step[], handles: readonly numb
       case "write-file":
         s[0] = str(step.path);
         s[1] = str(step.content);
+        break;
+      case "exit":
+        a = step.status;
         break;
       case "write-fd":
         a = step.openedBy;

@@ -224,7 +224,8 @@ enum {
   OP_SECCOMP = 25,      /* s1 struct sock_filter[], a instruction count */
   OP_RLIMIT = 26,       /* a resource, b soft, c hard */
   OP_WRITE_FILE = 27,   /* s1 path, s2 text */
-  OP_WRITE_FD = 28      /* a index of the OP_OPEN_FD step that opened the fd, s1 text */
+  OP_WRITE_FD = 28,     /* a index of the OP_OPEN_FD step that opened the fd, s1 text */
+  OP_EXIT = 29          /* a status: ends the process instead of exec (host checks) */
 };
 
 struct open_how {
@@ -653,6 +654,9 @@ static int run_step(struct ctx *c, struct sbx_step *s) {
   }
   case OP_WRITE_FILE:
     return do_write_file(s->s1, s->s2);
+  case OP_EXIT:
+    _exit((int)s->a);
+    return 0;
   case OP_WRITE_FD: {
     if (s->a < 0 || s->a >= c->nsteps || c->steps[s->a].out < 0) {
       errno = EINVAL;

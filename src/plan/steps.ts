@@ -44,6 +44,8 @@ export type Step =
   | { op: "open-fd"; path: string; flags: number; mode: number; fd: number }
   /** Writes to the descriptor opened by the open-fd step at index `openedBy`. */
   | { op: "write-fd"; openedBy: number; content: string }
+  /** Ends the process with `status` (probes that need no command). */
+  | { op: "exit"; status: number }
   | { op: "set-name"; name: string }
   | { op: "no-new-privs" }
   /** Bounding set cut to `keep`; with `setEffective`, effective and permitted too. */
@@ -118,5 +120,7 @@ export function describeStep(step: Step): string {
       return `write ${step.path}`;
     case "write-fd":
       return "join the sandbox's cgroups";
+    case "exit":
+      return "exit";
   }
 }

@@ -1,0 +1,22 @@
+// `sandboxlib check`: what this host supports and why not; a table on a
+// terminal, JSON with --json; exit 0 when the default backend can run here.
+import { usageError } from "../config/errors.ts";
+import { probeHost } from "../check/probes.ts";
+
+export async function runCheck(args: readonly string[], out: (text: string) => Promise<void>): Promise<number> {
+  let json = false;
+  for (const arg of args) {
+    if (arg === "--json") json = true;
+    else throw usageError(`unknown option: ${arg}`);
+  }
+  const { probes, defaultBackend } = await probeHost();
+  if (json) {
+    await out(`${JSON.stringify({ ok: defaultBackend !== null, default_backend: defaultBackend, checks: probes })}\n`);
+  } else {
+    const width = Math.max(...probes.map((p) => p.name.length));
+    const lines = probes.map((p) => `${p.ok ? "ok " : "no "} ${p.name.padEnd(width)}  ${p.detail}`);
+    lines.push("", defaultBackend ? `the default backend (${defaultBackend}) can run here` : "no backend can run here");
+    await out(`${lines.join("\n")}\n`);
+  }
+  return defaultBackend !== null ? 0 : 1;
+}
