@@ -1,9 +1,19 @@
 // Runs something with --root prepared: an image or tarball unpacked (and its
 // defaults applied to the settings), a directory as it is. The unpacked root
 // is removed afterwards whatever happens, unless --keep-root said to keep it.
+import { statSync } from "node:fs";
+import { join } from "node:path";
 import { InterruptedError } from "../config/errors.ts";
-import { prepareRoot } from "../images/prepare.ts";
 import type { RunSettings } from "./settings.ts";
+
+/** A plain directory (the common case) needs none of the image code, which is loaded only for images. */
+function isPlainDirectory(path: string): boolean {
+  try {
+    return statSync(path).isDirectory() && !statSync(join(path, "oci-layout"), { throwIfNoEntry: false });
+  } catch {
+    return false;
+  }
+}
 
 /** Applies the image's defaults: the command line (or config) overrides each. */
 export function applyImageDefaults(s: RunSettings, defaults: { command: string[] | null; env: [string, string][]; cwd: string | null }, isImage: boolean): void {
@@ -18,6 +28,8 @@ export function applyImageDefaults(s: RunSettings, defaults: { command: string[]
 }
 
 export async function withPreparedRoot<T>(s: RunSettings, interrupt: AbortSignal | undefined, run: () => Promise<T>): Promise<T> {
+  if (s.keepRoot === null && s.imageRef === null && isPlainDirectory(s.root)) return run();
+  const { prepareRoot } = await import("../images/prepare.ts");
   const prepared = await prepareRoot(s.root, { keepRoot: s.keepRoot, imageRef: s.imageRef, signal: interrupt });
   try {
     s.root = prepared.root;

@@ -3,10 +3,8 @@ import pkg from "../../package.json" with { type: "json" };
 import { EXIT_SETUP_FAILED, SandboxError, usageError } from "../config/errors.ts";
 import type { Executor } from "../executors/executor.ts";
 import { EXECUTORS, executorForPlatform, getExecutor } from "../executors/registry.ts";
-import { close, isOpenFd, writeAll } from "../native/libc.ts";
+import { close, isOpenFd, writeAll, writeText } from "../native/libc.ts";
 import { signalAll } from "../supervise/active.ts";
-import { runBatch } from "./batch.ts";
-import { runCheck } from "./check.ts";
 import { parseConfigText } from "./config-file.ts";
 import { BATCH_HELP, MAIN_HELP, RUN_HELP } from "./help.ts";
 import { parseCommandLine, type RunRequest, settingsFor } from "./parse.ts";
@@ -18,9 +16,6 @@ import { interruptOnSignal, withPreparedRoot } from "./image-root.ts";
 /** Signals sandboxlib passes on to the command instead of dying of them. */
 const FORWARDED = { SIGHUP: 1, SIGINT: 2, SIGQUIT: 3, SIGUSR1: 10, SIGUSR2: 12, SIGTERM: 15 } as const;
 
-function write(stream: NodeJS.WriteStream, text: string): Promise<void> {
-  return new Promise((resolve) => (stream.write(text) ? resolve() : stream.once("drain", () => resolve())));
-}
 
 async function readConfig(path: string): Promise<string> {
   try {
@@ -61,15 +56,15 @@ async function run(req: RunRequest): Promise<number> {
       options.onStart = (pid) => report({ child_pid: pid });
       const result = await executor.runSandbox(s.command, options);
       report(statusFields(result));
-      if (s.json) await write(process.stdout, `${JSON.stringify(resultWithOutput(result))}\n`);
-      if (result.oomKilled) await write(process.stderr, `sandboxlib: the command was killed: out of memory (limit ${s.memory} bytes)\n`);
-      else if (result.timedOut) await write(process.stderr, `sandboxlib: the command timed out after ${s.timeout}s\n`);
+      if (s.json) writeText(1, `${JSON.stringify(resultWithOutput(result))}\n`);
+      if (result.oomKilled) writeText(2, `sandboxlib: the command was killed: out of memory (limit ${s.memory} bytes)\n`);
+      else if (result.timedOut) writeText(2, `sandboxlib: the command timed out after ${s.timeout}s\n`);
       return result.exitCode;
     });
   } catch (e) {
     if (e instanceof SandboxError) {
       report(failureFields(e, startedAt));
-      if (s.json) await write(process.stdout, `${JSON.stringify({ ...failureFields(e, startedAt), stdout: null, stderr: null })}\n`);
+      if (s.json) writeText(1, `${JSON.stringify({ ...failureFields(e, startedAt), stdout: null, stderr: null })}\n`);
     }
     throw e;
   } finally {
@@ -84,31 +79,31 @@ export async function main(argv: readonly string[]): Promise<number> {
     const req = parseCommandLine(argv);
     switch (req.kind) {
       case "help":
-        await write(process.stdout, req.topic === "run" ? RUN_HELP : req.topic === "batch" ? BATCH_HELP : MAIN_HELP);
+        writeText(1, req.topic === "run" ? RUN_HELP : req.topic === "batch" ? BATCH_HELP : MAIN_HELP);
         return 0;
       case "version":
-        await write(process.stdout, `sandboxlib ${pkg.version}\n`);
+        writeText(1, `sandboxlib ${pkg.version}\n`);
         return 0;
       case "capabilities": {
         const list = req.backend ? [getExecutor(req.backend)] : EXECUTORS;
         const caps = Object.fromEntries(list.map((e) => [e.name, e.CAPABILITIES]));
-        await write(process.stdout, `${JSON.stringify(req.backend ? caps[list[0]!.name] : caps, null, 2)}\n`);
+        writeText(1, `${JSON.stringify(req.backend ? caps[list[0]!.name] : caps, null, 2)}\n`);
         return 0;
       }
       case "run":
         return await run(req);
       case "batch":
-        return await runBatch(req, (line) => write(process.stdout, line));
+        return await (await import("./batch.ts")).runBatch(req, async (line) => writeText(1, line));
       case "check":
-        return await runCheck(req.args, (text) => write(process.stdout, text));
+        return await (await import("./check.ts")).runCheck(req.args, async (text) => writeText(1, text));
     }
   } catch (e) {
     if (e instanceof SandboxError) {
-      await write(process.stderr, `sandboxlib: ${e.message}\n`);
+      writeText(2, `sandboxlib: ${e.message}\n`);
       return e.exitCode;
     }
     const detail = process.env.SANDBOXLIB_DEBUG && e instanceof Error ? `\n${e.stack}` : "";
-    await write(process.stderr, `sandboxlib: internal error: ${e instanceof Error ? e.message : String(e)}${detail}\n`);
+    writeText(2, `sandboxlib: internal error: ${e instanceof Error ? e.message : String(e)}${detail}\n`);
     return EXIT_SETUP_FAILED;
   }
 }

@@ -1,6 +1,7 @@
 // CAPABILITIES and degrade_config_for_capabilities of the Python library:
 // each backend lists the values it supports per setting; asking for another
 // is an error unless degraded, which falls back with a warning.
+import { writeText } from "../native/libc.ts";
 import { configError } from "./errors.ts";
 import type { MountsSetting, NetworkSetting, WritablePaths } from "./types.ts";
 
@@ -63,7 +64,7 @@ export function checkCapabilities(settings: DegradableSettings, caps: Capabiliti
 
 function emit(warn: Warn, message: string): void {
   if (warn === false) return;
-  if (warn === true) process.stderr.write(`sandboxlib: warning: ${message}\n`);
+  if (warn === true) writeText(2, `sandboxlib: warning: ${message}\n`);
   else warn(message);
 }
 

@@ -1,5 +1,6 @@
 // get_executor and executor_for_platform of the Python library.
 import { configError } from "../config/errors.ts";
+import { writeText } from "../native/libc.ts";
 import { chrootExecutor } from "./chroot.ts";
 import type { BackendName, Executor } from "./executor.ts";
 import { linuxExecutor } from "./linux.ts";
@@ -22,7 +23,7 @@ export function getExecutor(name: string): Executor {
  * (an unknown value gets a warning, then autodetection), else the best one
  * this host can run.
  */
-export function executorForPlatform(warn: (message: string) => void = (m) => process.stderr.write(`sandboxlib: warning: ${m}\n`)): Executor {
+export function executorForPlatform(warn: (message: string) => void = (m) => writeText(2, `sandboxlib: warning: ${m}\n`)): Executor {
   const requested = process.env.SANDBOXLIB_BACKEND;
   if (requested) {
     try {

@@ -2,12 +2,11 @@
 // bzip2 or a plain tar. Decoders are well-kept libraries, not hand-written:
 // node:zlib (gzip, zstd; built into Bun), xz-decompress (liblzma's decoder
 // compiled to WebAssembly: no native addon to build), unbzip2-stream (pure JS).
+//
+// Every decoder (and node:zlib itself, which takes Bun about 2.5 ms to load)
+// is imported when an archive needs it, never at start-up.
 import { closeSync, createReadStream, openSync, readSync } from "node:fs";
-import { Readable } from "node:stream";
-import zlib from "node:zlib";
-// @ts-expect-error: unbzip2-stream ships no type declarations.
-import unbzip2 from "unbzip2-stream";
-import { XzReadableStream } from "xz-decompress";
+import type { Readable } from "node:stream";
 
 export type Compression = "gzip" | "xz" | "zstd" | "bzip2" | "none";
 
@@ -40,23 +39,29 @@ export function looksLikeTar(head: Uint8Array): boolean {
 }
 
 /** A stream of the decompressed bytes of `source`, as the data says. */
-export function decompressed(source: Readable, compression: Compression): Readable {
+export async function decompressed(source: Readable, compression: Compression): Promise<Readable> {
   switch (compression) {
     case "gzip":
-      return source.pipe(zlib.createGunzip());
+      return source.pipe((await import("node:zlib")).createGunzip());
     case "zstd":
-      return source.pipe(zlib.createZstdDecompress());
-    case "bzip2":
-      return source.pipe(unbzip2() as NodeJS.ReadWriteStream) as unknown as Readable;
-    case "xz":
+      return source.pipe((await import("node:zlib")).createZstdDecompress());
+    case "bzip2": {
+      // @ts-expect-error: unbzip2-stream ships no type declarations.
+      const unbzip2 = (await import("unbzip2-stream")).default as () => NodeJS.ReadWriteStream;
+      return source.pipe(unbzip2()) as unknown as Readable;
+    }
+    case "xz": {
+      const { XzReadableStream } = await import("xz-decompress");
+      const { Readable } = await import("node:stream");
       return Readable.fromWeb(new XzReadableStream(Readable.toWeb(source) as ReadableStream<Uint8Array>) as never);
+    }
     case "none":
       return source;
   }
 }
 
 /** Opens a (maybe compressed) archive file; `onBytes` counts what is read from disk. */
-export function openArchive(path: string, onBytes?: (n: number) => void): Readable {
+export function openArchive(path: string, onBytes?: (n: number) => void): Promise<Readable> {
   const raw = createReadStream(path);
   if (onBytes) raw.on("data", (chunk: Buffer | string) => onBytes(chunk.length));
   return decompressed(raw, sniffCompression(readHead(path, 8)));

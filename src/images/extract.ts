@@ -7,10 +7,8 @@
 // The destination is a private directory that only this process writes, so
 // checking each parent with lstat before writing is race-free here.
 import { chmodSync, linkSync, lchownSync, lstatSync, lutimesSync, mkdirSync, readdirSync, rmSync, symlinkSync } from "node:fs";
-import { open } from "node:fs/promises";
 import { posix } from "node:path";
 import type { Readable } from "node:stream";
-import tar from "tar-stream";
 import { configError } from "../config/errors.ts";
 import { mknod } from "../native/libc.ts";
 
@@ -90,6 +88,7 @@ function lstatOrNull(path: string) {
 }
 
 async function writeFile(path: string, mode: number, content: Readable): Promise<void> {
+  const { open } = await import("node:fs/promises");
   // "wx": the path was cleared just before; never follow or reuse anything.
   const handle = await open(path, "wx", mode & 0o7777);
   try {
@@ -119,6 +118,8 @@ function applyWhiteout(dest: Destination, rel: string): boolean {
 /** Extracts the tar stream `input` into the directory `root` (which exists). */
 export async function extractTar(input: Readable, root: string, options: ExtractOptions): Promise<void> {
   const dest = new Destination(root, options.label);
+  // Loaded here, not at start-up: only images need it.
+  const tar = (await import("tar-stream")).default;
   const extract = tar.extract();
   input.on("error", (e) => extract.destroy(e));
   input.pipe(extract);

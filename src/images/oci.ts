@@ -98,7 +98,7 @@ async function applyLayer(path: string, root: string, label: string, digest: str
   const [alg, hex] = (digest ?? "").split(":");
   const hasher = digest ? new Bun.CryptoHasher(alg as "sha256" | "sha512") : null;
   if (hasher) raw.on("data", (chunk: Buffer | string) => hasher.update(chunk));
-  await extractTar(decompressed(raw, sniffCompression(readHead(path, 8))), root, { layer: true, label, signal });
+  await extractTar(await decompressed(raw, sniffCompression(readHead(path, 8))), root, { layer: true, label, signal });
   if (hasher && hasher.digest("hex") !== hex) throw configError(`image: ${label} does not match its digest`);
 }
 

@@ -85,7 +85,7 @@ export async function prepareRoot(path: string, options: PrepareOptions = {}): P
       const progress = progressBar(`unpacking ${basename(path)}`, st.size);
       layout = join(staging, "archive");
       mkdirSync(layout);
-      await extractTar(openArchive(path, (n) => progress.add(n)), layout, { label: basename(path), signal: options.signal });
+      await extractTar(await openArchive(path, (n) => progress.add(n)), layout, { label: basename(path), signal: options.signal });
       progress.done();
     }
     let root: string;

@@ -15,6 +15,8 @@ const lib = dlopen("libc.so.6", {
   fcntl: { args: [FFIType.i32, FFIType.i32, FFIType.i32], returns: FFIType.i32 },
   flock: { args: [FFIType.i32, FFIType.i32], returns: FFIType.i32 },
   mknod: { args: [FFIType.cstring, FFIType.u32, FFIType.u64], returns: FFIType.i32 },
+  isatty: { args: [FFIType.i32], returns: FFIType.i32 },
+  poll: { args: [FFIType.ptr, FFIType.u64, FFIType.i32], returns: FFIType.i32 },
   gnu_get_libc_version: { args: [], returns: FFIType.cstring },
 });
 
@@ -79,12 +81,37 @@ export function open(path: string, flags: number, mode = 0o666): number {
   return check("open", lib.symbols.open(cstr(path), flags | O_CLOEXEC, mode), path);
 }
 
+const EINTR = 4;
+const EAGAIN = 11;
+
+/** Writes all of `data`, waiting (poll) when `fd` is non-blocking and full. */
 export function writeAll(fd: number, data: Uint8Array): void {
   let off = 0;
   while (off < data.length) {
     const chunk = data.subarray(off);
-    off += check("write", lib.symbols.write(fd, ptr(chunk), chunk.length));
+    const n = Number(lib.symbols.write(fd, ptr(chunk), chunk.length));
+    if (n >= 0) {
+      off += n;
+      continue;
+    }
+    const err = errno();
+    if (err === EAGAIN) {
+      const pfd = new Int32Array([fd, 4 /* POLLOUT */]);
+      lib.symbols.poll(ptr(pfd), 1, -1);
+    } else if (err !== EINTR) throw new SysError("write", err, `fd ${fd}`);
   }
+}
+
+/**
+ * Text to sandboxlib's own stdout (1) or stderr (2). Plain write(2): Bun's
+ * process.stdout costs about 9 ms to set up, more than a whole sandbox.
+ */
+export function writeText(fd: 1 | 2, text: string): void {
+  writeAll(fd, Buffer.from(text));
+}
+
+export function isatty(fd: number): boolean {
+  return lib.symbols.isatty(fd) === 1;
 }
 
 export function close(fd: number): void {

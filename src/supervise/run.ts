@@ -3,7 +3,7 @@
 import { SandboxError } from "../config/errors.ts";
 import { resolvePlanInput } from "../config/resolve.ts";
 import type { SandboxConfig } from "../config/types.ts";
-import { kill, strerror } from "../native/libc.ts";
+import { kill, strerror, writeText } from "../native/libc.ts";
 import { runAllHostSteps, runHostSteps, spawnSteps, type SpawnedSandbox, type StepFailure } from "../native/spawn.ts";
 import type { PlanInput } from "../plan/input.ts";
 import { type SandboxPlan, withinRoot } from "../plan/sandbox-plan.ts";
@@ -75,7 +75,7 @@ function runCleanupSteps(steps: Step[], handles: number[]): void {
   const failure = runAllHostSteps(steps, handles);
   if (failure) {
     const step = steps[failure.index];
-    process.stderr.write(`sandboxlib: warning: cleanup: cannot ${step ? describeStep(step) : "clean up"}: ${strerror(failure.errno)}\n`);
+    writeText(2, `sandboxlib: warning: cleanup: cannot ${step ? describeStep(step) : "clean up"}: ${strerror(failure.errno)}\n`);
   }
 }
 
