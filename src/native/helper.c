@@ -271,6 +271,13 @@ struct ctx {
   long nsteps;
 };
 
+static void ctx_init(struct ctx *c, int errfd, struct sbx_step *steps, long nsteps) {
+  c->rootfd = -1;
+  c->errfd = errfd;
+  c->steps = steps;
+  c->nsteps = nsteps;
+}
+
 /* Opens `rel` relative to the root fd as if the root were '/': symlinks
  * (absolute or full of '..') can never lead outside it. */
 static int open_in_root(struct ctx *c, const char *rel, int flags) {
@@ -726,10 +733,7 @@ static int run_step(struct ctx *c, struct sbx_step *s) {
 long sbx_run_steps(struct sbx_step *steps, long n, int *err) {
   struct ctx c;
   long failed = -1;
-  c.rootfd = -1;
-  c.errfd = -1;
-  c.steps = steps;
-  c.nsteps = n;
+  ctx_init(&c, -1, steps, n);
   for (long i = 0; i < n; i++) {
     if (run_step(&c, &steps[i]) < 0) {
       *err = errno;
@@ -746,10 +750,7 @@ long sbx_run_steps(struct sbx_step *steps, long n, int *err) {
 long sbx_run_all_steps(struct sbx_step *steps, long n, long *first_fail, int *err) {
   struct ctx c;
   long failed = 0;
-  c.rootfd = -1;
-  c.errfd = -1;
-  c.steps = steps;
-  c.nsteps = n;
+  ctx_init(&c, -1, steps, n);
   *first_fail = -1;
   for (long i = 0; i < n; i++) {
     if (run_step(&c, &steps[i]) < 0) {
@@ -809,10 +810,7 @@ static int run_steps_from(struct ctx *c, struct sbx_spawn *sp, long from) {
 static int command_main(void *arg) {
   struct sbx_spawn *sp = (struct sbx_spawn *)arg;
   struct ctx c;
-  c.rootfd = -1;
-  c.errfd = (int)sp->errfd;
-  c.steps = sp->steps;
-  c.nsteps = sp->nsteps;
+  ctx_init(&c, (int)sp->errfd, sp->steps, sp->nsteps);
   prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
   run_steps_from(&c, sp, sp->cmd_start);
   /* A plan always ends with OP_EXEC; reaching here is a planning bug. */
@@ -876,10 +874,7 @@ static void init_loop(struct sbx_spawn *sp, long cmd_pid, int own_pid_ns) {
 static int sandbox_main(void *arg) {
   struct sbx_spawn *sp = (struct sbx_spawn *)arg;
   struct ctx c;
-  c.rootfd = -1;
-  c.errfd = (int)sp->errfd;
-  c.steps = sp->steps;
-  c.nsteps = sp->nsteps;
+  ctx_init(&c, (int)sp->errfd, sp->steps, sp->nsteps);
   reset_signal_dispositions();
   prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
   /* The init shares the caller's memory: without CAP_SYS_PTRACE nothing in

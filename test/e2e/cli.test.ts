@@ -5,6 +5,7 @@ import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, symlinkSync, 
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { BIN, runCli } from "../helpers/cli.ts";
+import { eventually } from "../helpers/wait.ts";
 import { hostMountinfo, isRoot, makeRootfs, removeRootfs, requireRootNote } from "../helpers/rootfs.ts";
 
 requireRootNote("cli.test.ts");
@@ -26,14 +27,6 @@ afterAll(() => {
   rmSync(scratch, { recursive: true, force: true });
 });
 
-/** Polls until `check` holds (no wall-clock assertion: the test fails only if it never does). */
-async function eventually(check: () => boolean, what: string): Promise<void> {
-  for (let i = 0; i < 500; i++) {
-    if (check()) return;
-    await Bun.sleep(20);
-  }
-  throw new Error(`never happened: ${what}`);
-}
 
 describe.skipIf(!isRoot)("command line, both backends", () => {
   for (const backend of ["chroot", "linux"]) {

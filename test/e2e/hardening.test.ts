@@ -6,6 +6,7 @@ import { closeSync, existsSync, mkdtempSync, openSync, readdirSync, readFileSync
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { BIN, runCli } from "../helpers/cli.ts";
+import { eventually } from "../helpers/wait.ts";
 import { buildFixture, sleepers } from "../helpers/fixtures.ts";
 import { isRoot, makeRootfs, removeRootfs, requireRootNote } from "../helpers/rootfs.ts";
 
@@ -25,13 +26,6 @@ afterAll(() => {
   rmSync(scratch, { recursive: true, force: true });
 });
 
-async function eventually(check: () => boolean, what: string): Promise<void> {
-  for (let i = 0; i < 500; i++) {
-    if (check()) return;
-    await Bun.sleep(20);
-  }
-  throw new Error(`never happened: ${what}`);
-}
 
 /**
  * Starts sandboxlib in the background; resolves once the command wrote its

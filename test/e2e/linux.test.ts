@@ -6,6 +6,7 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, readlinkSync, rmSync,
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { BIN, runCli } from "../helpers/cli.ts";
+import { eventually } from "../helpers/wait.ts";
 import { buildFixture, sleepers } from "../helpers/fixtures.ts";
 import { hostMountinfo, isRoot, makeRootfs, removeRootfs, requireRootNote } from "../helpers/rootfs.ts";
 
@@ -28,13 +29,6 @@ afterAll(() => {
 
 const run = (args: string[], opts?: Parameters<typeof runCli>[1]) => runCli(["run", "--backend", "linux", "--root", rootfs, ...args], opts);
 
-async function eventually(check: () => boolean, what: string): Promise<void> {
-  for (let i = 0; i < 500; i++) {
-    if (check()) return;
-    await Bun.sleep(20);
-  }
-  throw new Error(`never happened: ${what}`);
-}
 
 describe.skipIf(!isRoot)("namespaces and the init", () => {
   test("new mount, PID, IPC and UTS namespaces; network only when isolated", async () => {
