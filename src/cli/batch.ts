@@ -8,7 +8,7 @@ import { close } from "../native/libc.ts";
 import { signalAll } from "../supervise/active.ts";
 import { settingsFromConfig } from "./config-file.ts";
 import type { BatchRequest } from "./parse.ts";
-import { failureFields, resultWithOutput } from "./report.ts";
+import { failureFields, type ResultRecord, resultRecord, writeResultLine } from "./report.ts";
 import { toSandboxOptions } from "./sandbox-options.ts";
 import { checkCommand, checkSettings } from "./settings.ts";
 import { withPreparedRoot } from "./image-root.ts";
@@ -33,7 +33,7 @@ async function* lines(stream: ReadableStream<Uint8Array>): AsyncGenerator<string
 type Tag = { line: number; id?: string | number };
 
 /** Runs one line; never throws. */
-async function runLine(text: string, tag: Tag): Promise<Record<string, unknown>> {
+async function runLine(text: string, tag: Tag): Promise<ResultRecord> {
   const startedAt = performance.now();
   try {
     let value: unknown;
@@ -58,7 +58,7 @@ async function runLine(text: string, tag: Tag): Promise<Record<string, unknown>>
         const executor = s.backend ? getExecutor(s.backend) : executorForPlatform();
         let options = toSandboxOptions(s, opened, "batch");
         if (s.degrade) options = executor.degradeConfigForCapabilities(options);
-        return { ...tag, ...resultWithOutput(await executor.runSandbox(s.command, options)) };
+        return resultRecord(await executor.runSandbox(s.command, options), tag);
       });
     } finally {
       for (const fd of opened) close(fd);
@@ -66,11 +66,11 @@ async function runLine(text: string, tag: Tag): Promise<Record<string, unknown>>
   } catch (e) {
     const error = e instanceof SandboxError ? e : new SandboxError("setup", `internal error: ${(e as Error).message}`);
     const located = new SandboxError(error.kind, `line ${tag.line}: ${error.message}`, error.step);
-    return { ...tag, ...failureFields(located, startedAt), stdout: null, stderr: null };
+    return { fields: { ...tag, ...failureFields(located, startedAt) }, stdout: null, stderr: null };
   }
 }
 
-export async function runBatch(req: BatchRequest, out: (line: string) => Promise<void>): Promise<number> {
+export async function runBatch(req: BatchRequest, out: (record: ResultRecord) => void): Promise<number> {
   const input = req.input === "-" ? Bun.stdin.stream() : Bun.file(req.input).stream();
   let stopping = false;
   const stop = (signal: number) => () => {
@@ -80,14 +80,13 @@ export async function runBatch(req: BatchRequest, out: (line: string) => Promise
   const handlers: [string, () => void][] = [["SIGINT", stop(2)], ["SIGTERM", stop(15)], ["SIGHUP", stop(1)]];
   for (const [name, handler] of handlers) process.on(name, handler);
   // Results wait here until every earlier line's result is out.
-  const done = new Map<number, Record<string, unknown>>();
+  const done = new Map<number, ResultRecord>();
   let nextOut = 1;
-  let writing = Promise.resolve();
   const flush = () => {
     while (done.has(nextOut)) {
       const result = done.get(nextOut)!;
       done.delete(nextOut++);
-      writing = writing.then(() => out(`${JSON.stringify(result)}\n`));
+      out(result);
     }
   };
   const running = new Set<Promise<void>>();
@@ -97,7 +96,7 @@ export async function runBatch(req: BatchRequest, out: (line: string) => Promise
       if (stopping) break;
       const n = ++lineNo;
       if (text.trim() === "") {
-        done.set(n, { line: n, ...failureFields(new SandboxError("config", `line ${n}: empty line`), performance.now()), stdout: null, stderr: null });
+        done.set(n, { fields: { line: n, ...failureFields(new SandboxError("config", `line ${n}: empty line`), performance.now()) }, stdout: null, stderr: null });
         flush();
         continue;
       }
@@ -110,7 +109,6 @@ export async function runBatch(req: BatchRequest, out: (line: string) => Promise
       if (running.size >= req.jobs) await Promise.race(running);
     }
     await Promise.all(running);
-    await writing;
     return 0;
   } finally {
     for (const [name, handler] of handlers) process.off(name, handler);

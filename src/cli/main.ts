@@ -8,7 +8,7 @@ import { signalAll } from "../supervise/active.ts";
 import { parseConfigText } from "./config-file.ts";
 import { BATCH_HELP, MAIN_HELP, RUN_HELP } from "./help.ts";
 import { parseCommandLine, type RunRequest, settingsFor } from "./parse.ts";
-import { failureFields, resultWithOutput, statusFields } from "./report.ts";
+import { failureFields, resultRecord, statusFields, writeResultLine } from "./report.ts";
 import { toSandboxOptions } from "./sandbox-options.ts";
 import { checkCommand, checkSettings } from "./settings.ts";
 import { interruptOnSignal, withPreparedRoot } from "./image-root.ts";
@@ -56,7 +56,7 @@ async function run(req: RunRequest): Promise<number> {
       options.onStart = (pid) => report({ child_pid: pid });
       const result = await executor.runSandbox(s.command, options);
       report(statusFields(result));
-      if (s.json) writeText(1, `${JSON.stringify(resultWithOutput(result))}\n`);
+      if (s.json) writeResultLine(1, resultRecord(result));
       if (result.oomKilled) writeText(2, `sandboxlib: the command was killed: out of memory (limit ${s.memory} bytes)\n`);
       else if (result.timedOut) writeText(2, `sandboxlib: the command timed out after ${s.timeout}s\n`);
       return result.exitCode;
@@ -64,7 +64,7 @@ async function run(req: RunRequest): Promise<number> {
   } catch (e) {
     if (e instanceof SandboxError) {
       report(failureFields(e, startedAt));
-      if (s.json) writeText(1, `${JSON.stringify({ ...failureFields(e, startedAt), stdout: null, stderr: null })}\n`);
+      if (s.json) writeResultLine(1, { fields: failureFields(e, startedAt), stdout: null, stderr: null });
     }
     throw e;
   } finally {
@@ -93,7 +93,7 @@ export async function main(argv: readonly string[]): Promise<number> {
       case "run":
         return await run(req);
       case "batch":
-        return await (await import("./batch.ts")).runBatch(req, async (line) => writeText(1, line));
+        return await (await import("./batch.ts")).runBatch(req, (record) => writeResultLine(1, record));
       case "check":
         return await (await import("./check.ts")).runCheck(req.args, async (text) => writeText(1, text));
     }

@@ -1,18 +1,9 @@
 // The JSON that --json, --status-fd and batch report about a run.
 import type { SandboxError } from "../config/errors.ts";
+import { writeAll } from "../native/libc.ts";
 import type { SandboxResult } from "../supervise/run.ts";
 
 const round = (ms: number) => Math.round(ms * 1000) / 1000;
-
-/** Bytes as a JSON string when they are UTF-8, else base64 (said in `*_encoding`). */
-export function streamFields(name: string, bytes: Uint8Array | null): Record<string, string | null> {
-  if (bytes === null) return { [name]: null };
-  try {
-    return { [name]: new TextDecoder("utf-8", { fatal: true }).decode(bytes) };
-  } catch {
-    return { [name]: Buffer.from(bytes).toString("base64"), [`${name}_encoding`]: "base64" };
-  }
-}
 
 /** The fields reported about a finished run (without its output). */
 export function statusFields(result: SandboxResult): Record<string, unknown> {
@@ -46,7 +37,55 @@ export function failureFields(error: SandboxError, startedAt: number): Record<st
   };
 }
 
-/** A run's result with its captured output, as --json prints it. */
-export function resultWithOutput(result: SandboxResult): Record<string, unknown> {
-  return { ...statusFields(result), ...streamFields("stdout", result.stdout), ...streamFields("stderr", result.stderr) };
+/** A result line: its fields and the captured output to append. */
+export interface ResultRecord {
+  fields: Record<string, unknown>;
+  stdout: Uint8Array | null;
+  stderr: Uint8Array | null;
+}
+
+export function resultRecord(result: SandboxResult, tag: Record<string, unknown> = {}): ResultRecord {
+  return { fields: { ...tag, ...statusFields(result) }, stdout: result.stdout, stderr: result.stderr };
+}
+
+const CHUNK = 1 << 20;
+const encoder = new TextEncoder();
+
+function isUtf8(bytes: Uint8Array): boolean {
+  const decoder = new TextDecoder("utf-8", { fatal: true });
+  try {
+    for (let off = 0; off < bytes.length; off += CHUNK) decoder.decode(bytes.subarray(off, off + CHUNK), { stream: true });
+    decoder.decode();
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Writes `"name":<bytes as a JSON string>` a chunk at a time: output of any
+ * size is never held as one string (1 GiB of NULs is 6 GiB of JSON). Bytes
+ * that are not UTF-8 go out as base64, with `"name_encoding":"base64"`.
+ */
+function writeStream(fd: number, name: string, bytes: Uint8Array | null): void {
+  const put = (text: string) => writeAll(fd, encoder.encode(text));
+  if (bytes === null) return put(`,"${name}":null`);
+  if (isUtf8(bytes)) {
+    put(`,"${name}":"`);
+    const decoder = new TextDecoder("utf-8");
+    for (let off = 0; off < bytes.length; off += CHUNK) put(JSON.stringify(decoder.decode(bytes.subarray(off, off + CHUNK), { stream: true })).slice(1, -1));
+    return put(`${JSON.stringify(decoder.decode()).slice(1, -1)}"`);
+  }
+  put(`,"${name}":"`);
+  const step = CHUNK - (CHUNK % 3); // whole base64 groups per chunk
+  for (let off = 0; off < bytes.length; off += step) put(Buffer.from(bytes.subarray(off, off + step)).toString("base64"));
+  put(`","${name}_encoding":"base64"`);
+}
+
+/** Writes one result as a line of JSON: its fields, then stdout and stderr. */
+export function writeResultLine(fd: number, record: ResultRecord): void {
+  writeAll(fd, encoder.encode(JSON.stringify(record.fields).slice(0, -1)));
+  writeStream(fd, "stdout", record.stdout);
+  writeStream(fd, "stderr", record.stderr);
+  writeAll(fd, encoder.encode("}\n"));
 }

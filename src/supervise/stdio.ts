@@ -19,22 +19,23 @@ export interface PreparedStdio {
 
 const fdOf = (file: FileLike) => (typeof file === "number" ? file : file.fd);
 
+/** Reads a pipe to EOF into one buffer, grown by doubling: at most 1.5x the output is held at once. */
 async function readAll(fd: number): Promise<Uint8Array> {
-  const chunks: Uint8Array[] = [];
+  let buffer = new Uint8Array(64 * 1024);
   let size = 0;
   for await (const chunk of Bun.file(fd).stream()) {
-    chunks.push(chunk);
+    if (size + chunk.length > buffer.length) {
+      let capacity = buffer.length * 2;
+      while (capacity < size + chunk.length) capacity *= 2;
+      const grown = new Uint8Array(capacity);
+      grown.set(buffer.subarray(0, size));
+      buffer = grown;
+    }
+    buffer.set(chunk, size);
     size += chunk.length;
   }
   close(fd);
-  if (chunks.length === 1) return chunks[0]!;
-  const out = new Uint8Array(size);
-  let off = 0;
-  for (const c of chunks) {
-    out.set(c, off);
-    off += c.length;
-  }
-  return out;
+  return buffer.subarray(0, size);
 }
 
 export function prepareStdio(config: SandboxConfig): PreparedStdio {

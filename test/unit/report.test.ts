@@ -1,0 +1,43 @@
+// --json and batch lines are written a chunk at a time; what comes out must
+// still be one valid JSON object per line, whatever the output holds.
+import { describe, expect, test } from "bun:test";
+import { closeSync, mkdtempSync, openSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { writeResultLine } from "../../src/cli/report.ts";
+
+function written(stdout: Uint8Array | null, stderr: Uint8Array | null): Record<string, unknown> {
+  const dir = mkdtempSync(join(tmpdir(), "sandboxlib-report-"));
+  try {
+    const path = join(dir, "out.json");
+    const fd = openSync(path, "w");
+    writeResultLine(fd, { fields: { exit_code: 0, line: 3 }, stdout, stderr });
+    closeSync(fd);
+    const text = readFileSync(path, "utf8");
+    expect(text.endsWith("}\n")).toBe(true);
+    expect(text.indexOf("\n")).toBe(text.length - 1);
+    return JSON.parse(text);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+describe("writeResultLine", () => {
+  test("fields first, then the streams", () => {
+    expect(written(Buffer.from("out\n"), null)).toEqual({ exit_code: 0, line: 3, stdout: "out\n", stderr: null });
+  });
+
+  test("UTF-8 split across chunk boundaries, quotes, NULs and control characters", () => {
+    const text = `${"é€😀".repeat(150_000)}"quoted"\\back\u0000\n\t`;
+    const r = written(Buffer.from(text), Buffer.from(""));
+    expect(r.stdout).toBe(text);
+    expect(r.stderr).toBe("");
+  });
+
+  test("bytes that are not UTF-8 come out as base64, in whole groups across chunks", () => {
+    const bytes = new Uint8Array(2 * 1024 * 1024 + 7).map((_, i) => (i * 7 + 0x80) & 0xff);
+    const r = written(null, bytes);
+    expect(r.stderr_encoding).toBe("base64");
+    expect(Buffer.from(r.stderr as string, "base64").equals(Buffer.from(bytes))).toBe(true);
+  });
+});
