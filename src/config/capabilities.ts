@@ -10,7 +10,15 @@ export interface Capabilities {
   mounts: readonly MountsSetting[];
   /** "all", "none", and "any" for a list of paths. */
   filesystem_writable_paths: readonly ("all" | "none" | "any")[];
+  /** This project's own features the backend honours (not degradable: informative). */
+  features: readonly string[];
 }
+
+/** Process control and hardening, which both backends give. */
+export const COMMON_FEATURES = [
+  "signal_forwarding", "timeout", "die_with_parent", "kill_leftovers", "close_fds", "pass_fds", "new_session",
+  "stdin", "no_new_privs", "capabilities", "uid_gid", "seccomp", "rlimits", "cgroup_limits", "status_fd",
+] as const;
 
 /** The settings capabilities speak of, in the library's spelling. */
 export interface DegradableSettings {
@@ -22,7 +30,7 @@ export interface DegradableSettings {
 export type Warn = boolean | ((message: string) => void);
 
 interface Mismatch {
-  name: keyof Capabilities;
+  name: "network" | "mounts" | "filesystem_writable_paths";
   key: keyof DegradableSettings;
   shown: string;
   fallback: string;

@@ -1,6 +1,7 @@
 // The linux backend: namespaces, pivot_root, read-only paths, isolated
 // network; built natively, no external program.
 import { existsSync } from "node:fs";
+import { COMMON_FEATURES } from "../config/capabilities.ts";
 import { configError } from "../config/errors.ts";
 import { planLinux } from "../plan/linux-plan.ts";
 import { defineExecutor } from "./executor.ts";
@@ -13,6 +14,7 @@ export const linuxExecutor = defineExecutor({
     network: ["undefined", "isolated"],
     mounts: ["undefined", "isolated"],
     filesystem_writable_paths: ["all", "none", "any"],
+    features: [...COMMON_FEATURES, "pid_namespace", "ipc_namespace", "uts_namespace", "hostname"],
   },
   planner: planLinux,
   hasInit: true,

@@ -8,15 +8,25 @@ const linux = getExecutor("linux");
 
 describe("CAPABILITIES", () => {
   test("chroot supports only the undefined/all values", () => {
-    expect(chroot.CAPABILITIES).toEqual({ network: ["undefined"], mounts: ["undefined"], filesystem_writable_paths: ["all"] });
+    expect(chroot.CAPABILITIES).toMatchObject({ network: ["undefined"], mounts: ["undefined"], filesystem_writable_paths: ["all"] });
   });
 
   test("linux supports isolation and writable-path lists", () => {
-    expect(linux.CAPABILITIES).toEqual({
+    expect(linux.CAPABILITIES).toMatchObject({
       network: ["undefined", "isolated"],
       mounts: ["undefined", "isolated"],
       filesystem_writable_paths: ["all", "none", "any"],
     });
+  });
+
+  test("process control and hardening are listed for both; namespaces and hostname for linux only", () => {
+    for (const feature of ["timeout", "signal_forwarding", "seccomp", "capabilities", "cgroup_limits", "status_fd", "die_with_parent"]) {
+      expect(chroot.CAPABILITIES.features).toContain(feature);
+      expect(linux.CAPABILITIES.features).toContain(feature);
+    }
+    expect(linux.CAPABILITIES.features).toContain("hostname");
+    expect(chroot.CAPABILITIES.features).not.toContain("hostname");
+    expect(chroot.CAPABILITIES.features).not.toContain("pid_namespace");
   });
 });
 
