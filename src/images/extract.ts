@@ -173,6 +173,9 @@ export async function extractTar(input: Readable, root: string, options: Extract
       }
       if (options.layer) dest.createdInLayer.add(rel);
       entry.resume();
+      // A hard link shares its target's inode: its own header must not
+      // overwrite the target's owner, mode or times (tar does the same).
+      if (h.type === "link") continue;
       // Ownership first: chown clears set-id bits, which the chmod restores.
       lchownSync(path, h.uid ?? 0, h.gid ?? 0);
       if (h.type !== "symlink") chmodSync(path, mode);

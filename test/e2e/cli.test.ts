@@ -199,6 +199,35 @@ describe("informational commands", () => {
     expect((await runCli(["--version"])).stdout).toMatch(/^sandboxlib \d+\.\d+\.\d+\n$/);
   });
 
+  test("a bad value for every option is a usage error (125) naming the option", async () => {
+    const bad: [string, string][] = [
+      ["--root", ""], ["--backend", "nope"], ["--cwd", ""], ["--env", "NOEQUALS"], ["--mount", "x"], ["--bind", "nocolon"],
+      ["--ro-bind", ":/x"], ["--proc", ""], ["--tmpfs", ""], ["--dev", ""], ["--writable", ""], ["--network", "maybe"],
+      ["--mounts", "shared"], ["--hostname", "bad host"], ["--stdout", ""], ["--stderr", ""], ["--stdin", ""],
+      ["--timeout", "0"], ["--kill-after", "-1"], ["--pass-fd", "2"], ["--cap-add", "NOPE"], ["--cap-drop", "NOPE"],
+      ["--uid", "x"], ["--gid", "-5"], ["--seccomp", "maybe"], ["--rlimit", "nofile"], ["--memory", "lots"],
+      ["--pids", "0"], ["--cpus", "none"], ["--status-fd", "x"], ["--image-ref", ""], ["--keep-root", ""], ["--config", ""],
+    ];
+    for (const [option, value] of bad) {
+      const r = await runCli(["run", `${option}=${value}`, "true"]);
+      expect([option, r.code, r.stdout]).toEqual([option, 125, ""]);
+      const named = r.stderr.includes(option) || (option === "--backend" && r.stderr.includes("unknown backend: nope")) || (option === "--hostname" && r.stderr.includes("invalid hostname"));
+      expect([option, named, r.stderr.split("\n").length]).toEqual([option, true, 2]);
+    }
+  });
+
+  test.skipIf(!isRoot)("the executable works from any directory, with its helper compiled by TinyCC too", async () => {
+    for (const helper of ["", "tinycc"]) {
+      const proc = Bun.spawn([BIN, "run", "--backend", "linux", "--root", "/", "--read-only", "--network", "isolated", "sh", "-c", "echo ok from $(pwd)"], {
+        cwd: "/",
+        env: { ...process.env, SANDBOXLIB_HELPER: helper },
+        stdout: "pipe",
+        stderr: "pipe",
+      });
+      expect([helper, await new Response(proc.stdout).text(), await proc.exited]).toEqual([helper, "ok from /\n", 0]);
+    }
+  });
+
   test("unknown options and commands: one line, exit 125, no stack trace", async () => {
     expect(await runCli(["run", "--frob", "true"])).toEqual({ code: 125, stdout: "", stderr: "sandboxlib: unknown option: --frob\n" });
     expect(await runCli(["frob"])).toEqual({ code: 125, stdout: "", stderr: "sandboxlib: unknown command: frob (expected run, batch, capabilities or check)\n" });

@@ -171,6 +171,14 @@ for (const backend of BACKENDS) {
       expect((await run(["sh", "-c", "echo a | cat"])).stdout).toBe("a\n");
     });
 
+    test("a system call of another architecture kills the process (SIGSYS)", async () => {
+      if (process.arch !== "x64") return; // the probe uses x86's int 0x80
+      const r = await run(["/bin/syscall-probe", "int80"]);
+      expect(r.code).toBe(128 + 31);
+      expect(r.stdout).toBe("");
+      expect((await run(["--seccomp", "off", "/bin/syscall-probe", "int80"])).stdout).toStartWith("ok ");
+    });
+
     test("--seccomp takes on or off", async () => {
       expect((await run(["--seccomp", "maybe", "true"])).stderr).toBe("sandboxlib: invalid value for --seccomp: maybe (expected on or off)\n");
     });

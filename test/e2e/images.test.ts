@@ -55,6 +55,26 @@ describe.skipIf(!isRoot)("tarballs, detected by content", () => {
   });
 });
 
+describe.skipIf(!isRoot)("extraction as root would do it", () => {
+  test("owners, set-id modes, hard links, device nodes and FIFOs", async () => {
+    const path = await craftedTar(join(work, "as-root.tar"), [
+      { name: "./", type: "directory" },
+      { name: "bin/", type: "directory" },
+      { name: "bin/busybox", content: readFileSync(join(rootfs, "bin/busybox")), mode: 0o755 },
+      { name: "bin/sh", type: "symlink", linkname: "busybox" },
+      { name: "bin/stat", type: "symlink", linkname: "busybox" },
+      { name: "owned", uid: 1234, gid: 5678, mode: 0o4750, content: "x" },
+      { name: "again", type: "link", linkname: "owned" },
+      { name: "null", type: "character-device", devmajor: 1, devminor: 3, mode: 0o666 },
+      { name: "pipe", type: "fifo", mode: 0o600 },
+    ]);
+    const r = await runCli(["run", "--root", path, "sh", "-c", "stat -c '%n %u:%g %a %h %F %t:%T' /owned /again /null /pipe"], { env: env() });
+    expect(r.stdout).toBe(
+      "/owned 1234:5678 4750 2 regular file 0:0\n/again 1234:5678 4750 2 regular file 0:0\n/null 0:0 666 1 character special file 1:3\n/pipe 0:0 600 1 fifo 0:0\n",
+    );
+  });
+});
+
 describe.skipIf(!isRoot)("OCI image layouts", () => {
   const check = `ls /etc/doomed 2>&1 | grep -c 'No such'; ls /opq | tr '\\n' ' '; echo; pwd; echo "$IMAGE_VAR"`;
 
@@ -135,7 +155,36 @@ describe.skipIf(!isRoot)("hostile tarballs write nothing outside and fail clearl
   });
 });
 
+describe.skipIf(!isRoot)("progress", () => {
+  test("a large image shows a progress bar on a terminal, nothing otherwise", async () => {
+    const big = mkdtempSync(join(work, "big-"));
+    rmSync(big, { recursive: true });
+    Bun.spawnSync(["cp", "-a", rootfs, big]);
+    await Bun.write(join(big, "filler"), crypto.getRandomValues(new Uint8Array(24 * 1024 * 1024)));
+    const tarball = join(work, "big.tar");
+    Bun.spawnSync(["tar", "-C", big, "-cf", tarball, "."]);
+    const onTty = Bun.spawnSync(["script", "-qec", `${BIN} run --root ${tarball} true`, "/dev/null"], { env: { ...process.env, ...env() } });
+    expect(onTty.stdout.toString()).toMatch(/unpacking big\.tar \[#+ *\] 100%/);
+    const piped = await runCli(["run", "--root", tarball, "true"], { env: env() });
+    expect(piped).toEqual({ code: 0, stdout: "", stderr: "" });
+  });
+});
+
 describe.skipIf(!isRoot)("the temporary root is removed whatever happens", () => {
+  test("after SIGTERM while unpacking", async () => {
+    const big = join(work, "slow.tar.xz");
+    // Incompressible and xz: unpacking takes long enough to be interrupted.
+    const dir = mkdtempSync(join(work, "slow-"));
+    await Bun.write(join(dir, "noise"), crypto.getRandomValues(new Uint8Array(48 * 1024 * 1024)));
+    Bun.spawnSync(["sh", "-c", `tar -C ${dir} -cf - . | xz -0 -T2 > ${big}`]);
+    const proc = Bun.spawn([BIN, "run", "--root", big, "true"], { env: { ...process.env, ...env() }, stdout: "ignore", stderr: "pipe" });
+    for (let i = 0; i < 500 && leftovers().length === 0; i++) await Bun.sleep(10);
+    proc.kill("SIGTERM");
+    expect(await proc.exited).toBe(143);
+    expect(await new Response(proc.stderr).text()).toBe("sandboxlib: interrupted by signal 15 while preparing the root\n");
+    expect(leftovers()).toEqual([]);
+  });
+
   test("after the command fails", async () => {
     expect((await runCli(["run", "--root", tarballs.gzip!, "sh", "-c", "exit 3"], { env: env() })).code).toBe(3);
     expect(leftovers()).toEqual([]);

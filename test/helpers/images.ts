@@ -121,7 +121,17 @@ export function aciImage(rootfs: string, dir: string): string {
   }
 }
 
-type Entry = { name: string; type?: "file" | "symlink" | "link" | "directory"; linkname?: string; content?: string };
+type Entry = {
+  name: string;
+  type?: "file" | "symlink" | "link" | "directory" | "character-device" | "fifo";
+  linkname?: string;
+  content?: string | Buffer;
+  mode?: number;
+  uid?: number;
+  gid?: number;
+  devmajor?: number;
+  devminor?: number;
+};
 
 /** A tarball with exactly these entries. */
 export async function craftedTar(path: string, entries: Entry[]): Promise<string> {
@@ -131,7 +141,16 @@ export async function craftedTar(path: string, entries: Entry[]): Promise<string
   const done = new Promise<void>((resolve) => pack.on("end", () => resolve()));
   for (const e of entries) {
     const type = e.type ?? "file";
-    const header = { name: e.name, type, linkname: e.linkname, mode: type === "directory" ? 0o755 : 0o644 };
+    const header = {
+      name: e.name,
+      type,
+      linkname: e.linkname,
+      mode: e.mode ?? (type === "directory" ? 0o755 : 0o644),
+      uid: e.uid ?? 0,
+      gid: e.gid ?? 0,
+      devmajor: e.devmajor,
+      devminor: e.devminor,
+    };
     await new Promise<void>((resolve, reject) => {
       const cb = (err?: Error | null) => (err ? reject(err) : resolve());
       if (type === "file") pack.entry(header, e.content ?? "x\n", cb);
