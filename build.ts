@@ -8,26 +8,38 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 
-function precompileHelper(): string | null {
+/** Compiles with the system's C compiler; base64 of the output, or null (and why) without one. */
+function compile(what: string, args: string[]): string | null {
   const dir = mkdtempSync(join(tmpdir(), "sandboxlib-build-"));
   try {
-    const out = join(dir, "helper.so");
-    const cc = Bun.spawnSync(["cc", "-shared", "-fPIC", "-O2", "-Wall", "-s", "-o", out, "src/native/helper.c"], { stderr: "pipe" });
+    const out = join(dir, "out");
+    const cc = Bun.spawnSync(["cc", ...args, "-o", out], { stderr: "pipe" });
     if (cc.exitCode !== 0) {
-      console.warn(`no precompiled helper (the executable will compile it at run time): ${cc.stderr.toString().trim() || "cc failed"}`);
+      console.warn(`no precompiled ${what}: ${cc.stderr.toString().trim() || "cc failed"}`);
       return null;
     }
     return readFileSync(out).toString("base64");
   } catch {
-    console.warn("no C compiler: the executable will compile its helper at run time");
+    console.warn(`no C compiler: no precompiled ${what}`);
     return null;
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
 }
 
+/** The native helper, loaded with dlopen (else compiled by TinyCC at start). */
+const precompileHelper = () => compile("helper (the executable will compile it at run time)", ["-shared", "-fPIC", "-O2", "-Wall", "-s", "src/native/helper.c"]);
+
+/** sandboxlib-init, the sandbox's PID 1 (else the init stays in sandboxlib's memory). */
+const precompileInit = () =>
+  compile("init (the sandbox init will share sandboxlib's memory)", [
+    "-static", "-nostdlib", "-nostartfiles", "-O2", "-Wall", "-fno-stack-protector", "-fno-asynchronous-unwind-tables",
+    "-fno-pie", "-no-pie", "-Wl,--build-id=none", "-s", "src/native/init.c",
+  ]);
+
 mkdirSync("dist", { recursive: true });
 const helper = precompileHelper();
+const init = precompileInit();
 const result = await Bun.build({
   entrypoints: ["src/main.ts"],
   compile: { outfile: "dist/sandboxlib" },
@@ -35,10 +47,10 @@ const result = await Bun.build({
   bytecode: true,
   format: "esm",
   sourcemap: "none",
-  define: { SANDBOXLIB_PRECOMPILED_HELPER: JSON.stringify(helper) },
+  define: { SANDBOXLIB_PRECOMPILED_HELPER: JSON.stringify(helper), SANDBOXLIB_PRECOMPILED_INIT: JSON.stringify(init) },
 });
 if (!result.success) {
   for (const log of result.logs) console.error(log);
   process.exit(1);
 }
-console.log(`built dist/sandboxlib (${helper ? "precompiled helper" : "helper compiled at run time"})`);
+console.log(`built dist/sandboxlib (${helper ? "precompiled helper" : "helper compiled at run time"}, ${init ? "separate init" : "init in sandboxlib's memory"})`);

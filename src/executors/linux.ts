@@ -3,6 +3,7 @@
 import { existsSync } from "node:fs";
 import { COMMON_FEATURES } from "../config/capabilities.ts";
 import { configError } from "../config/errors.ts";
+import { initProgramFd } from "../native/helper.ts";
 import { planLinux } from "../plan/linux-plan.ts";
 import { defineExecutor } from "./executor.ts";
 
@@ -24,9 +25,10 @@ export const linuxExecutor = defineExecutor({
     return missing.length ? `this kernel lacks namespaces: ${missing.join(", ")}` : null;
   },
   check(config) {
-    // The sandbox init shares sandboxlib's memory: with SYS_PTRACE the
-    // command could write into it through /proc/1/mem or ptrace.
-    if (config.capabilities.includes("SYS_PTRACE")) {
+    // Without sandboxlib-init (a build without a C compiler), the sandbox's
+    // init shares sandboxlib's memory: with SYS_PTRACE the command could
+    // write into it through /proc/1/mem or ptrace.
+    if (config.capabilities.includes("SYS_PTRACE") && initProgramFd() < 0) {
       throw configError("capability SYS_PTRACE is not supported by the linux backend (the sandbox init shares sandboxlib's memory)");
     }
   },

@@ -115,6 +115,7 @@ extern int poll(void *, unsigned long, int);
 #define IFF_RUNNING 0x40
 
 #define SYS_pidfd_open 434
+#define AT_EMPTY_PATH_FLAG 0x1000
 #define SYS_openat2 437
 #define SYS_close_range 436
 #define SYS_mount_setattr 442
@@ -131,6 +132,7 @@ extern int poll(void *, unsigned long, int);
 #define SYS_setgroups 116
 #define SYS_setresuid 117
 #define SYS_setresgid 119
+#define SYS_execveat 322
 #elif defined(__aarch64__)
 #define SYS_pivot_root 41
 #define SYS_rt_sigprocmask 135
@@ -144,6 +146,7 @@ extern int poll(void *, unsigned long, int);
 #define SYS_setgroups 159
 #define SYS_setresuid 147
 #define SYS_setresgid 149
+#define SYS_execveat 281
 #else
 #error "sandboxlib's helper supports x86_64 and aarch64"
 #endif
@@ -193,6 +196,11 @@ struct sbx_spawn {
   long errfd;             /* 96 internal: write end of the error pipe */
   long cmd_start;         /* 104 internal: first step run by the command process */
   long parent_pidfd;      /* 112 internal: pidfd of the caller, -1 when unsupported */
+  long init_fd;           /* 120 in: memfd of sandboxlib-init (init.c), -1 to keep the init here */
+  long status_rfd;        /* 128 out: where that init writes the command's status, -1 when none */
+  long status_wfd;        /* 136 internal */
+  long go_rfd;            /* 144 internal: the command waits for EOF here (init exec'd) */
+  long go_wfd;            /* 152 internal */
 };
 
 enum {
@@ -812,6 +820,16 @@ static int command_main(void *arg) {
   struct ctx c;
   ctx_init(&c, (int)sp->errfd, sp->steps, sp->nsteps);
   prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
+  if (sp->go_rfd >= 0) {
+    /* Not one instruction of the command runs while the init still shares
+     * the caller's memory: wait until it has exec'd sandboxlib-init (its end
+     * of the pipe is close-on-exec). */
+    char byte;
+    close((int)sp->go_wfd);
+    while (read((int)sp->go_rfd, &byte, 1) != 0 && errno == EINTR) {
+    }
+    close((int)sp->go_rfd);
+  }
   run_steps_from(&c, sp, sp->cmd_start);
   /* A plan always ends with OP_EXEC; reaching here is a planning bug. */
   report(sp, sp->nsteps, EINVAL);
@@ -871,6 +889,36 @@ static void init_loop(struct sbx_spawn *sp, long cmd_pid, int own_pid_ns) {
   }
 }
 
+static void close_except_errfd(struct sbx_spawn *sp, unsigned int first) {
+  struct ctx c;
+  ctx_init(&c, (int)sp->errfd, sp->steps, sp->nsteps);
+  close_from(&c, first, 0, 0);
+}
+
+/* Becomes sandboxlib-init (init.c): a program of its own, so that the init
+ * living beside the command shares no memory with the caller. The caller
+ * still waits on the error pipe (close-on-exec) until this exec, so glibc is
+ * safe to use here. Returns only when the exec failed; the caller then runs
+ * the init loop in place. */
+static void exec_init(struct sbx_spawn *sp, int cmd_pid) {
+  int status = fcntl((int)sp->status_wfd, 1030 /* F_DUPFD_CLOEXEC */, 10);
+  int self = fcntl((int)sp->init_fd, 1030, 10);
+  if (status < 0 || self < 0) return;
+  if (dup2(status, 3) < 0 || dup2(self, 4) < 0) return;
+  /* 0-2 and everything above 4 go; the error pipe closes at exec. */
+  syscall(SYS_close_range, 0, 2, 0);
+  close_except_errfd(sp, 5);
+  char pid[24];
+  snprintf(pid, sizeof pid, "%d", cmd_pid);
+  char *argv[3];
+  char *envp[1];
+  argv[0] = "sandboxlib-init";
+  argv[1] = pid;
+  argv[2] = 0;
+  envp[0] = 0;
+  syscall(SYS_execveat, 4, "", argv, envp, AT_EMPTY_PATH_FLAG);
+}
+
 static int sandbox_main(void *arg) {
   struct sbx_spawn *sp = (struct sbx_spawn *)arg;
   struct ctx c;
@@ -902,14 +950,25 @@ static int sandbox_main(void *arg) {
   if (c.rootfd >= 0) close(c.rootfd);
   sp->cmd_start = fork_at + 1;
   char *stack2 = sp->stack + sp->stack_size / 2;
-  /* The command shares this memory until it execs; CLONE_VFORK holds us
-   * until then, so the error pipe is still open for its report. */
-  int pid = clone(command_main, stack2, CLONE_VM | CLONE_VFORK | SIGCHLD, sp);
+  int go[2] = {-1, -1};
+  int separate = sp->init_fd >= 0 && sp->status_wfd >= 0 && pipe2(go, O_CLOEXEC) == 0;
+  sp->go_rfd = go[0];
+  sp->go_wfd = go[1];
+  /* The command shares this memory until it execs. With sandboxlib-init,
+   * it first waits for the init to exec (go pipe); otherwise CLONE_VFORK
+   * holds the init until the command has exec'd. Either way the error pipe
+   * stays open for the command's report. */
+  int pid = clone(command_main, stack2, CLONE_VM | SIGCHLD | (separate ? 0 : CLONE_VFORK), sp);
   if (pid < 0) {
     report(sp, fork_at, errno);
     _exit(125);
   }
   sp->cmd_pid = pid;
+  if (separate) {
+    close(go[0]);
+    exec_init(sp, pid);
+    close(go[1]); /* the exec failed: let the command go, keep the init here */
+  }
   /* The init keeps nothing of the caller's: its descriptors are a copy of
    * the caller's table (host files, sockets), reachable through /proc/1/fd. */
   rawsys(SYS_close_range, 0, ~0U, 0, 0);
@@ -934,6 +993,16 @@ long sbx_spawn(struct sbx_spawn *sp) {
       return -(long)errno;
     }
   }
+  sp->status_rfd = -1;
+  sp->status_wfd = -1;
+  sp->go_rfd = -1;
+  sp->go_wfd = -1;
+  if (sp->init_fd >= 0 && (sp->clone_flags & CLONE_NEWPID)) {
+    int q[2];
+    if (pipe2(q, O_CLOEXEC | 04000 /* O_NONBLOCK */) < 0) return -(long)errno;
+    sp->status_rfd = q[0];
+    sp->status_wfd = q[1];
+  }
   if (pipe2(p, O_CLOEXEC) < 0) return -(long)errno;
   sp->errfd = p[1];
   sp->parent_pidfd = syscall(SYS_pidfd_open, getpid(), 0);
@@ -943,6 +1012,7 @@ long sbx_spawn(struct sbx_spawn *sp) {
   int pid = clone(sandbox_main, sp->stack + sp->stack_size, (int)(sp->clone_flags | CLONE_VM | SIGCHLD), sp);
   long clone_err = pid < 0 ? errno : 0;
   close(p[1]);
+  if (sp->status_wfd >= 0) close((int)sp->status_wfd);
   if (sp->parent_pidfd >= 0) close((int)sp->parent_pidfd);
   if (pid > 0) {
     int rec[2];
@@ -967,8 +1037,37 @@ long sbx_spawn(struct sbx_spawn *sp) {
   return pid < 0 ? -clone_err : pid;
 }
 
-/* Releases the stack once the sandbox process has been reaped. */
+/* Once the sandbox process has been reaped: takes the command's status from
+ * sandboxlib-init's pipe, when that init ran. The pipe is non-blocking: a
+ * call before the init wrote finds nothing and changes nothing. */
+void sbx_collect(struct sbx_spawn *sp) {
+  if (sp->status_rfd >= 0) {
+    long record[4];
+    long got = 0, n;
+    for (;;) {
+      n = read((int)sp->status_rfd, ((char *)record) + got, sizeof record - (size_t)got);
+      if (n > 0 && (got += n) < (long)sizeof record) continue;
+      break;
+    }
+    if (got == (long)sizeof record && sp->cmd_status < 0) {
+      sp->cmd_status = record[0];
+      sp->ru_utime_us = record[1];
+      sp->ru_stime_us = record[2];
+      sp->ru_maxrss_kb = record[3];
+    }
+    /* Done once the record is in, or the init is gone without one (EOF). */
+    if (got == (long)sizeof record || n == 0) {
+      close((int)sp->status_rfd);
+      sp->status_rfd = -1;
+    }
+  }
+}
+
+/* Frees what a spawn holds, once the sandbox process has been reaped. */
 void sbx_release(struct sbx_spawn *sp) {
+  sbx_collect(sp);
+  if (sp->status_rfd >= 0) close((int)sp->status_rfd);
+  sp->status_rfd = -1;
   if (sp->stack) munmap(sp->stack, (size_t)sp->stack_size);
   sp->stack = 0;
 }

@@ -11,6 +11,7 @@ import { close, memfdCreate, writeAll } from "./libc.ts";
 const symbols = {
   sbx_spawn: { args: [FFIType.ptr], returns: FFIType.i64 },
   sbx_release: { args: [FFIType.ptr], returns: FFIType.void },
+  sbx_collect: { args: [FFIType.ptr], returns: FFIType.void },
   sbx_wait: { args: [FFIType.i64, FFIType.ptr, FFIType.ptr], returns: FFIType.i64 },
   sbx_run_steps: { args: [FFIType.ptr, FFIType.i64, FFIType.ptr], returns: FFIType.i64 },
   sbx_run_all_steps: {
@@ -24,6 +25,25 @@ type HelperSymbols = ReturnType<typeof cc<typeof symbols>>["symbols"];
 /** Base64 of the helper built by build.ts, replaced at build time; null when there is none. */
 declare const SANDBOXLIB_PRECOMPILED_HELPER: string | null;
 const precompiled = typeof SANDBOXLIB_PRECOMPILED_HELPER === "string" ? SANDBOXLIB_PRECOMPILED_HELPER : null;
+
+/** Base64 of sandboxlib-init (init.c) built by build.ts; null when there is none. */
+declare const SANDBOXLIB_PRECOMPILED_INIT: string | null;
+const initProgram = typeof SANDBOXLIB_PRECOMPILED_INIT === "string" ? SANDBOXLIB_PRECOMPILED_INIT : null;
+
+let initMemfd: number | undefined;
+
+/**
+ * A memfd holding sandboxlib-init, which the sandbox's PID 1 execs so as to
+ * share no memory with sandboxlib; -1 when this build has none (the init then
+ * stays in the cloned process). SANDBOXLIB_INIT=shared forces that, for tests.
+ */
+export function initProgramFd(): number {
+  if (initMemfd !== undefined) return initMemfd;
+  if (!initProgram || process.env.SANDBOXLIB_INIT === "shared") return (initMemfd = -1);
+  const fd = memfdCreate("sandboxlib-init");
+  writeAll(fd, Buffer.from(initProgram, "base64"));
+  return (initMemfd = fd);
+}
 
 let loaded: HelperSymbols | undefined;
 

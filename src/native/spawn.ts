@@ -3,7 +3,8 @@
 import { ptr } from "bun:ffi";
 import type { Step } from "../plan/steps.ts";
 import { encodeSteps, SPAWN_SIZE } from "./encode.ts";
-import { helper } from "./helper.ts";
+import { CLONE_NEWPID } from "./clone-flags.ts";
+import { helper, initProgramFd } from "./helper.ts";
 
 
 /** A step that failed: its index in the plan and the errno it got. */
@@ -36,6 +37,7 @@ export function spawnSteps(steps: readonly Step[], cloneFlags: number): SpawnedS
   spawn.writeBigInt64LE(BigInt(cloneFlags), 0);
   spawn.writeBigUInt64LE(BigInt(ptr(encoded.buffer)), 8);
   spawn.writeBigInt64LE(BigInt(encoded.count), 16);
+  spawn.writeBigInt64LE(BigInt(cloneFlags & CLONE_NEWPID ? initProgramFd() : -1), 120);
   const native = helper();
   const pid = Number(native.sbx_spawn(spawn));
   const field = (off: number) => Number(spawn.readBigInt64LE(off));
@@ -50,9 +52,14 @@ export function spawnSteps(steps: readonly Step[], cloneFlags: number): SpawnedS
   return {
     pid,
     failure: failIndex >= 0 ? { index: failIndex, errno: field(32) } : null,
-    commandStatus: () => (field(40) >= 0 ? field(40) : null),
-    commandUsage: () =>
-      field(40) >= 0 ? { userUs: field(72), sysUs: field(80), maxRssKb: field(88) } : null,
+    commandStatus: () => {
+      if (keep) native.sbx_collect(spawn);
+      return field(40) >= 0 ? field(40) : null;
+    },
+    commandUsage: () => {
+      if (keep) native.sbx_collect(spawn);
+      return field(40) >= 0 ? { userUs: field(72), sysUs: field(80), maxRssKb: field(88) } : null;
+    },
     outs: () => steps.map((_, i) => encoded.out(i)),
     release: () => {
       if (keep) native.sbx_release(spawn);

@@ -1,0 +1,123 @@
+/*
+ * sandboxlib-init: PID 1 of a sandbox, as a program of its own.
+ *
+ * The sandbox process starts sharing sandboxlib's memory (it is cloned with
+ * CLONE_VM, so that no copy of the Bun heap is made). Once it has started the
+ * command, it execs this tiny static program, so that the init that lives on
+ * beside the command no longer shares anything with sandboxlib. Built by
+ * build.ts (cc -static -nostdlib) and embedded; freestanding: raw system
+ * calls, no C library, no headers.
+ *
+ *   argv[1]  the command's pid (in this PID namespace)
+ *   fd 3     where the command's wait status and usage go, at the end
+ *   fd 4     this program's own memfd (closed at once)
+ *
+ * It forwards every signal it receives to the command, reaps every orphan,
+ * and when the command exits kills what is left, writes the status and exits.
+ * All signals arrive blocked (the mask survives execve), none is lost.
+ */
+
+#if defined(__x86_64__)
+#define SYS_close 3
+#define SYS_write 1
+#define SYS_kill 62
+#define SYS_wait4 61
+#define SYS_rt_sigtimedwait 128
+#define SYS_prctl 157
+#define SYS_capset 126
+#define SYS_exit_group 231
+/* Five arguments, the fifth always 0: prctl checks the unused ones. */
+static long sys(long n, long a, long b, long c, long d) {
+  long ret;
+  register long r10 __asm__("r10") = d;
+  register long r8 __asm__("r8") = 0;
+  __asm__ volatile("syscall" : "=a"(ret) : "a"(n), "D"(a), "S"(b), "d"(c), "r"(r10), "r"(r8) : "rcx", "r11", "memory");
+  return ret;
+}
+__asm__(".text\n.global _start\n_start:\n  mov %rsp, %rdi\n  and $-16, %rsp\n  call init_main\n  hlt\n");
+#elif defined(__aarch64__)
+#define SYS_close 57
+#define SYS_write 64
+#define SYS_kill 129
+#define SYS_wait4 260
+#define SYS_rt_sigtimedwait 137
+#define SYS_prctl 167
+#define SYS_capset 91
+#define SYS_exit_group 94
+static long sys(long n, long a, long b, long c, long d) {
+  register long x8 __asm__("x8") = n;
+  register long x0 __asm__("x0") = a;
+  register long x1 __asm__("x1") = b;
+  register long x2 __asm__("x2") = c;
+  register long x3 __asm__("x3") = d;
+  register long x4 __asm__("x4") = 0;
+  __asm__ volatile("svc 0" : "+r"(x0) : "r"(x8), "r"(x1), "r"(x2), "r"(x3), "r"(x4) : "memory");
+  return x0;
+}
+__asm__(".text\n.global _start\n_start:\n  mov x0, sp\n  bl init_main\n  b .\n");
+#else
+#error "sandboxlib-init supports x86_64 and aarch64"
+#endif
+
+#define SIGCHLD 17
+#define SIGKILL 9
+#define WNOHANG 1
+#define PR_SET_DUMPABLE 4
+#define PR_CAPBSET_DROP 24
+#define PR_SET_NO_NEW_PRIVS 38
+#define CAP_KILL 5
+
+struct rusage_lite {
+  long utime_sec, utime_usec, stime_sec, stime_usec, maxrss, rest[14];
+};
+
+static void drop_privileges(void) {
+  /* Nothing in the sandbox may take this process over: it may only signal. */
+  sys(SYS_prctl, PR_SET_DUMPABLE, 0, 0, 0);
+  for (long cap = 0; cap < 64; cap++)
+    if (cap != CAP_KILL && sys(SYS_prctl, PR_CAPBSET_DROP, cap, 0, 0) < 0 && cap > 40) break;
+  unsigned int header[2] = {0x20080522, 0};
+  unsigned int data[6] = {1u << CAP_KILL, 1u << CAP_KILL, 0, 0, 0, 0};
+  sys(SYS_capset, (long)header, (long)data, 0, 0);
+  sys(SYS_prctl, PR_SET_NO_NEW_PRIVS, 1, 0, 0);
+}
+
+__attribute__((used)) void init_main(long *sp) {
+  char **argv = (char **)(sp + 1);
+  long cmd = 0;
+  for (const char *p = argv[1]; p && *p >= '0' && *p <= '9'; p++) cmd = cmd * 10 + (*p - '0');
+  sys(SYS_close, 4, 0, 0, 0);
+  drop_privileges();
+  long record[4] = {-1, 0, 0, 0};
+  unsigned long all = ~0UL;
+  for (;;) {
+    char info[128];
+    long sig = sys(SYS_rt_sigtimedwait, (long)&all, (long)info, 0, 8);
+    if (sig < 0) continue;
+    if (sig != SIGCHLD) {
+      sys(SYS_kill, cmd, sig, 0, 0);
+      continue;
+    }
+    for (;;) {
+      int status = 0;
+      struct rusage_lite ru;
+      long pid = sys(SYS_wait4, -1, (long)&status, WNOHANG, (long)&ru);
+      if (pid == 0) break;
+      if (pid < 0) {
+        /* No child left: the command and all it started are gone. */
+        if (record[0] >= 0) {
+          sys(SYS_write, 3, (long)record, sizeof record, 0);
+          sys(SYS_exit_group, 0, 0, 0, 0);
+        }
+        break;
+      }
+      if (pid == cmd) {
+        record[0] = status;
+        record[1] = ru.utime_sec * 1000000 + ru.utime_usec;
+        record[2] = ru.stime_sec * 1000000 + ru.stime_usec;
+        record[3] = ru.maxrss;
+        sys(SYS_kill, -1, SIGKILL, 0, 0);
+      }
+    }
+  }
+}
