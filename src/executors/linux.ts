@@ -9,6 +9,15 @@ import { defineExecutor } from "./executor.ts";
 
 const NAMESPACES = ["mnt", "pid", "ipc", "uts", "net"];
 
+/** What the kernel lacks, if anything; it does not change while sandboxlib runs. */
+function kernelSupport(): string | null {
+  if (process.platform !== "linux") return `the linux backend needs Linux (this is ${process.platform})`;
+  const missing = NAMESPACES.filter((ns) => !existsSync(`/proc/self/ns/${ns}`));
+  return missing.length ? `this kernel lacks namespaces: ${missing.join(", ")}` : null;
+}
+
+let kernelReason: { reason: string | null } | undefined;
+
 export const linuxExecutor = defineExecutor({
   name: "linux",
   capabilities: {
@@ -19,11 +28,7 @@ export const linuxExecutor = defineExecutor({
   },
   planner: planLinux,
   hasInit: true,
-  unavailableReason() {
-    if (process.platform !== "linux") return `the linux backend needs Linux (this is ${process.platform})`;
-    const missing = NAMESPACES.filter((ns) => !existsSync(`/proc/self/ns/${ns}`));
-    return missing.length ? `this kernel lacks namespaces: ${missing.join(", ")}` : null;
-  },
+  unavailableReason: () => (kernelReason ??= { reason: kernelSupport() }).reason,
   check(config) {
     // Without sandboxlib-init (a build without a C compiler), the sandbox's
     // init shares sandboxlib's memory: with SYS_PTRACE the command could
