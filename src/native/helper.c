@@ -275,6 +275,7 @@ static int has_slash(const char *s) {
 struct ctx {
   int rootfd;
   int errfd;
+  int gofd; /* the command's end of the go pipe (kept open until its exec) */
   struct sbx_step *steps; /* the whole plan, for steps that refer to others */
   long nsteps;
 };
@@ -282,6 +283,7 @@ struct ctx {
 static void ctx_init(struct ctx *c, int errfd, struct sbx_step *steps, long nsteps) {
   c->rootfd = -1;
   c->errfd = errfd;
+  c->gofd = -1;
   c->steps = steps;
   c->nsteps = nsteps;
 }
@@ -553,14 +555,18 @@ static int close_from(struct ctx *c, unsigned int first, const int *keep, long n
   /* Ranges between the kept fds, the error pipe among them, are closed. */
   int kept[64];
   long n = 0;
-  for (long i = 0; i < nkeep && n < 63; i++) kept[n++] = keep[i];
-  if (c->errfd >= 0) {
+  for (long i = 0; i < nkeep && n < 62; i++) kept[n++] = keep[i];
+  int internal[2];
+  internal[0] = c->errfd;
+  internal[1] = c->gofd;
+  for (int k = 0; k < 2; k++) {
+    if (internal[k] < 0) continue;
     long at = n;
-    while (at > 0 && kept[at - 1] > c->errfd) {
+    while (at > 0 && kept[at - 1] > internal[k]) {
       kept[at] = kept[at - 1];
       at--;
     }
-    kept[at] = c->errfd;
+    kept[at] = internal[k];
     n++;
   }
   unsigned int from = first;
@@ -802,6 +808,16 @@ static int run_steps_from(struct ctx *c, struct sbx_spawn *sp, long from) {
   for (long i = from; i < sp->nsteps; i++) {
     struct sbx_step *s = &sp->steps[i];
     if (s->op == OP_FORK_COMMAND) return (int)i;
+    if (s->op == OP_EXEC && sp->go_rfd >= 0) {
+      /* Not one instruction of the command runs while the init still shares
+       * the caller's memory: the steps above ran beside its exec of
+       * sandboxlib-init, the command waits for it (its end of the pipe is
+       * close-on-exec). */
+      char byte;
+      while (read((int)sp->go_rfd, &byte, 1) != 0 && errno == EINTR) {
+      }
+      close((int)sp->go_rfd);
+    }
     if (s->op == OP_EXEC) {
       /* Signals were blocked for the clone; the command starts with none. */
       unsigned long empty = 0;
@@ -819,17 +835,9 @@ static int command_main(void *arg) {
   struct sbx_spawn *sp = (struct sbx_spawn *)arg;
   struct ctx c;
   ctx_init(&c, (int)sp->errfd, sp->steps, sp->nsteps);
+  c.gofd = (int)sp->go_rfd;
   prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
-  if (sp->go_rfd >= 0) {
-    /* Not one instruction of the command runs while the init still shares
-     * the caller's memory: wait until it has exec'd sandboxlib-init (its end
-     * of the pipe is close-on-exec). */
-    char byte;
-    close((int)sp->go_wfd);
-    while (read((int)sp->go_rfd, &byte, 1) != 0 && errno == EINTR) {
-    }
-    close((int)sp->go_rfd);
-  }
+  if (sp->go_wfd >= 0) close((int)sp->go_wfd);
   run_steps_from(&c, sp, sp->cmd_start);
   /* A plan always ends with OP_EXEC; reaching here is a planning bug. */
   report(sp, sp->nsteps, EINVAL);
