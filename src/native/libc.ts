@@ -56,12 +56,9 @@ function check(call: string, r: number | bigint, subject?: string): number {
 
 export const O_RDONLY = 0;
 export const O_WRONLY = 1;
-export const O_RDWR = 2;
 export const O_CREAT = 0o100;
 export const O_TRUNC = 0o1000;
-export const O_APPEND = 0o2000;
 export const O_CLOEXEC = 0o2000000;
-export const O_NONBLOCK = 0o4000;
 const MFD_CLOEXEC = 1;
 
 const cstr = (s: string) => Buffer.from(`${s}\0`);

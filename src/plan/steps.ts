@@ -56,8 +56,6 @@ export type Step =
   | { op: "rlimit"; name: string; resource: number; soft: bigint; hard: bigint }
   | { op: "write-file"; path: string; content: string };
 
-export type Op = Step["op"];
-
 /** One line naming what a step does, for error messages and `--print-plan`. */
 export function describeStep(step: Step): string {
   switch (step.op) {

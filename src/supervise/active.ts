@@ -14,7 +14,3 @@ export function signalAll(signal: number): number {
   for (const pid of running) kill(pid, signal);
   return running.size;
 }
-
-export function runningCount(): number {
-  return running.size;
-}
