@@ -1,15 +1,16 @@
 // What this host supports, probed for real: each namespace kind is created,
 // pivot_root, openat2 and mount_setattr are used in a throwaway mount
 // namespace, the default seccomp filter is loaded, cgroups are listed.
-import { existsSync, readdirSync, readFileSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import { release } from "node:os";
-import { MS_BIND, MS_PRIVATE, MS_REC } from "../config/mount-options.ts";
+import { rootReentry } from "../config/resolve.ts";
 import { EXECUTORS } from "../executors/registry.ts";
 import { currentArch, buildSeccompFilter } from "../hardening/seccomp.ts";
 import { CLONE_NEWCGROUP, CLONE_NEWIPC, CLONE_NEWNET, CLONE_NEWNS, CLONE_NEWPID, CLONE_NEWUTS } from "../native/clone-flags.ts";
 import { helperOrigin } from "../native/helper.ts";
 import { geteuid, glibcVersion, strerror } from "../native/libc.ts";
 import { spawnSteps, tryWait } from "../native/spawn.ts";
+import { privateRootSteps } from "../plan/linux-plan.ts";
 import { MOUNT_ATTR_RDONLY } from "../plan/mounts.ts";
 import { describeStep, type Step } from "../plan/steps.ts";
 import { CGROUP_ROOT } from "../supervise/cgroups.ts";
@@ -43,9 +44,13 @@ async function trySteps(steps: Step[], flags: number): Promise<string | null> {
 
 const probe = (name: string, error: string | null, okDetail = "yes"): Probe => ({ name, ok: error === null, detail: error ?? okDetail });
 
+/** How the planner re-enters "/"; a root without a directory makes the probes fail, not check. */
 function reentry(): string {
-  const dir = readdirSync("/", { withFileTypes: true }).find((e) => e.isDirectory());
-  return dir ? `/${dir.name}/..` : "/";
+  try {
+    return rootReentry("/");
+  } catch {
+    return "/";
+  }
 }
 
 function cgroupProbe(): Probe[] {
@@ -72,10 +77,7 @@ export async function probeHost(): Promise<{ probes: Probe[]; defaultBackend: st
     ["user namespace", CLONE_NEWUSER],
   ];
   for (const [name, flag] of kinds) probes.push(probe(name, await trySteps([], flag)));
-  const privateRoot: Step[] = [
-    { op: "mount", source: null, target: "/", inRoot: false, sourceInRoot: false, fstype: null, flags: MS_REC | MS_PRIVATE, data: null, keepHandle: false },
-    { op: "mount", source: "/", target: "/", inRoot: false, sourceInRoot: false, fstype: null, flags: MS_BIND | MS_REC, data: null, keepHandle: false },
-  ];
+  const privateRoot = privateRootSteps("/");
   const root = reentry();
   probes.push(probe("openat2 + mount_setattr", await trySteps([...privateRoot, { op: "open-root", path: root }, { op: "setattr", path: "", set: MOUNT_ATTR_RDONLY, clear: 0, recursive: true }], CLONE_NEWNS)));
   probes.push(probe("pivot_root", await trySteps([...privateRoot, { op: "pivot-root", path: root }], CLONE_NEWNS | CLONE_NEWPID)));

@@ -46,7 +46,8 @@ export function planMount(entry: ExtraMount): PlannedMount {
   };
 }
 
-function rootReentry(root: string): string {
+/** A path that reaches a mount stacked on `root` (see PlanInput.rootReentry). */
+export function rootReentry(root: string): string {
   if (root !== "/") return root;
   const dir = readdirSync("/", { withFileTypes: true }).find((e) => e.isDirectory());
   if (!dir) throw configError("filesystem root / has no directory to re-enter it through");

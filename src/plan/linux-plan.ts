@@ -46,15 +46,21 @@ function writableSteps(input: PlanInput): Step[] {
   return steps;
 }
 
+/** "/" made private (nothing propagates to the host), then `root` bound onto itself. */
+export function privateRootSteps(root: string): Step[] {
+  return [
+    { op: "mount", source: null, target: "/", inRoot: false, sourceInRoot: false, fstype: null, flags: MS_REC | MS_PRIVATE, data: null, keepHandle: false },
+    { op: "mount", source: root, target: root, inRoot: false, sourceInRoot: false, fstype: null, flags: MS_BIND | MS_REC, data: null, keepHandle: false },
+  ];
+}
+
 export function planLinux(input: PlanInput): SandboxPlan {
   let cloneFlags = CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWIPC | CLONE_NEWUTS;
   if (input.network === "isolated") cloneFlags |= CLONE_NEWNET;
   const child: Step[] = [
     // Opened first, while the host's cgroup paths are reachable.
     ...cgroupSteps(input),
-    // Nothing done in here may propagate back to the host.
-    { op: "mount", source: null, target: "/", inRoot: false, sourceInRoot: false, fstype: null, flags: MS_REC | MS_PRIVATE, data: null, keepHandle: false },
-    { op: "mount", source: input.root, target: input.root, inRoot: false, sourceInRoot: false, fstype: null, flags: MS_BIND | MS_REC, data: null, keepHandle: false },
+    ...privateRootSteps(input.root),
     { op: "open-root", path: input.rootReentry },
     ...extraMountSteps(input.mounts, false),
     ...writableSteps(input),

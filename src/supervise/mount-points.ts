@@ -49,15 +49,15 @@ function parseJournal(text: string): Removal[] {
   return out;
 }
 
-/** Whether earlier runs left mount points of this root to remove. */
-export function hasJournal(root: string): boolean {
-  return existsSync(journalPath(root));
-}
-
-export function guardMountPoints(root: string): MountPointGuard {
+/**
+ * The guard for a run on `root`, or null when there is nothing to guard: the
+ * run creates no mount point and no earlier run left any to remove.
+ */
+export function guardMountPoints(root: string, createsMountPoints: boolean): MountPointGuard | null {
+  const journal = journalPath(root);
+  if (!createsMountPoints && !existsSync(journal)) return null;
   const fd = open(root, O_RDONLY | O_DIRECTORY);
   flock(fd, LOCK_SH);
-  const journal = journalPath(root);
   let done = false;
   return {
     record(removals) {

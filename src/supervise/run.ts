@@ -10,7 +10,7 @@ import { type SandboxPlan, withinRoot } from "../plan/sandbox-plan.ts";
 import { describeStep, type Step } from "../plan/steps.ts";
 import { track } from "./active.ts";
 import { createCgroup, type SandboxCgroup } from "./cgroups.ts";
-import { guardMountPoints, hasJournal, type MountPointGuard } from "./mount-points.ts";
+import { guardMountPoints, type MountPointGuard } from "./mount-points.ts";
 import { decodeStatus, waitForExit } from "./reaper.ts";
 import { prepareStdio } from "./stdio.ts";
 
@@ -113,7 +113,7 @@ export async function runPlanned(config: SandboxConfig, backend: PlanningBackend
     await cgroup?.remove();
     throw e;
   }
-  const guard = plan.createsMountPoints || hasJournal(plan.root) ? guardMountPoints(plan.root) : null;
+  const guard = guardMountPoints(plan.root, plan.createsMountPoints);
   const host = runHostSteps(plan.host);
   if (host.failure) {
     stdio.closeAll();
