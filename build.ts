@@ -42,7 +42,12 @@ const helper = precompileHelper();
 const init = precompileInit();
 const result = await Bun.build({
   entrypoints: ["src/main.ts"],
-  compile: { outfile: "dist/sandboxlib" },
+  // The executable must not read the caller's bunfig.toml, .env, package.json
+  // or tsconfig.json: they are not ours, and reading them costs start-up time.
+  compile: { outfile: "dist/sandboxlib", autoloadBunfig: false, autoloadDotenv: false, autoloadPackageJson: false, autoloadTsconfig: false },
+  // Image, batch and check code are chunks of their own, loaded on first use:
+  // a plain `run` does not pay to load tar-stream and the decompressors.
+  splitting: true,
   minify: true,
   bytecode: true,
   format: "esm",

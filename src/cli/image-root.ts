@@ -1,15 +1,14 @@
 // Runs something with --root prepared: an image or tarball unpacked (and its
 // defaults applied to the settings), a directory as it is. The unpacked root
 // is removed afterwards whatever happens, unless --keep-root said to keep it.
-import { statSync } from "node:fs";
-import { join } from "node:path";
 import { InterruptedError } from "../config/errors.ts";
+import { stat } from "../native/libc.ts";
 import type { RunSettings } from "./settings.ts";
 
 /** A plain directory (the common case) needs none of the image code, which is loaded only for images. */
 function isPlainDirectory(path: string): boolean {
   try {
-    return statSync(path).isDirectory() && !statSync(join(path, "oci-layout"), { throwIfNoEntry: false });
+    return stat(path)?.isDirectory === true && stat(`${path}/oci-layout`) === null;
   } catch {
     return false;
   }

@@ -1,10 +1,10 @@
 // Resolves a SandboxConfig against the host: the root and bind sources must
 // exist, every in-root path gets its canonical form. The result is what the
 // planners take (PlanInput).
-import { readdirSync, realpathSync, statSync } from "node:fs";
-import { posix } from "node:path";
+import { realPath, stat } from "../native/libc.ts";
+import { nodeFs } from "../native/node-fs.ts";
 import type { PlanInput, PlannedMount } from "../plan/input.ts";
-import { inRootPath } from "../plan/paths.ts";
+import { absolutePath, inRootPath } from "../plan/paths.ts";
 import { currentArch } from "../hardening/seccomp.ts";
 import { configError } from "./errors.ts";
 import { parseMountOptions } from "./mount-options.ts";
@@ -15,7 +15,7 @@ export const DEFAULT_SEARCH_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/us
 
 function hostPath(what: string, path: string): string {
   try {
-    return realpathSync(path);
+    return realPath(path);
   } catch {
     throw configError(`${what} does not exist: ${path}`);
   }
@@ -30,7 +30,7 @@ export function planMount(entry: ExtraMount): PlannedMount {
   if (parsed.bind) {
     if (isNone(entry.source)) throw configError(`bind mount needs a source: ${entry.target}`);
     const source = hostPath("bind source", entry.source as string);
-    return { source, target, fstype: null, flags: parsed.flags, data: null, bind: true, readOnly: parsed.readOnly, sourceIsFile: !statSync(source).isDirectory() };
+    return { source, target, fstype: null, flags: parsed.flags, data: null, bind: true, readOnly: parsed.readOnly, sourceIsFile: !stat(source)?.isDirectory };
   }
   if (isNone(entry.type)) throw configError(`mount type missing for ${entry.target}`);
   const fstype = entry.type as string;
@@ -49,20 +49,20 @@ export function planMount(entry: ExtraMount): PlannedMount {
 /** A path that reaches a mount stacked on `root` (see PlanInput.rootReentry). */
 export function rootReentry(root: string): string {
   if (root !== "/") return root;
-  const dir = readdirSync("/", { withFileTypes: true }).find((e) => e.isDirectory());
+  const dir = nodeFs().readdirSync("/", { withFileTypes: true }).find((e) => e.isDirectory());
   if (!dir) throw configError("filesystem root / has no directory to re-enter it through");
   return `/${dir.name}/..`;
 }
 
 export function resolvePlanInput(config: SandboxConfig, stdio: readonly [number, number, number], cgroupProcs: readonly string[] = []): PlanInput {
   const root = hostPath("filesystem root", config.filesystemRoot);
-  if (!statSync(root).isDirectory()) throw configError(`filesystem root is not a directory: ${config.filesystemRoot}`);
+  if (!stat(root)?.isDirectory) throw configError(`filesystem root is not a directory: ${config.filesystemRoot}`);
   const envObject = config.env ?? (process.env as Record<string, string>);
   const env = Object.entries(envObject)
     .filter(([, v]) => v !== undefined)
     .map(([k, v]) => `${k}=${v}`);
   // Without a root the command stays where sandboxlib was, as with chroot(1).
-  const cwd = config.cwd === null ? (root === "/" ? process.cwd() : "/") : posix.normalize(`/${config.cwd}`);
+  const cwd = config.cwd === null ? (root === "/" ? process.cwd() : "/") : absolutePath(config.cwd);
   const writable = config.filesystemWritablePaths;
   let resolvedWritable: PlanInput["writable"];
   if (typeof writable === "string") resolvedWritable = writable;

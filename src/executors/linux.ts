@@ -1,9 +1,9 @@
 // The linux backend: namespaces, pivot_root, read-only paths, isolated
 // network; built natively, no external program.
-import { existsSync } from "node:fs";
 import { COMMON_FEATURES } from "../config/capabilities.ts";
 import { configError } from "../config/errors.ts";
 import { initProgramFd } from "../native/helper.ts";
+import { exists } from "../native/libc.ts";
 import { planLinux } from "../plan/linux-plan.ts";
 import { defineExecutor } from "./executor.ts";
 
@@ -12,7 +12,7 @@ const NAMESPACES = ["mnt", "pid", "ipc", "uts", "net"];
 /** What the kernel lacks, if anything; it does not change while sandboxlib runs. */
 function kernelSupport(): string | null {
   if (process.platform !== "linux") return `the linux backend needs Linux (this is ${process.platform})`;
-  const missing = NAMESPACES.filter((ns) => !existsSync(`/proc/self/ns/${ns}`));
+  const missing = NAMESPACES.filter((ns) => !exists(`/proc/self/ns/${ns}`));
   return missing.length ? `this kernel lacks namespaces: ${missing.join(", ")}` : null;
 }
 

@@ -2,14 +2,15 @@
 // peak memory): cgroup v2 where the host has it with the controllers needed,
 // v1 otherwise. Created before the spawn, joined by the sandbox before its
 // command starts, emptied and removed afterwards.
-import { existsSync, mkdirSync, readdirSync, readFileSync, rmdirSync, writeFileSync } from "node:fs";
-import { join } from "node:path";
 import { SandboxError } from "../config/errors.ts";
 import type { CgroupLimits } from "../config/types.ts";
-import { kill } from "../native/libc.ts";
+import { exists, kill } from "../native/libc.ts";
+import { nodeFs } from "../native/node-fs.ts";
 
 export const CGROUP_ROOT = "/sys/fs/cgroup";
 const GROUP = "sandboxlib";
+
+const join = (...parts: string[]) => parts.join("/");
 
 export interface SandboxCgroup {
   version: 1 | 2;
@@ -37,7 +38,7 @@ function controllersWanted(limits: CgroupLimits, measure: boolean): Controller[]
 
 function read(path: string): string | null {
   try {
-    return readFileSync(path, "utf8");
+    return nodeFs().readFileSync(path, "utf8");
   } catch {
     return null;
   }
@@ -51,7 +52,7 @@ function counter(text: string | null, name: string): number {
 
 function write(path: string, value: string, what: string): void {
   try {
-    writeFileSync(path, value);
+    nodeFs().writeFileSync(path, value);
   } catch (e) {
     throw new SandboxError("setup", `cannot set ${what}: ${path}: ${(e as Error).message}`);
   }
@@ -65,7 +66,7 @@ export function cgroupSupport(controllers: readonly Controller[]): { version: 1 
     const missing = controllers.filter((c) => !available.includes(c));
     return missing.length ? { error: `cgroup v2 lacks the ${missing.join(", ")} controller` } : { version: 2 };
   }
-  const missing = controllers.filter((c) => !existsSync(join(CGROUP_ROOT, c, "cgroup.procs")));
+  const missing = controllers.filter((c) => !exists(join(CGROUP_ROOT, c, "cgroup.procs")));
   return missing.length ? { error: `no cgroup hierarchy for ${missing.join(", ")} under ${CGROUP_ROOT}` } : { version: 1 };
 }
 
@@ -78,7 +79,7 @@ let counterSeq = 0;
 function sweepStale(parent: string): void {
   let entries: string[];
   try {
-    entries = readdirSync(parent);
+    entries = nodeFs().readdirSync(parent);
   } catch {
     return;
   }
@@ -86,7 +87,7 @@ function sweepStale(parent: string): void {
     const owner = /^(\d+)-\d+$/.exec(name);
     if (!owner || Number(owner[1]) === process.pid || kill(Number(owner[1]), 0)) continue;
     try {
-      rmdirSync(join(parent, name));
+      nodeFs().rmdirSync(join(parent, name));
     } catch {
       // Not empty yet, or already gone.
     }
@@ -108,7 +109,7 @@ async function drainAndRemove(dirs: string[]): Promise<void> {
   for (const dir of dirs) {
     for (let attempt = 0; attempt < 200 && killMembers([dir]) > 0; attempt++) await Bun.sleep(5);
     try {
-      rmdirSync(dir);
+      nodeFs().rmdirSync(dir);
     } catch {
       // Still busy or already gone: nothing more to do without blocking.
     }
@@ -131,16 +132,16 @@ export function createCgroup(limits: CgroupLimits, measure: boolean): SandboxCgr
     const parent = join(CGROUP_ROOT, GROUP);
     const enable = controllers.map((c) => `+${c}`).join(" ");
     write(join(CGROUP_ROOT, "cgroup.subtree_control"), enable, "cgroup controllers");
-    mkdirSync(parent, { recursive: true });
+    nodeFs().mkdirSync(parent, { recursive: true });
     sweepStale(parent);
     write(join(parent, "cgroup.subtree_control"), enable, "cgroup controllers");
     const dir = join(parent, name);
-    mkdirSync(dir);
+    nodeFs().mkdirSync(dir);
     const made = [dir];
     try {
       if (limits.memory !== null) {
         write(join(dir, "memory.max"), String(limits.memory), "the memory limit");
-        if (existsSync(join(dir, "memory.swap.max"))) write(join(dir, "memory.swap.max"), "0", "the swap limit");
+        if (exists(join(dir, "memory.swap.max"))) write(join(dir, "memory.swap.max"), "0", "the swap limit");
       }
       if (pidsMax !== null) write(join(dir, "pids.max"), pidsMax, "the process limit");
       if (cpuQuota !== null) write(join(dir, "cpu.max"), `${cpuQuota} 100000`, "the CPU limit");
@@ -166,14 +167,14 @@ export function createCgroup(limits: CgroupLimits, measure: boolean): SandboxCgr
     for (const c of controllers) {
       sweepStale(join(CGROUP_ROOT, c, GROUP));
       const dir = join(CGROUP_ROOT, c, GROUP, name);
-      mkdirSync(dir, { recursive: true });
+      nodeFs().mkdirSync(dir, { recursive: true });
       made.push(dir);
       dirs[c] = dir;
     }
     const mem = dirs.memory;
     if (mem && limits.memory !== null) {
       write(join(mem, "memory.limit_in_bytes"), String(limits.memory), "the memory limit");
-      if (existsSync(join(mem, "memory.memsw.limit_in_bytes"))) write(join(mem, "memory.memsw.limit_in_bytes"), String(limits.memory), "the swap limit");
+      if (exists(join(mem, "memory.memsw.limit_in_bytes"))) write(join(mem, "memory.memsw.limit_in_bytes"), String(limits.memory), "the swap limit");
     }
     if (dirs.pids && pidsMax !== null) write(join(dirs.pids, "pids.max"), pidsMax, "the process limit");
     if (dirs.cpu && cpuQuota !== null) {

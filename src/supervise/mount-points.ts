@@ -8,9 +8,8 @@
 //  - the run that can take the lock exclusively, the last one out, removes
 //    everything in the journal, newest first, and the journal with it.
 // Mount points left by a run that was killed are removed by the next last one.
-import { appendFileSync, existsSync, mkdirSync, readFileSync, rmSync, statSync } from "node:fs";
-import { join } from "node:path";
-import { close, flock, LOCK_EX, LOCK_NB, LOCK_SH, LOCK_UN, O_RDONLY, open } from "../native/libc.ts";
+import { close, exists, flock, LOCK_EX, LOCK_NB, LOCK_SH, LOCK_UN, O_RDONLY, open, stat, SysError } from "../native/libc.ts";
+import { nodeFs } from "../native/node-fs.ts";
 import type { Step } from "../plan/steps.ts";
 
 const O_DIRECTORY = 0o200000;
@@ -31,8 +30,9 @@ export interface MountPointGuard {
 }
 
 function journalPath(root: string): string {
-  const st = statSync(root, { bigint: true });
-  return join(STATE_DIR, `${st.dev}-${st.ino}.created`);
+  const st = stat(root);
+  if (!st) throw new SysError("stat", 2 /* ENOENT */, root);
+  return `${STATE_DIR}/${st.dev}-${st.ino}.created`;
 }
 
 function parseJournal(text: string): Removal[] {
@@ -55,13 +55,14 @@ function parseJournal(text: string): Removal[] {
  */
 export function guardMountPoints(root: string, createsMountPoints: boolean): MountPointGuard | null {
   const journal = journalPath(root);
-  if (!createsMountPoints && !existsSync(journal)) return null;
+  if (!createsMountPoints && !exists(journal)) return null;
   const fd = open(root, O_RDONLY | O_DIRECTORY);
   flock(fd, LOCK_SH);
   let done = false;
   return {
     record(removals) {
       if (removals.length === 0) return;
+      const { appendFileSync, mkdirSync } = nodeFs();
       mkdirSync(STATE_DIR, { recursive: true, mode: 0o700 });
       // Oldest first in the file; each line is one small atomic append.
       const lines = [...removals].reverse().map((r) => `${JSON.stringify({ path: r.path, count: r.count, file: r.file })}\n`);
@@ -76,6 +77,7 @@ export function guardMountPoints(root: string, createsMountPoints: boolean): Mou
       const last = flock(fd, LOCK_EX | LOCK_NB) || (flock(fd, LOCK_UN) && flock(fd, LOCK_EX | LOCK_NB));
       try {
         if (last) {
+          const { readFileSync, rmSync } = nodeFs();
           let removals: Removal[] = [];
           try {
             removals = parseJournal(readFileSync(journal, "utf8")).reverse();

@@ -54,6 +54,13 @@ describe.skipIf(!isRoot)("command line, both backends", () => {
         expect(JSON.parse(r.stdout)).toMatchObject({ exit_code: 3, signal: null, stdout: "out", stderr: "err" });
       });
 
+      test("the caller's .env and bunfig.toml are not read: the environment is the caller's", async () => {
+        const dir = mkdtempSync(join(scratch, "cwd-"));
+        writeFileSync(join(dir, ".env"), "SANDBOXLIB_PROBE=from-dotenv\nSANDBOXLIB_BACKEND=nonexistent\n");
+        writeFileSync(join(dir, "bunfig.toml"), 'preload = ["./missing.ts"]\n');
+        expect(await run(["sh", "-c", 'echo "[$SANDBOXLIB_PROBE]"'], { cwd: dir })).toEqual({ code: 0, stdout: "[]\n", stderr: "" });
+      });
+
       test("--cwd, and / by default with --root", async () => {
         expect((await run(["--cwd", "/tmp", "pwd"])).stdout).toBe("/tmp\n");
         expect((await run(["pwd"])).stdout).toBe("/\n");

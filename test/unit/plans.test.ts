@@ -7,7 +7,8 @@ import { planChroot } from "../../src/plan/chroot-plan.ts";
 import type { PlanInput } from "../../src/plan/input.ts";
 import { planLinux } from "../../src/plan/linux-plan.ts";
 import { MOUNT_ATTR_RDONLY, removableCreations } from "../../src/plan/mounts.ts";
-import { inRootPath, isWithin } from "../../src/plan/paths.ts";
+import { posix } from "node:path";
+import { absolutePath, inRootPath, isWithin } from "../../src/plan/paths.ts";
 import type { Step } from "../../src/plan/steps.ts";
 import { DEFAULT_CAPABILITIES } from "../../src/hardening/capabilities.ts";
 
@@ -46,6 +47,14 @@ describe("paths in the root", () => {
     expect(inRootPath("/")).toBe("");
     expect(inRootPath("../../etc")).toBe("etc");
     expect(inRootPath("x/./y")).toBe("x/y");
+    expect(inRootPath("a/b/../../..")).toBe("");
+    expect(inRootPath("...")).toBe("...");
+  });
+
+  test("absolutePath folds like path.posix.normalize of an absolute path", () => {
+    for (const p of ["", "/", "a", "/a//b/../c/", "../x", "a/./b/.", "/..", "a/b/../../..", ".../..a/b..", "/usr/src/"]) {
+      expect(absolutePath(p)).toBe(posix.normalize(`/${p}`).replace(/(.)\/$/, "$1"));
+    }
   });
 
   test("isWithin", () => {
