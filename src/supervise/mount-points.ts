@@ -76,7 +76,9 @@ export function guardMountPoints(root: string, createsMountPoints: boolean): Mou
       // always gets the lock (or a run still going will be last out later).
       const last = flock(fd, LOCK_EX | LOCK_NB) || (flock(fd, LOCK_UN) && flock(fd, LOCK_EX | LOCK_NB));
       try {
-        if (last) {
+        // Most runs create nothing (their mount points exist in the root), and
+        // then there is no journal to read.
+        if (last && exists(journal)) {
           const { readFileSync, rmSync } = nodeFs();
           let removals: Removal[] = [];
           try {
