@@ -7,6 +7,7 @@
 import { mkdirSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { compileExecutable } from "./scripts/executable.ts";
 
 /** Compiles with the system's C compiler; base64 of the output, or null (and why) without one. */
 function compile(what: string, args: string[]): string | null {
@@ -40,22 +41,13 @@ const precompileInit = () =>
 mkdirSync("dist", { recursive: true });
 const helper = precompileHelper();
 const init = precompileInit();
-const result = await Bun.build({
-  entrypoints: ["src/main.ts"],
-  // The executable must not read the caller's bunfig.toml, .env, package.json
-  // or tsconfig.json: they are not ours, and reading them costs start-up time.
-  compile: { outfile: "dist/sandboxlib", autoloadBunfig: false, autoloadDotenv: false, autoloadPackageJson: false, autoloadTsconfig: false },
-  // Image, batch and check code are chunks of their own, loaded on first use:
-  // a plain `run` does not pay to load tar-stream and the decompressors.
-  splitting: true,
-  minify: true,
-  bytecode: true,
-  format: "esm",
-  sourcemap: "none",
-  define: { SANDBOXLIB_PRECOMPILED_HELPER: JSON.stringify(helper), SANDBOXLIB_PRECOMPILED_INIT: JSON.stringify(init) },
-});
-if (!result.success) {
-  for (const log of result.logs) console.error(log);
+try {
+  await compileExecutable("src/main.ts", "dist/sandboxlib", {
+    SANDBOXLIB_PRECOMPILED_HELPER: JSON.stringify(helper),
+    SANDBOXLIB_PRECOMPILED_INIT: JSON.stringify(init),
+  });
+} catch (e) {
+  for (const log of (e as AggregateError).errors ?? [e]) console.error(log);
   process.exit(1);
 }
 console.log(`built dist/sandboxlib (${helper ? "precompiled helper" : "helper compiled at run time"}, ${init ? "separate init" : "init in sandboxlib's memory"})`);

@@ -68,6 +68,10 @@ export function compare(cold: ColdResult, warm: WarmResult, capture: CaptureResu
     { figure: "warm batch (total ms / N)", peer: "one bwrap invocation (total ms / N)", ratio: ratio(warm.batch.per_sandbox_ms, bwrapEach) },
     { figure: "warm library (mean ms)", peer: "one bwrap invocation (total ms / N)", ratio: ratio(warm.library.mean_ms, bwrapEach) },
     { figure: "warm library (median ms)", peer: "bwrap back to back (median ms)", ratio: ratio(warm.library.median_ms, warm.bwrap.ms.median) },
+    // Floors: what no sandboxlib run can go below, against the same peer.
+    { figure: "floor: empty Bun executable (median ms)", peer: "bwrap (median ms)", ratio: ratio(coldMedian(cold, "empty_bun"), coldMedian(cold, "bwrap")) },
+    { figure: "floor: C sandbox (mean ms)", peer: "one bwrap invocation (total ms / N)", ratio: ratio(warm.floor_ms, bwrapEach) },
+    { figure: "warm batch (total ms / N)", peer: "C sandbox floor (mean ms)", ratio: ratio(warm.batch.per_sandbox_ms, warm.floor_ms) },
   );
   for (const [key, peer] of CAPTURE_PEERS) {
     comparisons.push({ figure: `${captureFigure(capture, key)?.label} (MB/s)`, peer: `${captureFigure(capture, peer)?.label} (MB/s)`, ratio: ratio(rate(capture, key), rate(capture, peer)) });
@@ -102,6 +106,7 @@ export function formatResults(r: Results): string {
   const sb = coldMedian(r.cold, "sandboxlib");
   out.push("", `Cold start: one /bin/true per process, ${r.cold.rounds} interleaved rounds after ${r.cold.warmup_rounds} warm-up rounds (ms)`);
   out.push(table(["variant", "median", "p90", "mean", "sandboxlib/this"], r.cold.variants.map((v) => [v.label, num(v.ms.median), num(v.ms.p90), num(v.ms.mean), times(ratio(sb, v.ms.median))])));
+  out.push(`  floor: Bun's start-up alone (the empty Bun executable) is ${times(ratio(coldMedian(r.cold, "empty_bun"), coldMedian(r.cold, "bwrap")))} bwrap`);
 
   const w = r.warm;
   out.push("", `Warm: ${w.n} sandboxes from one process (ms per sandbox)`);
@@ -112,6 +117,7 @@ export function formatResults(r: Results): string {
         ["library API (runSandbox)", num(w.library.median_ms), num(w.library.p90_ms), num(w.library.mean_ms), times(ratio(w.library.mean_ms, w.bwrap.per_invocation_ms))],
         ["sandboxlib batch --jobs 1", "-", "-", num(w.batch.per_sandbox_ms), times(ratio(w.batch.per_sandbox_ms, w.bwrap.per_invocation_ms))],
         [`bwrap, ${w.n} invocations back to back`, num(w.bwrap.ms.median), num(w.bwrap.ms.p90), num(w.bwrap.per_invocation_ms), "1.00x"],
+        ["C floor (bench/floor.c), same isolation", "-", "-", num(w.floor_ms), times(ratio(w.floor_ms, w.bwrap.per_invocation_ms))],
       ],
     ),
   );

@@ -12,7 +12,7 @@ import { machineInfo } from "./machine.ts";
 import { runMemory } from "./memory.ts";
 import { compare, formatResults, type Results, writeResults } from "./report.ts";
 import { makeRootfs } from "./rootfs.ts";
-import { BIN, ensureBuilt, ensurePackages, REPO, requireRoot } from "./setup.ts";
+import { BIN, buildReferences, ensureBuilt, ensurePackages, REPO, requireRoot } from "./setup.ts";
 import { runWarm } from "./warm.ts";
 
 function sizeFromEnv(name: string, fallback: number): number {
@@ -43,14 +43,16 @@ async function main(): Promise<void> {
   const root = makeRootfs();
   const work = track(mkdtempSync(join(tmpdir(), "sandboxlib-bench-work-")));
   log(`rootfs ${root}`);
+  const references = await buildReferences(work);
   const machine = machineInfo(BIN, REPO);
   if (machine.load_average_1m > machine.nproc / 2) {
     notes.push(`The machine was busy when the benchmark started (1-minute load average ${machine.load_average_1m.toFixed(2)} on ${machine.nproc} CPUs): other work skews the figures.`);
   }
 
-  log(`cold: ${WARMUP_ROUNDS} warm-up + ${ROUNDS} rounds of 5 variants`);
-  const cold = await runCold(coldVariants(BIN, root), ROUNDS, WARMUP_ROUNDS, log);
-  const warm = await runWarm(BIN, root, WARM_N, log);
+  const variants = coldVariants(BIN, root, references.emptyBun);
+  log(`cold: ${WARMUP_ROUNDS} warm-up + ${ROUNDS} rounds of ${variants.length} variants`);
+  const cold = await runCold(variants, ROUNDS, WARMUP_ROUNDS, log);
+  const warm = await runWarm(BIN, root, WARM_N, references.floor, log);
   log(`capture: ${CAPTURE_BYTES} bytes x ${REPETITIONS}`);
   const capture = await runCapture(BIN, root, work, CAPTURE_BYTES, REPETITIONS, log);
   log("memory: GNU time around sandboxlib run");
@@ -59,6 +61,7 @@ async function main(): Promise<void> {
   notes.push(
     "Cold times are wall times from spawn to reap, measured by this harness (Bun.spawnSync + performance.now()); the /bin/true row is the harness's own floor. hyperfine is not used: it cannot interleave variants.",
     "Warm batch and bwrap are compared per sandbox as total wall time / N; the library's total/N is its mean, first sandbox included.",
+    "Two references are not peers but floors. The empty Bun executable (bench/empty.ts, compiled as dist/sandboxlib is) is Bun's start-up alone, under any cold sandboxlib run. The C floor (bench/floor.c) creates the warm variants' namespaces and mounts N times in a row and runs /bin/true, with nothing else: no sandboxlib run, warm or cold, can cost less per sandbox than it does.",
     "The --json capture escapes each NUL byte of output as \\u0000 (6 bytes), so its sink receives about 6x the output; its MB/s counts the command's output. The library (stdout: CAPTURE) is the in-process capture path and is measured too; its time excludes Bun's start-up, the pipelines' includes their start-up.",
     "The sandboxed command is busybox sh -c 'head -c ...': the cat pipelines use the same busybox head so that only the path of the bytes differs. GNU head | cat is shown as a reference for how much of the time is busybox head's.",
     "Peak RSS is GNU time's %M for the sandboxlib process; the kernel's figure for a waited-for process is the largest of it and its reaped descendants.",

@@ -2,6 +2,7 @@
 // tools (bwrap, a static busybox, GNU time) and a current dist/sandboxlib.
 import { existsSync, readdirSync, statSync } from "node:fs";
 import { join } from "node:path";
+import { compileExecutable } from "../scripts/executable.ts";
 import { failureText, succeeded, timedSync } from "./proc.ts";
 
 export const REPO = join(import.meta.dir, "..");
@@ -12,6 +13,8 @@ const PACKAGES: readonly [string, string][] = [
   ["bubblewrap", "/usr/bin/bwrap"],
   ["busybox-static", "/usr/bin/busybox"],
   ["time", "/usr/bin/time"],
+  ["gcc", "/usr/bin/gcc"],
+  ["libc6-dev", "/usr/include/stdio.h"],
 ];
 
 export function requireRoot(): void {
@@ -59,4 +62,20 @@ export function ensureBuilt(log: (line: string) => void): string | null {
   const r = Bun.spawnSync([process.execPath, "build.ts"], { cwd: REPO, stdin: "ignore", stdout: "ignore", stderr: "pipe", timeout: 300_000, killSignal: "SIGKILL" });
   if (r.exitCode !== 0 || r.exitedDueToTimeout) throw new Error(`bun build.ts failed: ${r.stderr.toString().trim()}`);
   return "dist/sandboxlib was missing: it was built with bun build.ts before measuring";
+}
+
+export interface References {
+  /** bench/empty.ts compiled as dist/sandboxlib is: Bun's start-up alone. */
+  emptyBun: string;
+  /** bench/floor.c: the same warm isolation in C, nothing else. */
+  floor: string;
+}
+
+/** Builds the two reference programs into `dir`. */
+export async function buildReferences(dir: string): Promise<References> {
+  const emptyBun = join(dir, "empty-bun");
+  await compileExecutable(join(import.meta.dir, "empty.ts"), emptyBun);
+  const floor = join(dir, "floor");
+  mustSucceed(["gcc", "-O2", "-Wall", "-o", floor, join(import.meta.dir, "floor.c")], 60_000);
+  return { emptyBun, floor };
 }

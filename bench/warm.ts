@@ -33,6 +33,8 @@ export interface WarmResult {
   library: WarmLibrary;
   batch: WarmBatch;
   bwrap: WarmBwrap;
+  /** bench/floor.c: mean ms per sandbox of the same isolation in C alone. */
+  floor_ms: number;
 }
 
 /** Runs bench/warm-library.ts in its own Bun process: its heap and helper are its own. */
@@ -99,12 +101,15 @@ export async function warmBwrap(root: string, n: number): Promise<WarmBwrap> {
   return { per_invocation_ms: total / n, ms: summarize(samples) };
 }
 
-export async function runWarm(bin: string, root: string, n: number, log: (line: string) => void): Promise<WarmResult> {
+export async function runWarm(bin: string, root: string, n: number, floor: string, log: (line: string) => void): Promise<WarmResult> {
   log(`warm: library API, ${n} sandboxes`);
   const library = warmLibrary(root, n);
   log(`warm: sandboxlib batch --jobs 1, ${n} sandboxes`);
   const batch = await warmBatch(bin, root, n);
   log(`warm: ${n} bwrap invocations`);
   const bwrap = await warmBwrap(root, n);
-  return { n, library, batch, bwrap };
+  log(`warm: C floor, ${n} sandboxes`);
+  const floorMs = Number(output([floor, root, String(n)], 300_000).trim());
+  if (!Number.isFinite(floorMs)) throw new Error(`${floor} printed no figure`);
+  return { n, library, batch, bwrap, floor_ms: floorMs };
 }

@@ -1,0 +1,22 @@
+// How a Bun program becomes a single executable here: dist/sandboxlib by
+// build.ts, and the empty program the benchmark measures Bun's own start-up
+// with (the same options, so that the two are comparable).
+
+export async function compileExecutable(entrypoint: string, outfile: string, define: Record<string, string> = {}): Promise<void> {
+  const result = await Bun.build({
+    entrypoints: [entrypoint],
+    // The executable must not read the caller's bunfig.toml, .env, package.json
+    // or tsconfig.json: they are not ours, and reading them costs start-up time.
+    compile: { outfile, autoloadBunfig: false, autoloadDotenv: false, autoloadPackageJson: false, autoloadTsconfig: false },
+    // Code reached only through a dynamic import (images, batch, check) is a
+    // chunk of its own, loaded on first use: a plain `run` does not pay to load
+    // tar-stream and the decompressors.
+    splitting: true,
+    minify: true,
+    bytecode: true,
+    format: "esm",
+    sourcemap: "none",
+    define,
+  });
+  if (!result.success) throw new AggregateError(result.logs, `cannot build ${outfile} from ${entrypoint}`);
+}
