@@ -1,6 +1,7 @@
 // The JSON that --json, --status-fd and batch report about a run.
 import type { SandboxError } from "../config/errors.ts";
 import { writeAll } from "../native/libc.ts";
+import { escapedCapacity, escapeJsonBytes } from "./json-bytes.ts";
 import type { SandboxResult } from "../supervise/run.ts";
 
 const round = (ms: number) => Math.round(ms * 1000) / 1000;
@@ -51,15 +52,9 @@ export function resultRecord(result: SandboxResult, tag: Record<string, unknown>
 const CHUNK = 1 << 20;
 const encoder = new TextEncoder();
 
+/** simdutf's check (node:buffer isUtf8), loaded on first use: 40x TextDecoder's speed. */
 function isUtf8(bytes: Uint8Array): boolean {
-  const decoder = new TextDecoder("utf-8", { fatal: true });
-  try {
-    for (let off = 0; off < bytes.length; off += CHUNK) decoder.decode(bytes.subarray(off, off + CHUNK), { stream: true });
-    decoder.decode();
-    return true;
-  } catch {
-    return false;
-  }
+  return (require("node:buffer") as typeof import("node:buffer")).isUtf8(bytes);
 }
 
 /**
@@ -72,9 +67,9 @@ function writeStream(fd: number, name: string, bytes: Uint8Array | null): void {
   if (bytes === null) return put(`,"${name}":null`);
   if (isUtf8(bytes)) {
     put(`,"${name}":"`);
-    const decoder = new TextDecoder("utf-8");
-    for (let off = 0; off < bytes.length; off += CHUNK) put(JSON.stringify(decoder.decode(bytes.subarray(off, off + CHUNK), { stream: true })).slice(1, -1));
-    return put(`${JSON.stringify(decoder.decode()).slice(1, -1)}"`);
+    const escaped = new Uint8Array(escapedCapacity(Math.min(CHUNK, bytes.length)));
+    for (let off = 0; off < bytes.length; off += CHUNK) writeAll(fd, escaped.subarray(0, escapeJsonBytes(bytes.subarray(off, off + CHUNK), escaped)));
+    return put('"');
   }
   put(`,"${name}":"`);
   const step = CHUNK - (CHUNK % 3); // whole base64 groups per chunk

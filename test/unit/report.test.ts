@@ -4,6 +4,7 @@ import { describe, expect, test } from "bun:test";
 import { closeSync, mkdtempSync, openSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { escapedCapacity, escapeJsonBytes } from "../../src/cli/json-bytes.ts";
 import { writeResultLine } from "../../src/cli/report.ts";
 
 function written(stdout: Uint8Array | null, stderr: Uint8Array | null): Record<string, unknown> {
@@ -39,5 +40,25 @@ describe("writeResultLine", () => {
     const r = written(null, bytes);
     expect(r.stderr_encoding).toBe("base64");
     expect(Buffer.from(r.stderr as string, "base64").equals(Buffer.from(bytes))).toBe(true);
+  });
+});
+
+describe("escapeJsonBytes", () => {
+  const escape = (text: string) => {
+    const src = Buffer.from(text);
+    const out = new Uint8Array(escapedCapacity(src.length));
+    return Buffer.from(out.subarray(0, escapeJsonBytes(src, out))).toString();
+  };
+
+  test("writes exactly what JSON.stringify writes, for every ASCII character and beyond", () => {
+    for (let c = 0; c < 128; c++) expect(escape(String.fromCharCode(c))).toBe(JSON.stringify(String.fromCharCode(c)).slice(1, -1));
+    const mixed = `a\u0000b\u001f"\\/\u007f\u2028\u2029é€😀\r\n\t\b\f`;
+    expect(escape(mixed)).toBe(JSON.stringify(mixed).slice(1, -1));
+  });
+
+  test("the worst case fills the capacity exactly", () => {
+    const src = new Uint8Array(1000);
+    const out = new Uint8Array(escapedCapacity(src.length));
+    expect(escapeJsonBytes(src, out)).toBe(out.length);
   });
 });
