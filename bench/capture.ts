@@ -80,6 +80,13 @@ function variants(bin: string, root: string, work: string, bytes: number): Varia
   const sbJson = [bin, "run", "--root", root, "--dev", "/dev", "--json", "--", ...inside];
   const libArgv = [process.execPath, join(import.meta.dir, "capture-library.ts"), root, String(bytes)];
   const gnuFile = ["sh", "-c", `head -c ${bytes} /dev/zero | cat > '${file}'`];
+  // The same through --json with a build log's kind of output (text lines),
+  // where JSON adds next to nothing: NULs are its worst case (6 bytes each).
+  const busybox = join(root, "bin/busybox");
+  const line = "cc -O2 -Wall -c src/module.c -o build/module.o";
+  const textInside = ["sh", "-c", `yes '${line}' | head -c ${bytes}`];
+  const catPipeText = ["sh", "-c", `${busybox} yes '${line}' | ${busybox} head -c ${bytes} | cat`];
+  const sbJsonText = [bin, "run", "--root", root, "--dev", "/dev", "--json", "--", ...textInside];
   return [
     withRun({ key: "cat_file", label: "busybox head | cat > FILE", argv: catFile }, fileRun(catFile, file, bytes)),
     withRun({ key: "sandboxlib_file", label: "sandboxlib run --stdout FILE", argv: sbFile }, fileRun(sbFile, file, bytes)),
@@ -87,6 +94,8 @@ function variants(bin: string, root: string, work: string, bytes: number): Varia
     // The JSON escapes each NUL byte as \u0000: the harness counts about 6x
     // the output, and only checks that it got at least the output's size.
     withRun({ key: "sandboxlib_json", label: "sandboxlib run --json | harness", argv: sbJson }, pipeRun(sbJson, (got) => (got >= bytes ? null : `read only ${got} bytes of JSON`))),
+    withRun({ key: "cat_pipe_text", label: "busybox yes | head | cat | harness", argv: catPipeText }, pipeRun(catPipeText, exact)),
+    withRun({ key: "sandboxlib_json_text", label: "sandboxlib run --json (text) | harness", argv: sbJsonText }, pipeRun(sbJsonText, (got) => (got >= bytes ? null : `read only ${got} bytes of JSON`))),
     withRun({ key: "library_capture", label: "library runSandbox stdout: CAPTURE", argv: libArgv }, async () => {
       const r = JSON.parse(output(libArgv, TIMEOUT_MS)) as { ms: number };
       return { ms: r.ms };

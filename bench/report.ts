@@ -54,6 +54,7 @@ const rate = (capture: CaptureResult, key: string) => captureFigure(capture, key
 const CAPTURE_PEERS: readonly [string, string][] = [
   ["sandboxlib_file", "cat_file"],
   ["sandboxlib_json", "cat_pipe"],
+  ["sandboxlib_json_text", "cat_pipe_text"],
   ["library_capture", "cat_pipe"],
 ];
 
