@@ -3,7 +3,7 @@ import pkg from "../../package.json" with { type: "json" };
 import { EXIT_SETUP_FAILED, SandboxError, usageError } from "../config/errors.ts";
 import type { Executor } from "../executors/executor.ts";
 import { EXECUTORS, executorForPlatform, getExecutor } from "../executors/registry.ts";
-import { close, isOpenFd, writeAll, writeText } from "../native/libc.ts";
+import { close, isOpenFd, SysError, writeAll, writeText } from "../native/libc.ts";
 import { signalAll } from "../supervise/active.ts";
 import { parseConfigText } from "./config-file.ts";
 import { BATCH_HELP, MAIN_HELP, RUN_HELP } from "./help.ts";
@@ -15,6 +15,10 @@ import { interruptOnSignal, withPreparedRoot } from "./image-root.ts";
 
 /** Signals sandboxlib passes on to the command instead of dying of them. */
 const FORWARDED = { SIGHUP: 1, SIGINT: 2, SIGQUIT: 3, SIGUSR1: 10, SIGUSR2: 12, SIGTERM: 15 } as const;
+
+const EPIPE = 32;
+/** What a process killed by SIGPIPE exits with, as seen by a shell. */
+const EXIT_OUTPUT_CLOSED = 128 + 13;
 
 
 async function readConfig(path: string): Promise<string> {
@@ -102,6 +106,9 @@ export async function main(argv: readonly string[]): Promise<number> {
       writeText(2, `sandboxlib: ${e.message}\n`);
       return e.exitCode;
     }
+    // Whoever read the results stopped reading (`| head`): stop quietly, as
+    // a tool that dies of SIGPIPE does (Bun ignores SIGPIPE).
+    if (e instanceof SysError && e.call === "write" && e.errno === EPIPE) return EXIT_OUTPUT_CLOSED;
     const detail = process.env.SANDBOXLIB_DEBUG && e instanceof Error ? `\n${e.stack}` : "";
     writeText(2, `sandboxlib: internal error: ${e instanceof Error ? e.message : String(e)}${detail}\n`);
     return EXIT_SETUP_FAILED;

@@ -131,4 +131,12 @@ describe.skipIf(!isRoot)("batch", () => {
     expect(JSON.parse(r.stdout)).toMatchObject({ line: 1, stdout: "from file\n" });
     expect((await runCli(["batch", "--jobs", "x"])).code).toBe(125);
   });
+
+  test("a reader that stops reading (| head) ends the batch quietly with 141, as SIGPIPE would", async () => {
+    const lines = Array.from({ length: 200 }, () => job({ command: ["echo", "x".repeat(1000)] }));
+    const sh = `${BIN} batch | head -c 100 >/dev/null; echo "status \${PIPESTATUS[0]}" >&2`;
+    const proc = Bun.spawn(["bash", "-c", sh], { stdin: Buffer.from(lines.join("\n")), stdout: "pipe", stderr: "pipe" });
+    const [err, code] = await Promise.all([new Response(proc.stderr).text(), proc.exited]);
+    expect({ code, err }).toEqual({ code: 0, err: "status 141\n" });
+  });
 });
