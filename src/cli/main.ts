@@ -37,7 +37,7 @@ async function run(req: RunRequest): Promise<number> {
   const status = s.statusFd;
   if (status !== null && !isOpenFd(status)) throw usageError(`invalid value for --status-fd: ${status} (not an open file descriptor)`);
   const report = (fields: Record<string, unknown>) => {
-    if (status !== null) writeAll(status, Buffer.from(`${JSON.stringify(fields)}\n`));
+    if (status !== null) writeAll(status, new TextEncoder().encode(`${JSON.stringify(fields)}\n`));
   };
   const opened: number[] = [];
   // A signal goes to the running sandbox; before there is one (unpacking an

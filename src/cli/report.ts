@@ -73,7 +73,7 @@ function writeStream(fd: number, name: string, bytes: Uint8Array | null): void {
   }
   put(`,"${name}":"`);
   const step = CHUNK - (CHUNK % 3); // whole base64 groups per chunk
-  for (let off = 0; off < bytes.length; off += step) put(Buffer.from(bytes.subarray(off, off + step)).toString("base64"));
+  for (let off = 0; off < bytes.length; off += step) put(bytes.subarray(off, off + step).toBase64());
   put(`","${name}_encoding":"base64"`);
 }
 

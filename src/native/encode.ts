@@ -40,7 +40,7 @@ const OPCODES: Record<Step["op"], number> = {
 };
 
 export interface EncodedSteps {
-  buffer: Buffer;
+  buffer: Uint8Array;
   count: number;
   /** Keeps the memory native code reads alive until the call is over. */
   keepAlive: unknown[];
@@ -54,12 +54,14 @@ export interface EncodedSteps {
  * plan, which is most of the cost of encoding on the warm path.
  */
 class Arena {
-  readonly buffer: Buffer;
+  readonly buffer: Uint8Array;
+  readonly view: DataView;
   readonly base: number;
   private offset: number;
 
   constructor(size: number, reserved: number) {
-    this.buffer = Buffer.alloc(size);
+    this.buffer = new Uint8Array(size);
+    this.view = new DataView(this.buffer.buffer);
     this.base = ptr(this.buffer);
     this.offset = reserved;
   }
@@ -73,17 +75,19 @@ class Arena {
 
   cstr(s: string | null): number {
     if (s === null) return 0;
-    const at = this.take(Buffer.byteLength(s) + 1, 1);
-    const n = this.buffer.write(s, at, "utf8");
-    this.buffer[at + n] = 0;
+    // Room for the worst case (3 bytes per UTF-16 unit); the rest is given back.
+    const at = this.take(s.length * 3 + 1, 1);
+    const { written } = utf8.encodeInto(s, this.buffer.subarray(at));
+    this.buffer[at + written] = 0;
+    this.offset = at + written + 1;
     return this.base + at;
   }
 
   cstrArray(items: readonly string[]): number {
     const pointers = items.map((s) => this.cstr(s));
     const at = this.take((pointers.length + 1) * 8, 8);
-    pointers.forEach((p, i) => this.buffer.writeBigUInt64LE(BigInt(p), at + 8 * i));
-    this.buffer.writeBigUInt64LE(0n, at + 8 * pointers.length);
+    pointers.forEach((p, i) => setInt64(this.view, at + 8 * i, p));
+    setInt64(this.view, at + 8 * pointers.length, 0);
     return this.base + at;
   }
 
@@ -95,6 +99,26 @@ class Arena {
 }
 
 class ArenaFull extends Error {}
+
+const utf8 = new TextEncoder();
+
+/**
+ * Stores a 64-bit integer, little-endian. Pointers, flags and descriptors
+ * are safe integers and need no BigInt; masks and limits may be bigints.
+ * (Plain typed arrays and DataView, not Buffer: loading Buffer costs about
+ * 0.2 ms of a cold start, and the run path has no other use for it.)
+ */
+export function setInt64(view: DataView, offset: number, value: number | bigint): void {
+  if (typeof value === "bigint") return view.setBigInt64(offset, BigInt.asIntN(64, value), true);
+  const high = Math.floor(value / 0x1_0000_0000);
+  view.setUint32(offset, value - high * 0x1_0000_0000, true);
+  view.setInt32(offset + 4, high, true);
+}
+
+/** Reads what setInt64 stores (or native code wrote), as a number. */
+export function getInt64(view: DataView, offset: number): number {
+  return view.getInt32(offset + 4, true) * 0x1_0000_0000 + view.getUint32(offset, true);
+}
 
 export function encodeSteps(steps: readonly Step[], handles: readonly number[] = []): EncodedSteps {
   const reserved = Math.max(1, steps.length) * STEP_SIZE;
@@ -108,7 +132,7 @@ export function encodeSteps(steps: readonly Step[], handles: readonly number[] =
 }
 
 function encodeInto(arena: Arena, steps: readonly Step[], handles: readonly number[]): EncodedSteps {
-  const buffer = arena.buffer;
+  const { buffer, view } = arena;
   const str = (s: string | null) => arena.cstr(s);
   const strArray = (items: string[]) => arena.cstrArray(items);
   steps.forEach((step, i) => {
@@ -230,18 +254,18 @@ function encodeInto(arena: Arena, steps: readonly Step[], handles: readonly numb
       case "no-new-privs":
         break;
     }
-    buffer.writeInt32LE(OPCODES[step.op], base);
-    buffer.writeInt32LE(flags, base + 4);
-    buffer.writeBigInt64LE(BigInt.asIntN(64, BigInt(a)), base + 8);
-    buffer.writeBigInt64LE(BigInt.asIntN(64, BigInt(b)), base + 16);
-    buffer.writeBigInt64LE(BigInt.asIntN(64, BigInt(c)), base + 24);
-    s.forEach((p, k) => buffer.writeBigUInt64LE(BigInt(p), base + 40 + 8 * k));
-    buffer.writeBigInt64LE(-1n, base + 72);
+    view.setInt32(base, OPCODES[step.op], true);
+    view.setInt32(base + 4, flags, true);
+    setInt64(view, base + 8, a);
+    setInt64(view, base + 16, b);
+    setInt64(view, base + 24, c);
+    s.forEach((p, k) => setInt64(view, base + 40 + 8 * k, p));
+    setInt64(view, base + 72, -1);
   });
   return {
     buffer,
     count: steps.length,
     keepAlive: [buffer],
-    out: (i) => Number(buffer.readBigInt64LE(i * STEP_SIZE + 72)),
+    out: (i) => getInt64(view, i * STEP_SIZE + 72),
   };
 }

@@ -41,7 +41,7 @@ export function initProgramFd(): number {
   if (initMemfd !== undefined) return initMemfd;
   if (!initProgram || process.env.SANDBOXLIB_INIT === "shared") return (initMemfd = -1);
   const fd = memfdCreate("sandboxlib-init");
-  writeAll(fd, Buffer.from(initProgram, "base64"));
+  writeAll(fd, Uint8Array.fromBase64(initProgram));
   return (initMemfd = fd);
 }
 
@@ -69,7 +69,7 @@ export function helper(): HelperSymbols {
   // running execute its code.
   loaded =
     helperOrigin() === "precompiled"
-      ? fromMemfd("sandboxlib-helper.so", Buffer.from(precompiled!, "base64"), (path) => dlopen(path, symbols).symbols)
-      : fromMemfd("sandboxlib-helper.c", Buffer.from(helperSource), (path) => cc({ source: path, symbols }).symbols);
+      ? fromMemfd("sandboxlib-helper.so", Uint8Array.fromBase64(precompiled!), (path) => dlopen(path, symbols).symbols)
+      : fromMemfd("sandboxlib-helper.c", new TextEncoder().encode(helperSource), (path) => cc({ source: path, symbols }).symbols);
   return loaded;
 }

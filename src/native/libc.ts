@@ -64,7 +64,8 @@ export const O_TRUNC = 0o1000;
 export const O_CLOEXEC = 0o2000000;
 const MFD_CLOEXEC = 1;
 
-const cstr = (s: string) => Buffer.from(`${s}\0`);
+const utf8 = new TextEncoder();
+const cstr = (s: string) => utf8.encode(`${s}\0`);
 
 export function memfdCreate(name: string): number {
   return check("memfd_create", lib.symbols.memfd_create(cstr(name), MFD_CLOEXEC), name);
@@ -107,7 +108,7 @@ export function writeAll(fd: number, data: Uint8Array): void {
  * process.stdout costs about 9 ms to set up, more than a whole sandbox.
  */
 export function writeText(fd: 1 | 2, text: string): void {
-  writeAll(fd, Buffer.from(text));
+  writeAll(fd, utf8.encode(text));
 }
 
 export function isatty(fd: number): boolean {
@@ -194,9 +195,9 @@ export function exists(path: string): boolean {
 
 /** realpath(3): the absolute path with every symlink, '.' and '..' resolved. */
 export function realPath(path: string): string {
-  const out = Buffer.alloc(4096 /* PATH_MAX */);
+  const out = new Uint8Array(4096 /* PATH_MAX */);
   if (lib.symbols.realpath(cstr(path), ptr(out)) === null) throw new SysError("realpath", errno(), path);
-  return out.toString("utf8", 0, out.indexOf(0));
+  return new TextDecoder().decode(out.subarray(0, out.indexOf(0)));
 }
 
 /** The C library's version ("2.36"). */

@@ -2,7 +2,7 @@
 // this thread, for host-side setup and cleanup (runHostSteps).
 import { ptr } from "bun:ffi";
 import type { Step } from "../plan/steps.ts";
-import { encodeSteps, SPAWN_SIZE } from "./encode.ts";
+import { encodeSteps, getInt64, setInt64, SPAWN_SIZE } from "./encode.ts";
 import { CLONE_NEWPID } from "./clone-flags.ts";
 import { helper, initProgramFd } from "./helper.ts";
 
@@ -33,14 +33,15 @@ export interface SpawnedSandbox {
  */
 export function spawnSteps(steps: readonly Step[], cloneFlags: number): SpawnedSandbox {
   const encoded = encodeSteps(steps);
-  const spawn = Buffer.alloc(SPAWN_SIZE);
-  spawn.writeBigInt64LE(BigInt(cloneFlags), 0);
-  spawn.writeBigUInt64LE(BigInt(ptr(encoded.buffer)), 8);
-  spawn.writeBigInt64LE(BigInt(encoded.count), 16);
-  spawn.writeBigInt64LE(BigInt(cloneFlags & CLONE_NEWPID ? initProgramFd() : -1), 120);
+  const spawn = new Uint8Array(SPAWN_SIZE);
+  const view = new DataView(spawn.buffer);
+  setInt64(view, 0, cloneFlags);
+  setInt64(view, 8, ptr(encoded.buffer));
+  setInt64(view, 16, encoded.count);
+  setInt64(view, 120, cloneFlags & CLONE_NEWPID ? initProgramFd() : -1);
   const native = helper();
   const pid = Number(native.sbx_spawn(spawn));
-  const field = (off: number) => Number(spawn.readBigInt64LE(off));
+  const field = (off: number) => getInt64(view, off);
   if (pid < 0) {
     native.sbx_release(spawn);
     throw Object.assign(new Error("clone failed"), { errno: -pid });
