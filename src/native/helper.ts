@@ -14,6 +14,7 @@ const symbols = {
   sbx_collect: { args: [FFIType.ptr], returns: FFIType.void },
   sbx_wait: { args: [FFIType.i64, FFIType.ptr, FFIType.ptr], returns: FFIType.i64 },
   sbx_run_steps: { args: [FFIType.ptr, FFIType.i64, FFIType.ptr], returns: FFIType.i64 },
+  sbx_json_escape: { args: [FFIType.ptr, FFIType.i64, FFIType.ptr], returns: FFIType.i64 },
   sbx_run_all_steps: {
     args: [FFIType.ptr, FFIType.i64, FFIType.ptr, FFIType.ptr],
     returns: FFIType.i64,

@@ -56,6 +56,13 @@ describe("escapeJsonBytes", () => {
     expect(escape(mixed)).toBe(JSON.stringify(mixed).slice(1, -1));
   });
 
+  test("a slice of a larger buffer is read from its own start; a short output buffer is refused", () => {
+    const whole = new TextEncoder().encode('xx"a\nb"yy');
+    const out = new Uint8Array(escapedCapacity(6));
+    expect(new TextDecoder().decode(out.subarray(0, escapeJsonBytes(whole.subarray(2, 7), out)))).toBe('\\"a\\nb\\"');
+    expect(() => escapeJsonBytes(whole, out)).toThrow(RangeError);
+  });
+
   test("the worst case fills the capacity exactly", () => {
     const src = new Uint8Array(1000);
     const out = new Uint8Array(escapedCapacity(src.length));
