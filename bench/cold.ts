@@ -18,10 +18,11 @@ export interface ColdResult {
   variants: { key: string; label: string; command: string; ms: Summary }[];
 }
 
-export function coldVariants(bin: string, root: string, emptyBun: string): ColdVariant[] {
+export function coldVariants(bin: string, root: string, emptyBun: string, floor: string): ColdVariant[] {
   return [
     { key: "sandboxlib", label: "sandboxlib run", argv: [bin, "run", "--root", root, "--network", "isolated", "--proc", "/proc", "--read-only", "--", "/bin/true"] },
     { key: "empty_bun", label: "empty Bun executable", argv: [emptyBun] },
+    { key: "c_floor", label: "C floor, one sandbox", argv: [floor, root, "1"] },
     { key: "bwrap", label: "bwrap", argv: ["bwrap", "--unshare-all", "--die-with-parent", "--ro-bind", root, "/", "--proc", "/proc", "/bin/true"] },
     { key: "unshare_chroot", label: "unshare -mpinuf chroot", argv: ["unshare", "-mpinuf", "chroot", root, "/bin/true"] },
     { key: "chroot", label: "chroot (GNU)", argv: ["chroot", root, "/bin/true"] },

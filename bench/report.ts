@@ -72,6 +72,7 @@ export function compare(cold: ColdResult, warm: WarmResult, capture: CaptureResu
     // Floors: what no sandboxlib run can go below, against the same peer.
     { figure: "floor: empty Bun executable (median ms)", peer: "bwrap (median ms)", ratio: ratio(coldMedian(cold, "empty_bun"), coldMedian(cold, "bwrap")) },
     { figure: "floor: C sandbox (mean ms)", peer: "one bwrap invocation (total ms / N)", ratio: ratio(warm.floor_ms, bwrapEach) },
+    { figure: "floor: C floor, one sandbox, cold (median ms)", peer: "bwrap (median ms)", ratio: ratio(coldMedian(cold, "c_floor"), coldMedian(cold, "bwrap")) },
     { figure: "warm batch (total ms / N)", peer: "C sandbox floor (mean ms)", ratio: ratio(warm.batch.per_sandbox_ms, warm.floor_ms) },
   );
   for (const [key, peer] of CAPTURE_PEERS) {
@@ -107,7 +108,15 @@ export function formatResults(r: Results): string {
   const sb = coldMedian(r.cold, "sandboxlib");
   out.push("", `Cold start: one /bin/true per process, ${r.cold.rounds} interleaved rounds after ${r.cold.warmup_rounds} warm-up rounds (ms)`);
   out.push(table(["variant", "median", "p90", "mean", "sandboxlib/this"], r.cold.variants.map((v) => [v.label, num(v.ms.median), num(v.ms.p90), num(v.ms.mean), times(ratio(sb, v.ms.median))])));
-  out.push(`  floor: Bun's start-up alone (the empty Bun executable) is ${times(ratio(coldMedian(r.cold, "empty_bun"), coldMedian(r.cold, "bwrap")))} bwrap`);
+  const emptyBun = coldMedian(r.cold, "empty_bun");
+  const cFloor = coldMedian(r.cold, "c_floor");
+  const harness = coldMedian(r.cold, "true");
+  const bwrap = coldMedian(r.cold, "bwrap");
+  out.push(`  floors: Bun's start-up alone (the empty Bun executable) is ${times(ratio(emptyBun, bwrap))} bwrap; the sandbox alone in C is ${times(ratio(cFloor, bwrap))}`);
+  if (emptyBun !== null && cFloor !== null && harness !== null && bwrap !== null) {
+    // Both floors include the harness's own spawn and wait once each.
+    out.push(`  so no Bun program doing this sandbox's work can go below about ${times((emptyBun + cFloor - harness) / bwrap)} bwrap`);
+  }
 
   const w = r.warm;
   out.push("", `Warm: ${w.n} sandboxes from one process (ms per sandbox)`);

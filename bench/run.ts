@@ -49,7 +49,7 @@ async function main(): Promise<void> {
     notes.push(`The machine was busy when the benchmark started (1-minute load average ${machine.load_average_1m.toFixed(2)} on ${machine.nproc} CPUs): other work skews the figures.`);
   }
 
-  const variants = coldVariants(BIN, root, references.emptyBun);
+  const variants = coldVariants(BIN, root, references.emptyBun, references.floor);
   log(`cold: ${WARMUP_ROUNDS} warm-up + ${ROUNDS} rounds of ${variants.length} variants`);
   const cold = await runCold(variants, ROUNDS, WARMUP_ROUNDS, log);
   const warm = await runWarm(BIN, root, WARM_N, references.floor, log);
