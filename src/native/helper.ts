@@ -5,7 +5,6 @@
 // in the bundle and handed to cc through a memfd, because cc cannot read a
 // file from a compiled binary's $bunfs.
 import { cc, dlopen, FFIType } from "bun:ffi";
-import helperSource from "./helper.c" with { type: "text" };
 import { close, memfdCreate, writeAll } from "./libc.ts";
 
 const symbols = {
@@ -48,6 +47,8 @@ export function initProgramFd(): number {
 
 let loaded: HelperSymbols | undefined;
 
+const helperSourceText = () => (require("./helper-source.ts") as typeof import("./helper-source.ts")).default;
+
 /** How the helper was obtained in this process, for `check` and tests. */
 export function helperOrigin(): "precompiled" | "tinycc" {
   return precompiled && process.env.SANDBOXLIB_HELPER !== "tinycc" ? "precompiled" : "tinycc";
@@ -71,6 +72,6 @@ export function helper(): HelperSymbols {
   loaded =
     helperOrigin() === "precompiled"
       ? fromMemfd("sandboxlib-helper.so", Uint8Array.fromBase64(precompiled!), (path) => dlopen(path, symbols).symbols)
-      : fromMemfd("sandboxlib-helper.c", new TextEncoder().encode(helperSource), (path) => cc({ source: path, symbols }).symbols);
+      : fromMemfd("sandboxlib-helper.c", new TextEncoder().encode(helperSourceText()), (path) => cc({ source: path, symbols }).symbols);
   return loaded;
 }
