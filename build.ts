@@ -8,6 +8,7 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { compileExecutable } from "./scripts/executable.ts";
+import { buildSeccompFilter, currentArch, policiesFor, policyKey } from "./src/hardening/seccomp.ts";
 
 /** Compiles with the system's C compiler; base64 of the output, or null (and why) without one. */
 function compile(what: string, args: string[]): string | null {
@@ -45,6 +46,8 @@ try {
   await compileExecutable("src/main.ts", "dist/sandboxlib", {
     SANDBOXLIB_PRECOMPILED_HELPER: JSON.stringify(helper),
     SANDBOXLIB_PRECOMPILED_INIT: JSON.stringify(init),
+    // The seccomp filters, assembled now rather than at every start.
+    SANDBOXLIB_SECCOMP_FILTERS: JSON.stringify(Object.fromEntries(policiesFor(currentArch()).map((p) => [policyKey(p), buildSeccompFilter(p).toBase64()]))),
   });
 } catch (e) {
   for (const log of (e as AggregateError).errors ?? [e]) console.error(log);

@@ -5,7 +5,7 @@ import { existsSync, readFileSync } from "node:fs";
 import { release } from "node:os";
 import { rootReentry } from "../config/resolve.ts";
 import { EXECUTORS } from "../executors/registry.ts";
-import { currentArch, buildSeccompFilter } from "../hardening/seccomp.ts";
+import { currentArch, seccompFilter } from "../hardening/seccomp.ts";
 import { CLONE_NEWCGROUP, CLONE_NEWIPC, CLONE_NEWNET, CLONE_NEWNS, CLONE_NEWPID, CLONE_NEWUTS } from "../native/clone-flags.ts";
 import { helperOrigin } from "../native/helper.ts";
 import { geteuid, glibcVersion, strerror } from "../native/libc.ts";
@@ -81,7 +81,7 @@ export async function probeHost(): Promise<{ probes: Probe[]; defaultBackend: st
   const root = reentry();
   probes.push(probe("openat2 + mount_setattr", await trySteps([...privateRoot, { op: "open-root", path: root }, { op: "setattr", path: "", set: MOUNT_ATTR_RDONLY, clear: 0, recursive: true }], CLONE_NEWNS)));
   probes.push(probe("pivot_root", await trySteps([...privateRoot, { op: "pivot-root", path: root }], CLONE_NEWNS | CLONE_NEWPID)));
-  const filter = buildSeccompFilter({ arch: currentArch(), allowMounts: false, ownPidNamespace: true });
+  const filter = seccompFilter({ arch: currentArch(), allowMounts: false, ownPidNamespace: true });
   probes.push(probe("seccomp", await trySteps([{ op: "no-new-privs" }, { op: "seccomp", filter }], 0), "default filter loads"));
   probes.push(...cgroupProbe());
   const overlay = readFileSync("/proc/filesystems", "utf8").includes("\toverlay\n");

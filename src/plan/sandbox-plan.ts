@@ -1,7 +1,7 @@
 // A planned sandbox: host-side steps, child steps, namespaces, and how to
 // undo what ran.
 import { capabilityMask } from "../hardening/capabilities.ts";
-import { buildSeccompFilter } from "../hardening/seccomp.ts";
+import { seccompFilter } from "../hardening/seccomp.ts";
 import type { PlanInput } from "./input.ts";
 import type { Step } from "./steps.ts";
 
@@ -66,7 +66,7 @@ export function commandSteps(input: PlanInput, ownPidNamespace: boolean): Step[]
   steps.push({ op: "no-new-privs" });
   if (h.seccomp) {
     const allowMounts = h.capabilities.includes("SYS_ADMIN");
-    steps.push({ op: "seccomp", filter: buildSeccompFilter({ arch: h.arch, allowMounts, ownPidNamespace }) });
+    steps.push({ op: "seccomp", filter: seccompFilter({ arch: h.arch, allowMounts, ownPidNamespace }) });
   }
   steps.push({ op: "exec", file, argv: [...input.argv], env: [...input.env], searchPath: input.searchPath });
   return steps;

@@ -11,6 +11,7 @@ import { posix } from "node:path";
 import { absolutePath, inRootPath, isWithin } from "../../src/plan/paths.ts";
 import type { Step } from "../../src/plan/steps.ts";
 import { DEFAULT_CAPABILITIES } from "../../src/hardening/capabilities.ts";
+import { buildSeccompFilter, policiesFor, policyKey } from "../../src/hardening/seccomp.ts";
 
 const base: PlanInput = {
   root: "/srv/root",
@@ -180,6 +181,18 @@ describe("command hardening", () => {
     const steps = planLinux({ ...base, hardening: { ...base.hardening, ...hardening }, cgroupProcs }).child;
     return steps.slice(steps.findIndex((s) => s.op === "fork-command") + 1);
   };
+
+  test("build.ts can assemble ahead of time every seccomp policy a plan asks for, each under its own key", () => {
+    const policies = policiesFor("x64");
+    expect(new Set(policies.map(policyKey)).size).toBe(4);
+    // The planned filter (with SYS_ADMIN kept or not) is one of them.
+    for (const caps of [DEFAULT_CAPABILITIES, [...DEFAULT_CAPABILITIES, "SYS_ADMIN"]]) {
+      const step = command({ seccomp: true, capabilities: [...caps] }).find((s) => s.op === "seccomp");
+      expect(step).toBeDefined();
+      const matching = policies.filter((p) => step?.op === "seccomp" && Buffer.from(buildSeccompFilter(p)).equals(Buffer.from(step.filter)));
+      expect(matching.length).toBe(1);
+    }
+  });
 
   test("privileges are shed in order, seccomp last before exec", () => {
     const steps = command({ seccomp: true, uid: 65534, gid: 65534, passFds: [7], rlimits: [{ name: "nofile", resource: 7, soft: 64n, hard: 64n }] });
