@@ -12,6 +12,8 @@ import { bytesLabel } from "./units.ts";
 export interface MemoryFigure {
   key: string;
   label: string;
+  /** The run holds captured output by design: reported, not held to the supervision target. */
+  holdsOutput: boolean;
   command: string;
   samples_kib: number[];
   kib: Summary;
@@ -40,11 +42,13 @@ function maxRssKib(argv: string[], work: string, timeoutMs: number): number {
 export async function runMemory(bin: string, root: string, work: string, bytes: number, repetitions: number): Promise<MemoryResult> {
   const file = join(work, "memory.out");
   const cases = [
-    { key: "sleep", label: "sandboxlib run -- sleep 1", timeoutMs: 30_000, argv: [bin, "run", "--root", root, "--network", "isolated", "--proc", "/proc", "--read-only", "--", "sleep", "1"] },
-    { key: "stdout_file_1gib", label: `sandboxlib run --stdout FILE (${bytesLabel(bytes)})`, timeoutMs: 120_000, argv: [bin, "run", "--root", root, "--dev", "/dev", "--stdout", file, "--", "sh", "-c", `head -c ${bytes} /dev/zero`] },
+    { key: "sleep", label: "sandboxlib run -- sleep 1", holdsOutput: false, timeoutMs: 30_000, argv: [bin, "run", "--root", root, "--network", "isolated", "--proc", "/proc", "--read-only", "--", "sleep", "1"] },
+    { key: "stdout_file_1gib", label: `sandboxlib run --stdout FILE (${bytesLabel(bytes)})`, holdsOutput: false, timeoutMs: 120_000, argv: [bin, "run", "--root", root, "--dev", "/dev", "--stdout", file, "--", "sh", "-c", `head -c ${bytes} /dev/zero`] },
+    // --json reports the output after the command ends, so it holds it all.
+    { key: "json_1gib", label: `sandboxlib run --json (${bytesLabel(bytes)}, held for the result)`, holdsOutput: true, timeoutMs: 300_000, argv: [bin, "run", "--root", root, "--dev", "/dev", "--json", "--", "sh", "-c", `head -c ${bytes} /dev/zero`] },
   ];
   const figures: MemoryFigure[] = [];
-  for (const { key, label, argv, timeoutMs } of cases) {
+  for (const { key, label, holdsOutput, argv, timeoutMs } of cases) {
     const samples: number[] = [];
     for (let i = 0; i < repetitions; i++) {
       try {
@@ -54,7 +58,7 @@ export async function runMemory(bin: string, root: string, work: string, bytes: 
       }
       await yieldToSignals();
     }
-    figures.push({ key, label, command: argv.join(" "), samples_kib: samples, kib: summarize(samples) });
+    figures.push({ key, label, holdsOutput, command: argv.join(" "), samples_kib: samples, kib: summarize(samples) });
   }
   return { repetitions, figures };
 }

@@ -64,7 +64,7 @@ async function main(): Promise<void> {
     "Two references are not peers but floors. The empty Bun executable (bench/empty.ts, compiled as dist/sandboxlib is) is Bun's start-up alone, under any cold sandboxlib run. The C floor (bench/floor.c) creates the warm variants' namespaces and mounts N times in a row and runs /bin/true, with nothing else: no sandboxlib run, warm or cold, can cost less per sandbox than it does.",
     "The --json capture escapes each NUL byte of output as \\u0000 (6 bytes), so its sink receives about 6x the output; its MB/s counts the command's output. The library (stdout: CAPTURE) is the in-process capture path and is measured too; its time excludes Bun's start-up, the pipelines' includes their start-up.",
     "The sandboxed command is busybox sh -c 'head -c ...': the cat pipelines use the same busybox head so that only the path of the bytes differs. GNU head | cat is shown as a reference for how much of the time is busybox head's.",
-    "Peak RSS is GNU time's %M for the sandboxlib process; the kernel's figure for a waited-for process is the largest of it and its reaped descendants.",
+    "Peak RSS is GNU time's %M for the sandboxlib process; the kernel's figure for a waited-for process is the largest of it and its reaped descendants. The --json run holds the whole output until the command ends (the result carries it): its figure grows with the output and is not held to the 64 MiB supervision target.",
   );
   const { comparisons, targets } = compare(cold, warm, capture, memory);
   const results: Results = {
