@@ -9,6 +9,7 @@ export type SandboxErrorKind =
   | "usage" // bad option or value on the command line
   | "config" // a setting that is invalid or unsupported by the backend
   | "setup" // the sandbox could not be built (mount, pivot_root, ...)
+  | "output" // captured output beyond what a result can hold
   | "not-executable" // the command exists but cannot be executed
   | "not-found"; // the command does not exist in the sandbox
 

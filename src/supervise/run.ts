@@ -12,7 +12,7 @@ import { track } from "./active.ts";
 import { createCgroup, type SandboxCgroup } from "./cgroups.ts";
 import { guardMountPoints, type MountPointGuard } from "./mount-points.ts";
 import { decodeStatus, waitForExit } from "./reaper.ts";
-import { prepareStdio } from "./stdio.ts";
+import { captureLimit, prepareStdio } from "./stdio.ts";
 
 export interface SandboxUsage {
   wallMs: number;
@@ -102,7 +102,9 @@ function signalTarget(plan: SandboxPlan, pid: number, config: SandboxConfig): nu
 
 export async function runPlanned(config: SandboxConfig, backend: PlanningBackend, hooks: RunHooks = {}): Promise<SandboxResult> {
   const started = performance.now();
-  const stdio = prepareStdio(config);
+  // Output beyond what a result can hold ends the command (set once it runs).
+  let stopForOverflow = () => {};
+  const stdio = prepareStdio(config, () => stopForOverflow());
   let cgroup: SandboxCgroup | null = null;
   let plan: SandboxPlan;
   try {
@@ -135,6 +137,7 @@ export async function runPlanned(config: SandboxConfig, backend: PlanningBackend
   }
   const target = signalTarget(plan, sandbox.pid, config);
   const untrack = track(target);
+  stopForOverflow = () => kill(target, SIGKILL);
   stdio.closeChildEnds();
   journalCreations(plan, guard, host.outs, plan.host.length, sandbox.outs());
   let timedOut = false;
@@ -170,6 +173,8 @@ export async function runPlanned(config: SandboxConfig, backend: PlanningBackend
     });
     const [stdout, stderr, exit] = await Promise.all([stdio.stdout, stdio.stderr, exited]);
     if (sandbox.failure) throw stepError(plan.child[sandbox.failure.index], sandbox.failure);
+    const overflowed = stdio.overflowed();
+    if (overflowed) throw new SandboxError("output", `the command's ${overflowed} outgrew what a result can hold (${captureLimit()} bytes): the command was killed; send it to a file instead`);
     // With an init, the command's own status is what the init recorded; the
     // init's status only matters when it was killed from outside.
     const status = sandbox.commandStatus() ?? exit.status;

@@ -8,6 +8,8 @@ import { close, dupAbove2, isOpenFd, O_RDONLY, O_WRONLY, open, pipe } from "../n
 export interface PreparedStdio {
   /** The descriptors that become the command's 0, 1 and 2. */
   childFds: [number, number, number];
+  /** The captured stream that outgrew CAPTURE_LIMIT, once one has. */
+  overflowed(): "stdout" | "stderr" | null;
   /** Resolves to the captured bytes, or null for a stream not captured. */
   stdout: Promise<Uint8Array | null>;
   stderr: Promise<Uint8Array | null>;
@@ -19,27 +21,60 @@ export interface PreparedStdio {
 
 const fdOf = (file: FileLike) => (typeof file === "number" ? file : file.fd);
 
-/** Reads a pipe to EOF into one buffer, grown by doubling: at most 1.5x the output is held at once. */
-async function readAll(fd: number): Promise<Uint8Array> {
-  let buffer = new Uint8Array(64 * 1024);
-  let size = 0;
-  for await (const chunk of Bun.file(fd).stream()) {
-    if (size + chunk.length > buffer.length) {
-      let capacity = buffer.length * 2;
-      while (capacity < size + chunk.length) capacity *= 2;
-      const grown = new Uint8Array(capacity);
-      grown.set(buffer.subarray(0, size));
-      buffer = grown;
-    }
-    buffer.set(chunk, size);
-    size += chunk.length;
-  }
-  close(fd);
-  return buffer.subarray(0, size);
+/**
+ * The most output one captured stream may hold: JavaScriptCore's largest
+ * ArrayBuffer (4 GiB), or less when SANDBOXLIB_CAPTURE_LIMIT says so.
+ */
+export function captureLimit(): number {
+  const max = 4 * 1024 ** 3;
+  const asked = Number(process.env.SANDBOXLIB_CAPTURE_LIMIT);
+  return Number.isSafeInteger(asked) && asked > 0 && asked < max ? asked : max;
 }
 
-export function prepareStdio(config: SandboxConfig): PreparedStdio {
+const SMALL = 64 * 1024;
+
+/**
+ * Reads a pipe to EOF. Output that fits in 64 KiB (most commands') stays in
+ * a plain buffer; beyond that it moves to a resizable one, which grows in
+ * place (address space is reserved up to the limit, memory is used as output
+ * arrives), so big output is held once instead of being copied at each
+ * doubling (which peaked at 2-3x the output). Past `limit` it calls
+ * `overflow` once and drains the rest without keeping it.
+ */
+async function readAll(fd: number, limit: number, overflow: () => void): Promise<Uint8Array> {
+  let bytes = new Uint8Array(Math.min(SMALL, limit));
+  let growable: ArrayBuffer | null = null;
+  let size = 0;
+  let full = false;
+  for await (const chunk of Bun.file(fd).stream()) {
+    if (full) continue;
+    const needed = size + chunk.length;
+    if (needed > limit) {
+      full = true;
+      overflow();
+      continue;
+    }
+    if (needed > bytes.length) {
+      if (!growable) {
+        growable = new ArrayBuffer(0, { maxByteLength: limit });
+        growable.resize(Math.min(limit, Math.max(needed, 2 * SMALL)));
+        new Uint8Array(growable).set(bytes.subarray(0, size));
+      } else growable.resize(Math.min(limit, Math.max(needed, growable.byteLength * 2)));
+      bytes = new Uint8Array(growable);
+    }
+    bytes.set(chunk, size);
+    size = needed;
+  }
+  close(fd);
+  if (!growable) return bytes.subarray(0, size);
+  growable.resize(size); // what was reserved beyond the output goes back
+  return new Uint8Array(growable);
+}
+
+/** `onOverflow` is called (once) when a captured stream outgrows the capture limit. */
+export function prepareStdio(config: SandboxConfig, onOverflow: () => void = () => {}): PreparedStdio {
   const childEnds: number[] = [];
+  let overflowed: "stdout" | "stderr" | null = null;
   const readEnds: number[] = [];
   const own = (fd: number) => {
     childEnds.push(fd);
@@ -61,11 +96,16 @@ export function prepareStdio(config: SandboxConfig): PreparedStdio {
           : dupOf(fdOf(config.stdin), "stdin");
     let stdout: Promise<Uint8Array | null> = Promise.resolve(null);
     let stderr: Promise<Uint8Array | null> = Promise.resolve(null);
-    const output = (target: typeof config.stdout, what: string): [number, Promise<Uint8Array> | null] => {
+    const output = (target: typeof config.stdout, what: "stdout" | "stderr"): [number, Promise<Uint8Array> | null] => {
       if (target === CAPTURE) {
         const [r, w] = pipe();
         readEnds.push(r);
-        return [own(w), readAll(r)];
+        const overflow = () => {
+          if (overflowed !== null) return;
+          overflowed = what;
+          onOverflow();
+        };
+        return [own(w), readAll(r, captureLimit(), overflow)];
       }
       if (target === null) return [devNull(O_WRONLY), null];
       return [dupOf(fdOf(target), what), null];
@@ -82,6 +122,7 @@ export function prepareStdio(config: SandboxConfig): PreparedStdio {
     let childOpen = true;
     return {
       childFds: [stdinFd, outFd, errFd],
+      overflowed: () => overflowed,
       stdout,
       stderr,
       closeChildEnds() {

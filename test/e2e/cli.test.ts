@@ -112,6 +112,20 @@ describe.skipIf(!isRoot)("command line, both backends", () => {
         expect(parsed.stderr.length).toBe(1048576);
       });
 
+      test("captured output past the limit kills the command at once: one clear error, exit 125", async () => {
+        const limit = { SANDBOXLIB_CAPTURE_LIMIT: "100000" };
+        // Exactly the limit is fine; one byte more is not, on either stream.
+        const exact = await run(["--json", "sh", "-c", "yes | head -c 100000"], { env: limit });
+        expect([exact.code, JSON.parse(exact.stdout).stdout.length]).toEqual([0, 100000]);
+        // Were the command not killed, its sleep would outlast the test's timeout.
+        const over = await run(["--json", "sh", "-c", "yes | head -c 100001; sleep 1000"], { env: limit });
+        expect(over.code).toBe(125);
+        expect(over.stderr).toBe("sandboxlib: the command's stdout outgrew what a result can hold (100000 bytes): the command was killed; send it to a file instead\n");
+        expect(JSON.parse(over.stdout)).toMatchObject({ exit_code: 125, setup_failed: true, stdout: null });
+        const err = await run(["--json", "sh", "-c", "yes | head -c 200000 >&2"], { env: limit });
+        expect([err.code, err.stderr]).toEqual([125, "sandboxlib: the command's stderr outgrew what a result can hold (100000 bytes): the command was killed; send it to a file instead\n"]);
+      });
+
       test("mount targets through symlinks stay inside the root", async () => {
         const before = hostMountinfo();
         // lib -> /etc: the tmpfs lands on <root>/etc/inside, never the host's /etc.
