@@ -2,7 +2,7 @@
 // command, as GNU time reports it. The kernel's figure for a waited-for
 // process also covers its own reaped children (the in-sandbox init shares
 // sandboxlib's memory; the commands are small busybox processes).
-import { readFileSync, rmSync } from "node:fs";
+import { readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { yieldToSignals } from "./cleanup.ts";
 import { failureText, succeeded, timedSync } from "./proc.ts";
@@ -39,7 +39,7 @@ function maxRssKib(argv: string[], work: string, timeoutMs: number): number {
   }
 }
 
-export async function runMemory(bin: string, root: string, work: string, bytes: number, repetitions: number): Promise<MemoryResult> {
+export async function runMemory(bin: string, root: string, work: string, bytes: number, batchLines: number, repetitions: number): Promise<MemoryResult> {
   const file = join(work, "memory.out");
   const cases = [
     { key: "sleep", label: "sandboxlib run -- sleep 1", holdsOutput: false, timeoutMs: 30_000, argv: [bin, "run", "--root", root, "--network", "isolated", "--proc", "/proc", "--read-only", "--", "sleep", "1"] },
@@ -47,6 +47,11 @@ export async function runMemory(bin: string, root: string, work: string, bytes: 
     // --json reports the output after the command ends, so it holds it all.
     { key: "json_1gib", label: `sandboxlib run --json (${bytesLabel(bytes)}, held for the result)`, holdsOutput: true, timeoutMs: 300_000, argv: [bin, "run", "--root", root, "--dev", "/dev", "--json", "--", "sh", "-c", `head -c ${bytes} /dev/zero`] },
   ];
+  // batch, supervising one sandbox after another from a file of N lines.
+  const lines = join(work, "memory-batch.jsonl");
+  const line = JSON.stringify({ command: ["/bin/true"], filesystem_root: root, network: "isolated", extra_mounts: [[null, "/proc", "proc"]], filesystem_writable_paths: "none" });
+  writeFileSync(lines, `${Array.from({ length: batchLines }, () => line).join("\n")}\n`);
+  cases.push({ key: "batch", label: `sandboxlib batch --jobs 1 (${batchLines} sandboxes)`, holdsOutput: false, timeoutMs: 300_000, argv: [bin, "batch", "--jobs", "1", lines] });
   const figures: MemoryFigure[] = [];
   for (const { key, label, holdsOutput, argv, timeoutMs } of cases) {
     const samples: number[] = [];

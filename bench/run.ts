@@ -56,7 +56,7 @@ async function main(): Promise<void> {
   log(`capture: ${CAPTURE_BYTES} bytes x ${REPETITIONS}`);
   const capture = await runCapture(BIN, root, work, CAPTURE_BYTES, REPETITIONS, log);
   log("memory: GNU time around sandboxlib run");
-  const memory = await runMemory(BIN, root, work, CAPTURE_BYTES, REPETITIONS);
+  const memory = await runMemory(BIN, root, work, CAPTURE_BYTES, WARM_N, REPETITIONS);
 
   notes.push(
     "Cold times are wall times from spawn to reap, measured by this harness (Bun.spawnSync + performance.now()); the /bin/true row is the harness's own floor. hyperfine is not used: it cannot interleave variants.",
