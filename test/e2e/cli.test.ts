@@ -112,6 +112,15 @@ describe.skipIf(!isRoot)("command line, both backends", () => {
         expect(parsed.stderr.length).toBe(1048576);
       });
 
+      test("captured output of every size around the buffer's first growth comes back whole", async () => {
+        for (const size of [0, 1, 65535, 65536, 65537, 131072, 131073, 1_000_003]) {
+          const r = await run(["--json", "sh", "-c", `yes abcdefg | head -c ${size}`]);
+          const parsed = JSON.parse(r.stdout) as { stdout: string };
+          expect([size, parsed.stdout.length]).toEqual([size, size]);
+          expect(parsed.stdout).toBe("abcdefg\n".repeat(Math.ceil(size / 8)).slice(0, size));
+        }
+      });
+
       test("captured output past the limit kills the command at once: one clear error, exit 125", async () => {
         const limit = { SANDBOXLIB_CAPTURE_LIMIT: "100000" };
         // Exactly the limit is fine; one byte more is not, on either stream.
