@@ -8,7 +8,7 @@ import { close, dupAbove2, isOpenFd, O_RDONLY, O_WRONLY, open, pipe } from "../n
 export interface PreparedStdio {
   /** The descriptors that become the command's 0, 1 and 2. */
   childFds: [number, number, number];
-  /** The captured stream that outgrew CAPTURE_LIMIT, once one has. */
+  /** The captured stream that outgrew captureLimit(), once one has. */
   overflowed(): "stdout" | "stderr" | null;
   /** Resolves to the captured bytes, or null for a stream not captured. */
   stdout: Promise<Uint8Array | null>;
