@@ -3,7 +3,7 @@ import pkg from "../../package.json" with { type: "json" };
 import { EXIT_SETUP_FAILED, SandboxError, usageError } from "../config/errors.ts";
 import type { Executor } from "../executors/executor.ts";
 import { EXECUTORS, executorForPlatform, getExecutor } from "../executors/registry.ts";
-import { close, isOpenFd, SysError, writeAll, writeText } from "../native/libc.ts";
+import { close, isOpenFd, SysError, writeText } from "../native/libc.ts";
 import { signalAll } from "../supervise/active.ts";
 import { parseConfigText } from "./config-file.ts";
 import { BATCH_HELP, MAIN_HELP, RUN_HELP } from "./help.ts";
@@ -37,7 +37,7 @@ async function run(req: RunRequest): Promise<number> {
   const status = s.statusFd;
   if (status !== null && !isOpenFd(status)) throw usageError(`invalid value for --status-fd: ${status} (not an open file descriptor)`);
   const report = (fields: Record<string, unknown>) => {
-    if (status !== null) writeAll(status, new TextEncoder().encode(`${JSON.stringify(fields)}\n`));
+    if (status !== null) writeText(status, `${JSON.stringify(fields)}\n`);
   };
   const opened: number[] = [];
   // A signal goes to the running sandbox; before there is one (unpacking an

@@ -1,6 +1,6 @@
 // The JSON that --json, --status-fd and batch report about a run.
 import type { SandboxError } from "../config/errors.ts";
-import { writeAll } from "../native/libc.ts";
+import { writeAll, writeText } from "../native/libc.ts";
 import { escapedCapacity, escapeJsonBytes } from "./json-bytes.ts";
 import type { SandboxResult } from "../supervise/run.ts";
 
@@ -50,7 +50,6 @@ export function resultRecord(result: SandboxResult, tag: Record<string, unknown>
 }
 
 const CHUNK = 1 << 20;
-const encoder = new TextEncoder();
 
 /** simdutf's check (node:buffer isUtf8), loaded on first use: 40x TextDecoder's speed. */
 function isUtf8(bytes: Uint8Array): boolean {
@@ -63,7 +62,7 @@ function isUtf8(bytes: Uint8Array): boolean {
  * that are not UTF-8 go out as base64, with `"name_encoding":"base64"`.
  */
 function writeStream(fd: number, name: string, bytes: Uint8Array | null): void {
-  const put = (text: string) => writeAll(fd, encoder.encode(text));
+  const put = (text: string) => writeText(fd, text);
   if (bytes === null) return put(`,"${name}":null`);
   if (isUtf8(bytes)) {
     put(`,"${name}":"`);
@@ -79,8 +78,8 @@ function writeStream(fd: number, name: string, bytes: Uint8Array | null): void {
 
 /** Writes one result as a line of JSON: its fields, then stdout and stderr. */
 export function writeResultLine(fd: number, record: ResultRecord): void {
-  writeAll(fd, encoder.encode(JSON.stringify(record.fields).slice(0, -1)));
+  writeText(fd, JSON.stringify(record.fields).slice(0, -1));
   writeStream(fd, "stdout", record.stdout);
   writeStream(fd, "stderr", record.stderr);
-  writeAll(fd, encoder.encode("}\n"));
+  writeText(fd, "}\n");
 }

@@ -104,10 +104,11 @@ export function writeAll(fd: number, data: Uint8Array): void {
 }
 
 /**
- * Text to sandboxlib's own stdout (1) or stderr (2). Plain write(2): Bun's
- * process.stdout costs about 9 ms to set up, more than a whole sandbox.
+ * Text, as UTF-8, to `fd`: sandboxlib's stdout and stderr, result and status
+ * descriptors. Plain write(2): Bun's process.stdout costs about 9 ms to set
+ * up, more than a whole sandbox.
  */
-export function writeText(fd: 1 | 2, text: string): void {
+export function writeText(fd: number, text: string): void {
   writeAll(fd, utf8.encode(text));
 }
 
