@@ -12,7 +12,7 @@ import { track } from "./active.ts";
 import { createCgroup, type SandboxCgroup } from "./cgroups.ts";
 import { guardMountPoints, type MountPointGuard } from "./mount-points.ts";
 import { decodeStatus, waitForExit } from "./reaper.ts";
-import { captureLimit, prepareStdio } from "./stdio.ts";
+import { prepareStdio } from "./stdio.ts";
 
 export interface SandboxUsage {
   wallMs: number;
@@ -174,7 +174,7 @@ export async function runPlanned(config: SandboxConfig, backend: PlanningBackend
     const [stdout, stderr, exit] = await Promise.all([stdio.stdout, stdio.stderr, exited]);
     if (sandbox.failure) throw stepError(plan.child[sandbox.failure.index], sandbox.failure);
     const overflowed = stdio.overflowed();
-    if (overflowed) throw new SandboxError("output", `the command's ${overflowed} outgrew what a result can hold (${captureLimit()} bytes): the command was killed; send it to a file instead`);
+    if (overflowed) throw new SandboxError("output", `the command's ${overflowed.stream} outgrew what a result can hold (${overflowed.limit} bytes): the command was killed; send it to a file instead`);
     // With an init, the command's own status is what the init recorded; the
     // init's status only matters when it was killed from outside.
     const status = sandbox.commandStatus() ?? exit.status;

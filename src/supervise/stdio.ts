@@ -8,8 +8,8 @@ import { close, dupAbove2, isOpenFd, O_RDONLY, O_WRONLY, open, pipe } from "../n
 export interface PreparedStdio {
   /** The descriptors that become the command's 0, 1 and 2. */
   childFds: [number, number, number];
-  /** The captured stream that outgrew captureLimit(), once one has. */
-  overflowed(): "stdout" | "stderr" | null;
+  /** The captured stream that outgrew the capture limit, and the limit, once one has. */
+  overflowed(): { stream: "stdout" | "stderr"; limit: number } | null;
   /** Resolves to the captured bytes, or null for a stream not captured. */
   stdout: Promise<Uint8Array | null>;
   stderr: Promise<Uint8Array | null>;
@@ -25,7 +25,7 @@ const fdOf = (file: FileLike) => (typeof file === "number" ? file : file.fd);
  * The most output one captured stream may hold: JavaScriptCore's largest
  * ArrayBuffer (4 GiB), or less when SANDBOXLIB_CAPTURE_LIMIT says so.
  */
-export function captureLimit(): number {
+function captureLimit(): number {
   const max = 4 * 1024 ** 3;
   const asked = Number(process.env.SANDBOXLIB_CAPTURE_LIMIT);
   return Number.isSafeInteger(asked) && asked > 0 && asked < max ? asked : max;
@@ -74,7 +74,8 @@ async function readAll(fd: number, limit: number, overflow: () => void): Promise
 /** `onOverflow` is called (once) when a captured stream outgrows the capture limit. */
 export function prepareStdio(config: SandboxConfig, onOverflow: () => void = () => {}): PreparedStdio {
   const childEnds: number[] = [];
-  let overflowed: "stdout" | "stderr" | null = null;
+  const limit = captureLimit();
+  let overflowed: { stream: "stdout" | "stderr"; limit: number } | null = null;
   const readEnds: number[] = [];
   const own = (fd: number) => {
     childEnds.push(fd);
@@ -102,10 +103,10 @@ export function prepareStdio(config: SandboxConfig, onOverflow: () => void = () 
         readEnds.push(r);
         const overflow = () => {
           if (overflowed !== null) return;
-          overflowed = what;
+          overflowed = { stream: what, limit };
           onOverflow();
         };
-        return [own(w), readAll(r, captureLimit(), overflow)];
+        return [own(w), readAll(r, limit, overflow)];
       }
       if (target === null) return [devNull(O_WRONLY), null];
       return [dupOf(fdOf(target), what), null];
