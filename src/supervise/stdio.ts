@@ -42,7 +42,8 @@ const SMALL = 64 * 1024;
  * `overflow` once and drains the rest without keeping it.
  */
 async function readAll(fd: number, limit: number, overflow: () => void): Promise<Uint8Array> {
-  let bytes = new Uint8Array(Math.min(SMALL, limit));
+  // Allocated at the first chunk: most commands of a batch write nothing.
+  let bytes = new Uint8Array(0);
   let growable: ArrayBuffer | null = null;
   let size = 0;
   let full = false;
@@ -55,12 +56,15 @@ async function readAll(fd: number, limit: number, overflow: () => void): Promise
       continue;
     }
     if (needed > bytes.length) {
-      if (!growable) {
-        growable = new ArrayBuffer(0, { maxByteLength: limit });
-        growable.resize(Math.min(limit, Math.max(needed, 2 * SMALL)));
-        new Uint8Array(growable).set(bytes.subarray(0, size));
-      } else growable.resize(Math.min(limit, Math.max(needed, growable.byteLength * 2)));
-      bytes = new Uint8Array(growable);
+      if (bytes.length === 0 && needed <= SMALL) bytes = new Uint8Array(Math.min(SMALL, limit));
+      else {
+        if (!growable) {
+          growable = new ArrayBuffer(0, { maxByteLength: limit });
+          growable.resize(Math.min(limit, Math.max(needed, 2 * SMALL)));
+          new Uint8Array(growable).set(bytes.subarray(0, size));
+        } else growable.resize(Math.min(limit, Math.max(needed, growable.byteLength * 2)));
+        bytes = new Uint8Array(growable);
+      }
     }
     bytes.set(chunk, size);
     size = needed;
