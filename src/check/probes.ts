@@ -34,7 +34,9 @@ async function trySteps(steps: Step[], flags: number): Promise<string | null> {
   }
   let status = null;
   for (let i = 0; i < 500 && !(status = tryWait(sandbox.pid)); i++) await Bun.sleep(2);
-  sandbox.release();
+  // A stack goes back for reuse only once its process is gone; a probe
+  // still running keeps its own.
+  if (status) sandbox.release();
   if (sandbox.failure) {
     const step = steps[sandbox.failure.index];
     return `${step ? describeStep(step) : "setup"}: ${strerror(sandbox.failure.errno)}`;

@@ -5,7 +5,7 @@ import { ptr } from "bun:ffi";
 import type { Step } from "../plan/steps.ts";
 
 export const STEP_SIZE = 80;
-export const SPAWN_SIZE = 160;
+export const SPAWN_SIZE = 176;
 
 const OPCODES: Record<Step["op"], number> = {
   mount: 1,

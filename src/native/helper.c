@@ -10,7 +10,8 @@
  * Rules that keep the child safe (see DESIGN.md):
  *  - no JavaScript and no malloc in the child, only stack buffers;
  *  - the spawning thread blocks in sbx_spawn() until the command has exec'd
- *    or failed, so the child may use glibc while the caller waits;
+ *    or failed, so the child may use glibc while the caller waits (for
+ *    sbx_spawn_async, the caller is a spawner thread of this file);
  *  - the init loop that outlives sbx_spawn() uses raw syscalls only, so it
  *    never writes the caller thread's errno.
  */
@@ -51,6 +52,8 @@ extern int snprintf(char *, size_t, const char *, ...);
 extern int getpid(void);
 extern int setrlimit(int, const void *);
 extern int poll(void *, unsigned long, int);
+extern int pthread_create(unsigned long *, const void *, void *(*)(void *), void *);
+extern int pthread_detach(unsigned long);
 
 #define errno (*__errno_location())
 
@@ -201,6 +204,8 @@ struct sbx_spawn {
   long status_wfd;        /* 136 internal */
   long go_rfd;            /* 144 internal: the command waits for EOF here (init exec'd) */
   long go_wfd;            /* 152 internal */
+  long async_result;      /* 160 out: what sbx_spawn returned, for sbx_spawn_async */
+  long done_wfd;          /* 168 in: sbx_spawn_async writes a byte there once the spawn is over */
 };
 
 enum {
@@ -984,6 +989,33 @@ static int sandbox_main(void *arg) {
   return 0;
 }
 
+/* Stacks of reaped sandboxes, kept for the next ones: a fresh mapping costs
+ * the child page faults and its munmap a TLB shootdown on every CPU running
+ * this process, both paid again for each sandbox of a batch. Only the thread
+ * that calls sbx_take_stack and sbx_release (the JavaScript thread) touches
+ * them. A stack is reused only once its sandbox process has been reaped:
+ * with a PID namespace, the kernel reaps its init only after every other
+ * process of the namespace is gone, the command process included. */
+#define STACK_SIZE (256 * 1024)
+#define SPARE_STACKS 64
+static char *spare_stacks[SPARE_STACKS];
+static long spare_count = 0;
+
+/* Gives `sp` a stack (a spare one when there is one). Returns 0 or -errno. */
+long sbx_take_stack(struct sbx_spawn *sp) {
+  sp->stack_size = STACK_SIZE;
+  if (spare_count > 0) {
+    sp->stack = spare_stacks[--spare_count];
+    return 0;
+  }
+  sp->stack = mmap(0, STACK_SIZE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
+  if (sp->stack == (char *)-1) {
+    sp->stack = 0;
+    return -(long)errno;
+  }
+  return 0;
+}
+
 /* Clones the sandbox process and waits until its command has exec'd or its
  * setup has failed. Returns the child's pid (or -errno when clone failed);
  * a failure inside the child is reported in sp->fail_step / sp->fail_errno. */
@@ -994,12 +1026,8 @@ long sbx_spawn(struct sbx_spawn *sp) {
   sp->cmd_status = -1;
   sp->cmd_pid = 0;
   if (!sp->stack) {
-    sp->stack_size = 256 * 1024;
-    sp->stack = mmap(0, (size_t)sp->stack_size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
-    if (sp->stack == (char *)-1) {
-      sp->stack = 0;
-      return -(long)errno;
-    }
+    long got = sbx_take_stack(sp);
+    if (got < 0) return got;
   }
   sp->status_rfd = -1;
   sp->status_wfd = -1;
@@ -1045,6 +1073,61 @@ long sbx_spawn(struct sbx_spawn *sp) {
   return pid < 0 ? -clone_err : pid;
 }
 
+/* ---- spawning off the caller's thread ----
+ *
+ * A sandbox's set-up (namespaces, mounts, exec) takes about a millisecond,
+ * during which sbx_spawn blocks its thread. sbx_spawn_async hands the spawn
+ * to a spawner thread instead, so that the caller (the JavaScript thread)
+ * plans and reports other sandboxes meanwhile, and several set-ups run at
+ * once. Spawner threads never exit: PR_SET_PDEATHSIG fires when the thread
+ * that spawned a child dies, so a spawner must live as long as the process.
+ * They block every signal, which stay with the caller's threads. */
+
+static int spawn_jobs[2] = {-1, -1};
+static long spawner_count = 0;
+
+static void *spawner_main(void *unused) {
+  (void)unused;
+  for (;;) {
+    struct sbx_spawn *sp = 0;
+    if (read(spawn_jobs[0], &sp, sizeof sp) != (long)sizeof sp) continue;
+    sp->async_result = sbx_spawn(sp);
+    /* A byte, not EOF: sandboxes cloned meanwhile hold copies of this end
+     * until they exec, and EOF would wait for the slowest of them. */
+    char done = 1;
+    while (write((int)sp->done_wfd, &done, 1) < 0 && errno == EINTR) {
+    }
+    close((int)sp->done_wfd);
+  }
+  return 0;
+}
+
+/* Makes sure at least `n` spawner threads exist, so that `n` spawns in
+ * flight each have one. Called from one thread only. Returns 0 or -errno. */
+long sbx_spawners(long n) {
+  if (spawn_jobs[0] < 0 && pipe2(spawn_jobs, O_CLOEXEC) < 0) return -(long)errno;
+  while (spawner_count < n) {
+    unsigned long tid, all, old;
+    set_all_signals(&all);
+    rawsys(SYS_rt_sigprocmask, 2, (long)&all, (long)&old, 8);
+    int r = pthread_create(&tid, 0, spawner_main, 0);
+    rawsys(SYS_rt_sigprocmask, 2, (long)&old, 0, 8);
+    if (r != 0) return -(long)r;
+    pthread_detach(tid);
+    spawner_count++;
+  }
+  return 0;
+}
+
+/* Queues `sp` for a spawner thread (see sbx_spawners), which runs sbx_spawn
+ * (give `sp` its stack first, with sbx_take_stack, from the caller's thread),
+ * stores its result in sp->async_result and writes a byte to sp->done_wfd. `sp` and
+ * what it points to must stay alive until then. Returns 0 or -errno. */
+long sbx_spawn_async(struct sbx_spawn *sp) {
+  if (write(spawn_jobs[1], &sp, sizeof sp) != (long)sizeof sp) return -(long)errno;
+  return 0;
+}
+
 /* Once the sandbox process has been reaped: takes the command's status from
  * sandboxlib-init's pipe, when that init ran. The pipe is non-blocking: a
  * call before the init wrote finds nothing and changes nothing. */
@@ -1076,7 +1159,10 @@ void sbx_release(struct sbx_spawn *sp) {
   sbx_collect(sp);
   if (sp->status_rfd >= 0) close((int)sp->status_rfd);
   sp->status_rfd = -1;
-  if (sp->stack) munmap(sp->stack, (size_t)sp->stack_size);
+  if (sp->stack && spare_count < SPARE_STACKS && sp->stack_size == STACK_SIZE)
+    spare_stacks[spare_count++] = sp->stack;
+  else if (sp->stack)
+    munmap(sp->stack, (size_t)sp->stack_size);
   sp->stack = 0;
 }
 

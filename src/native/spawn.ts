@@ -5,6 +5,7 @@ import type { Step } from "../plan/steps.ts";
 import { encodeSteps, getInt64, setInt64, SPAWN_SIZE } from "./encode.ts";
 import { CLONE_NEWPID } from "./clone-flags.ts";
 import { helper, initProgramFd } from "./helper.ts";
+import { close, pipe } from "./libc.ts";
 
 
 /** A step that failed: its index in the plan and the errno it got. */
@@ -27,11 +28,7 @@ export interface SpawnedSandbox {
   release(): void;
 }
 
-/**
- * Clones a process that runs `steps` and returns once its command has been
- * exec'd or its setup has failed. Throws only when clone itself fails.
- */
-export function spawnSteps(steps: readonly Step[], cloneFlags: number): SpawnedSandbox {
+function prepareSpawn(steps: readonly Step[], cloneFlags: number) {
   const encoded = encodeSteps(steps);
   const spawn = new Uint8Array(SPAWN_SIZE);
   const view = new DataView(spawn.buffer);
@@ -39,8 +36,12 @@ export function spawnSteps(steps: readonly Step[], cloneFlags: number): SpawnedS
   setInt64(view, 8, ptr(encoded.buffer));
   setInt64(view, 16, encoded.count);
   setInt64(view, 120, cloneFlags & CLONE_NEWPID ? initProgramFd() : -1);
+  return { encoded, spawn, view };
+}
+
+/** What sbx_spawn left in `spawn`, as a SpawnedSandbox. Throws when clone itself failed. */
+function spawned(steps: readonly Step[], { encoded, spawn, view }: ReturnType<typeof prepareSpawn>, pid: number): SpawnedSandbox {
   const native = helper();
-  const pid = Number(native.sbx_spawn(spawn));
   const field = (off: number) => getInt64(view, off);
   if (pid < 0) {
     native.sbx_release(spawn);
@@ -67,6 +68,57 @@ export function spawnSteps(steps: readonly Step[], cloneFlags: number): SpawnedS
       keep = null;
     },
   };
+}
+
+/**
+ * Clones a process that runs `steps` and returns once its command has been
+ * exec'd or its setup has failed, blocking this thread meanwhile (the
+ * quickest way when there is nothing else to do). Throws only when clone
+ * itself fails.
+ */
+export function spawnSteps(steps: readonly Step[], cloneFlags: number): SpawnedSandbox {
+  const prepared = prepareSpawn(steps, cloneFlags);
+  return spawned(steps, prepared, Number(helper().sbx_spawn(prepared.spawn)));
+}
+
+/** Spawns in flight on spawner threads; there is a thread for each. */
+let inFlight = 0;
+
+/** Resolves once a byte can be read from `fd`. */
+async function untilReadable(fd: number): Promise<void> {
+  for await (const _ of Bun.file(fd).stream()) break;
+}
+
+/**
+ * spawnSteps on a spawner thread of the helper: this thread goes on (other
+ * sandboxes are planned and reported meanwhile) and several sandboxes are
+ * set up at once.
+ */
+export async function spawnStepsConcurrently(steps: readonly Step[], cloneFlags: number): Promise<SpawnedSandbox> {
+  const prepared = prepareSpawn(steps, cloneFlags);
+  const native = helper();
+  const threads = Number(native.sbx_spawners(inFlight + 1));
+  if (threads < 0) throw Object.assign(new Error("cannot start a spawner thread"), { errno: -threads });
+  // The stack comes from this thread: the spare stacks are this thread's.
+  const stacked = Number(native.sbx_take_stack(prepared.spawn));
+  if (stacked < 0) throw Object.assign(new Error("cannot map a stack"), { errno: -stacked });
+  const [done, doneByThread] = pipe();
+  setInt64(prepared.view, 168, doneByThread);
+  const queued = Number(native.sbx_spawn_async(prepared.spawn));
+  if (queued < 0) {
+    close(done);
+    close(doneByThread);
+    native.sbx_release(prepared.spawn);
+    throw Object.assign(new Error("cannot queue a spawn"), { errno: -queued });
+  }
+  inFlight++;
+  try {
+    await untilReadable(done);
+  } finally {
+    inFlight--;
+    close(done);
+  }
+  return spawned(steps, prepared, getInt64(prepared.view, 160));
 }
 
 export interface HostRun {

@@ -4,11 +4,11 @@ import { SandboxError } from "../config/errors.ts";
 import { resolvePlanInput } from "../config/resolve.ts";
 import type { SandboxConfig } from "../config/types.ts";
 import { kill, strerror, writeText } from "../native/libc.ts";
-import { runAllHostSteps, runHostSteps, spawnSteps, type SpawnedSandbox, type StepFailure } from "../native/spawn.ts";
+import { runAllHostSteps, runHostSteps, spawnSteps, spawnStepsConcurrently, type SpawnedSandbox, type StepFailure } from "../native/spawn.ts";
 import type { PlanInput } from "../plan/input.ts";
 import { type SandboxPlan, withinRoot } from "../plan/sandbox-plan.ts";
 import { describeStep, type Step } from "../plan/steps.ts";
-import { track } from "./active.ts";
+import { anyActive, trackStart } from "./active.ts";
 import { createCgroup, type SandboxCgroup } from "./cgroups.ts";
 import { guardMountPoints, type MountPointGuard } from "./mount-points.ts";
 import { decodeStatus, waitForExit } from "./reaper.ts";
@@ -125,9 +125,16 @@ export async function runPlanned(config: SandboxConfig, backend: PlanningBackend
     throw stepError(plan.host[host.failure.index], host.failure);
   }
   let sandbox: SpawnedSandbox;
+  // Alone, this thread has nothing to do while the sandbox is set up: it
+  // spawns it itself, the quickest way. Beside other sandboxes (a batch,
+  // concurrent library calls) a spawner thread sets it up, so that this
+  // thread goes on with the others and set-ups run side by side.
+  const concurrent = anyActive();
+  const starting = trackStart();
   try {
-    sandbox = spawnSteps(plan.child, plan.cloneFlags);
+    sandbox = concurrent ? await spawnStepsConcurrently(plan.child, plan.cloneFlags) : spawnSteps(plan.child, plan.cloneFlags);
   } catch (e) {
+    starting.abandoned();
     stdio.closeAll();
     journalCreations(plan, guard, host.outs, plan.host.length, []);
     undo(plan, guard, host.outs, plan.host.length);
@@ -136,7 +143,7 @@ export async function runPlanned(config: SandboxConfig, backend: PlanningBackend
     throw new SandboxError("setup", `cannot create the sandbox process: ${strerror(errno)}`, "clone");
   }
   const target = signalTarget(plan, sandbox.pid, config);
-  const untrack = track(target);
+  const untrack = starting.started(target);
   stopForOverflow = () => kill(target, SIGKILL);
   stdio.closeChildEnds();
   journalCreations(plan, guard, host.outs, plan.host.length, sandbox.outs());

@@ -4,7 +4,9 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { BIN, runCli } from "../helpers/cli.ts";
-import { isRoot, makeRootfs, removeRootfs, requireRootNote } from "../helpers/rootfs.ts";
+import { sleepers } from "../helpers/fixtures.ts";
+import { hostMountinfo, isRoot, makeRootfs, removeRootfs, requireRootNote } from "../helpers/rootfs.ts";
+import { eventually } from "../helpers/wait.ts";
 
 requireRootNote("config-batch.test.ts");
 
@@ -122,6 +124,33 @@ describe.skipIf(!isRoot)("batch", () => {
     expect(results.map((r) => r.stdout)).toEqual(["met\n", "met\n"]);
     rmSync(join(dir, "a"));
     rmSync(join(dir, "b"));
+  });
+
+  test("SIGKILL of batch leaves no process and no mount, sandboxes set up by spawner threads included", async () => {
+    // The first entry is spawned from the JavaScript thread; the others,
+    // started while it runs, from spawner threads: PDEATHSIG follows those.
+    const before = hostMountinfo();
+    const lines = ["a", "b", "c"].map((id) => job({ id, command: ["sleep", "987654"], network: "isolated", extra_mounts: [[null, "/proc", "proc"]] }));
+    const proc = Bun.spawn([BIN, "batch", "--jobs", "3"], { stdin: Buffer.from(`${lines.join("\n")}\n`), stdout: "ignore", stderr: "ignore" });
+    try {
+      await eventually(() => sleepers("987654").length === 3, "three sandboxes run");
+    } finally {
+      proc.kill("SIGKILL");
+      await proc.exited;
+    }
+    await eventually(() => sleepers("987654").length === 0, "every sandbox died with sandboxlib");
+    expect(hostMountinfo()).toBe(before);
+  });
+
+  test("SIGTERM to batch reaches every running sandbox; each result says so", async () => {
+    const lines = ["a", "b", "c"].map((id) => job({ id, command: ["sleep", "987655"] }));
+    const proc = Bun.spawn([BIN, "batch", "--jobs", "3"], { stdin: Buffer.from(`${lines.join("\n")}\n`), stdout: "pipe", stderr: "pipe" });
+    await eventually(() => sleepers("987655").length === 3, "three sandboxes run");
+    proc.kill("SIGTERM");
+    const [out, code] = await Promise.all([new Response(proc.stdout).text(), proc.exited]);
+    expect(code).toBe(0);
+    const results = out.trim().split("\n").map((l) => JSON.parse(l) as Record<string, unknown>);
+    expect(results.map((r) => [r.id, r.exit_code])).toEqual([["a", 143], ["b", 143], ["c", 143]]);
   });
 
   test("batch reads a file too; a missing file is a usage error", async () => {

@@ -1,0 +1,98 @@
+// Spawning off the JavaScript thread (spawner threads of the helper), in
+// this process with the helper as TinyCC compiles it, and the signals of
+// sandboxes still being set up. Real clones; no namespaces, so no root.
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { mkdtempSync, openSync, closeSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { O_RDONLY } from "../../src/native/libc.ts";
+import { spawnStepsConcurrently } from "../../src/native/spawn.ts";
+import { signalAll, trackStart } from "../../src/supervise/active.ts";
+import { decodeStatus, waitForExit } from "../../src/supervise/reaper.ts";
+
+let scratch = "";
+beforeAll(() => {
+  scratch = mkdtempSync(join(tmpdir(), "sandboxlib-spawn-"));
+});
+afterAll(() => rmSync(scratch, { recursive: true, force: true }));
+
+function fifo(name: string): string {
+  const path = join(scratch, name);
+  const made = Bun.spawnSync(["mkfifo", path]);
+  if (made.exitCode !== 0) throw new Error(`mkfifo ${path} failed`);
+  return path;
+}
+
+async function exitCodeOf(pid: number): Promise<number | null> {
+  return decodeStatus((await waitForExit(pid)).status).code;
+}
+
+describe("spawner threads", () => {
+  test("a sandbox still being set up blocks neither this thread nor the next sandbox's set-up", async () => {
+    // The first set-up blocks in open(2) on a FIFO until this thread opens
+    // its other end: a spawn on this thread would never return.
+    const path = fifo("held");
+    let firstSpawned = false;
+    const first = spawnStepsConcurrently([{ op: "open-fd", path, flags: O_RDONLY, mode: 0, fd: -1 }, { op: "exit", status: 3 }], 0);
+    void first.then(() => (firstSpawned = true));
+    const second = await spawnStepsConcurrently([{ op: "exit", status: 4 }], 0);
+    expect(second.failure).toBeNull();
+    expect(await exitCodeOf(second.pid)).toBe(4);
+    second.release();
+    expect(firstSpawned).toBe(false);
+    const writer = openSync(path, "w"); // returns once the child has its end open
+    closeSync(writer);
+    const sandbox = await first;
+    expect(sandbox.failure).toBeNull();
+    expect(await exitCodeOf(sandbox.pid)).toBe(3);
+    sandbox.release();
+  });
+
+  test("a set-up that blocks does not hold back the sandboxes spawned just before it", async () => {
+    // The blocked child is cloned after the first spawn's notification pipe
+    // was made: it holds a copy of that pipe until it execs or exits.
+    const path = fifo("held-after");
+    const first = spawnStepsConcurrently([{ op: "exit", status: 5 }], 0);
+    const blocked = spawnStepsConcurrently([{ op: "open-fd", path, flags: O_RDONLY, mode: 0, fd: -1 }, { op: "exit", status: 6 }], 0);
+    const sandbox = await first;
+    expect(await exitCodeOf(sandbox.pid)).toBe(5);
+    sandbox.release();
+    closeSync(openSync(path, "w"));
+    const other = await blocked;
+    expect(await exitCodeOf(other.pid)).toBe(6);
+    other.release();
+  });
+
+  test("a failing set-up on a spawner thread reports its step and errno", async () => {
+    const sandbox = await spawnStepsConcurrently([{ op: "open-fd", path: join(scratch, "missing"), flags: O_RDONLY, mode: 0, fd: -1 }, { op: "exit", status: 0 }], 0);
+    expect(sandbox.failure).toEqual({ index: 0, errno: 2 });
+    await waitForExit(sandbox.pid);
+    sandbox.release();
+  });
+
+  test("many spawns at once each get a thread, and every stack comes back for the next", async () => {
+    for (let round = 0; round < 3; round++) {
+      const sandboxes = await Promise.all(Array.from({ length: 8 }, (_, i) => spawnStepsConcurrently([{ op: "exit", status: i }], 0)));
+      expect(await Promise.all(sandboxes.map((s) => exitCodeOf(s.pid)))).toEqual([0, 1, 2, 3, 4, 5, 6, 7]);
+      for (const s of sandboxes) s.release();
+    }
+  });
+});
+
+describe("signals of sandboxes being set up", () => {
+  test("a signal sent while a sandbox is set up reaches it once it runs", async () => {
+    const sleeper = Bun.spawn(["sleep", "30"]);
+    const starting = trackStart();
+    expect(signalAll(15)).toBe(1);
+    const untrack = starting.started(sleeper.pid);
+    expect(await sleeper.exited).toBe(143);
+    expect(sleeper.signalCode).toBe("SIGTERM");
+    untrack();
+    expect(signalAll(15)).toBe(0);
+  });
+
+  test("an abandoned set-up is no longer counted", () => {
+    trackStart().abandoned();
+    expect(signalAll(15)).toBe(0);
+  });
+});
