@@ -108,6 +108,7 @@ extern int pthread_detach(unsigned long);
 #define EAGAIN 11
 #define ECHILD 10
 #define EINVAL 22
+#define EPIPE 32
 #define EEXIST 17
 #define ENAMETOOLONG 36
 #define AF_INET 2
@@ -1102,21 +1103,38 @@ static void *spawner_main(void *unused) {
   return 0;
 }
 
-/* Makes sure at least `n` spawner threads exist, so that `n` spawns in
- * flight each have one. Called from one thread only. Returns 0 or -errno. */
+/* More set-ups at once than this gain nothing; spawns beyond it wait in the
+ * queue for a thread. */
+#define MAX_SPAWNERS 64
+
+/* Makes sure `n` spawner threads exist (at most MAX_SPAWNERS), so that each
+ * spawn in flight has one. Called from one thread only. Returns how many
+ * threads there are, or -errno when there are none and none could start. */
 long sbx_spawners(long n) {
   if (spawn_jobs[0] < 0 && pipe2(spawn_jobs, O_CLOEXEC) < 0) return -(long)errno;
-  while (spawner_count < n) {
+  while (spawner_count < n && spawner_count < MAX_SPAWNERS) {
     unsigned long tid, all, old;
     set_all_signals(&all);
     rawsys(SYS_rt_sigprocmask, 2, (long)&all, (long)&old, 8);
     int r = pthread_create(&tid, 0, spawner_main, 0);
     rawsys(SYS_rt_sigprocmask, 2, (long)&old, 0, 8);
-    if (r != 0) return -(long)r;
+    if (r != 0) return spawner_count > 0 ? spawner_count : -(long)r;
     pthread_detach(tid);
     spawner_count++;
   }
-  return 0;
+  return spawner_count;
+}
+
+/* Blocks until a byte can be read from `fd` (a spawn's completion, when it
+ * cannot be awaited). Returns 1, or -errno. */
+long sbx_await_byte(long fd) {
+  char byte;
+  for (;;) {
+    long n = read((int)fd, &byte, 1);
+    if (n == 1) return 1;
+    if (n == 0) return -EPIPE;
+    if (errno != EINTR) return -(long)errno;
+  }
 }
 
 /* Queues `sp` for a spawner thread (see sbx_spawners), which runs sbx_spawn

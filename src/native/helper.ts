@@ -12,6 +12,7 @@ const symbols = {
   sbx_spawners: { args: [FFIType.i64], returns: FFIType.i64 },
   sbx_spawn_async: { args: [FFIType.ptr], returns: FFIType.i64 },
   sbx_take_stack: { args: [FFIType.ptr], returns: FFIType.i64 },
+  sbx_await_byte: { args: [FFIType.i64], returns: FFIType.i64 },
   sbx_release: { args: [FFIType.ptr], returns: FFIType.void },
   sbx_collect: { args: [FFIType.ptr], returns: FFIType.void },
   sbx_wait: { args: [FFIType.i64, FFIType.ptr, FFIType.ptr], returns: FFIType.i64 },

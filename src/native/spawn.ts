@@ -81,7 +81,7 @@ export function spawnSteps(steps: readonly Step[], cloneFlags: number): SpawnedS
   return spawned(steps, prepared, Number(helper().sbx_spawn(prepared.spawn)));
 }
 
-/** Spawns in flight on spawner threads; there is a thread for each. */
+/** Spawns in flight on spawner threads (the helper starts a thread for each, up to a limit). */
 let inFlight = 0;
 
 /** Resolves once a byte can be read from `fd`. */
@@ -95,25 +95,28 @@ async function untilReadable(fd: number): Promise<void> {
  * set up at once.
  */
 export async function spawnStepsConcurrently(steps: readonly Step[], cloneFlags: number): Promise<SpawnedSandbox> {
-  const prepared = prepareSpawn(steps, cloneFlags);
   const native = helper();
-  const threads = Number(native.sbx_spawners(inFlight + 1));
-  if (threads < 0) throw Object.assign(new Error("cannot start a spawner thread"), { errno: -threads });
-  // The stack comes from this thread: the spare stacks are this thread's.
-  const stacked = Number(native.sbx_take_stack(prepared.spawn));
-  if (stacked < 0) throw Object.assign(new Error("cannot map a stack"), { errno: -stacked });
+  // No thread could start (a thread limit, say): this thread spawns.
+  if (Number(native.sbx_spawners(inFlight + 1)) < 0) return spawnSteps(steps, cloneFlags);
+  const prepared = prepareSpawn(steps, cloneFlags);
   const [done, doneByThread] = pipe();
   setInt64(prepared.view, 168, doneByThread);
-  const queued = Number(native.sbx_spawn_async(prepared.spawn));
+  // The stack comes from this thread: the spare stacks are this thread's.
+  const stacked = Number(native.sbx_take_stack(prepared.spawn));
+  const queued = stacked < 0 ? stacked : Number(native.sbx_spawn_async(prepared.spawn));
   if (queued < 0) {
     close(done);
     close(doneByThread);
     native.sbx_release(prepared.spawn);
-    throw Object.assign(new Error("cannot queue a spawn"), { errno: -queued });
+    throw Object.assign(new Error(stacked < 0 ? "cannot map a stack" : "cannot queue a spawn"), { errno: -queued });
   }
   inFlight++;
   try {
     await untilReadable(done);
+  } catch {
+    // The spawn goes on regardless, and its sandbox must not be lost: wait
+    // for it here instead.
+    native.sbx_await_byte(done);
   } finally {
     inFlight--;
     close(done);

@@ -70,10 +70,10 @@ describe("spawner threads", () => {
     sandbox.release();
   });
 
-  test("many spawns at once each get a thread, and every stack comes back for the next", async () => {
-    for (let round = 0; round < 3; round++) {
-      const sandboxes = await Promise.all(Array.from({ length: 8 }, (_, i) => spawnStepsConcurrently([{ op: "exit", status: i }], 0)));
-      expect(await Promise.all(sandboxes.map((s) => exitCodeOf(s.pid)))).toEqual([0, 1, 2, 3, 4, 5, 6, 7]);
+  test("more spawns at once than there are spawner threads (64) all run, and their stacks come back for the next", async () => {
+    for (const count of [80, 8, 8]) {
+      const sandboxes = await Promise.all(Array.from({ length: count }, (_, i) => spawnStepsConcurrently([{ op: "exit", status: i }], 0)));
+      expect(await Promise.all(sandboxes.map((s) => exitCodeOf(s.pid)))).toEqual(Array.from({ length: count }, (_, i) => i));
       for (const s of sandboxes) s.release();
     }
   });
