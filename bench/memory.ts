@@ -39,7 +39,7 @@ function maxRssKib(argv: string[], work: string, timeoutMs: number): number {
   }
 }
 
-export async function runMemory(bin: string, root: string, work: string, bytes: number, batchLines: number, repetitions: number): Promise<MemoryResult> {
+export async function runMemory(bin: string, root: string, work: string, bytes: number, batchLines: number, jobs: number, repetitions: number): Promise<MemoryResult> {
   const file = join(work, "memory.out");
   const cases = [
     { key: "sleep", label: "sandboxlib run -- sleep 1", holdsOutput: false, timeoutMs: 30_000, argv: [bin, "run", "--root", root, "--network", "isolated", "--proc", "/proc", "--read-only", "--", "sleep", "1"] },
@@ -47,11 +47,12 @@ export async function runMemory(bin: string, root: string, work: string, bytes: 
     // --json reports the output after the command ends, so it holds it all.
     { key: "json_1gib", label: `sandboxlib run --json (${bytesLabel(bytes)}, held for the result)`, holdsOutput: true, timeoutMs: 300_000, argv: [bin, "run", "--root", root, "--dev", "/dev", "--json", "--", "sh", "-c", `head -c ${bytes} /dev/zero`] },
   ];
-  // batch, supervising one sandbox after another from a file of N lines.
+  // batch, supervising one sandbox after another from a file of N lines, then J at a time.
   const lines = join(work, "memory-batch.jsonl");
   const line = JSON.stringify({ command: ["/bin/true"], filesystem_root: root, network: "isolated", extra_mounts: [[null, "/proc", "proc"]], filesystem_writable_paths: "none" });
   writeFileSync(lines, `${Array.from({ length: batchLines }, () => line).join("\n")}\n`);
   cases.push({ key: "batch", label: `sandboxlib batch --jobs 1 (${batchLines} sandboxes)`, holdsOutput: false, timeoutMs: 300_000, argv: [bin, "batch", "--jobs", "1", lines] });
+  cases.push({ key: "batch_jobs", label: `sandboxlib batch --jobs ${jobs} (${batchLines} sandboxes)`, holdsOutput: false, timeoutMs: 300_000, argv: [bin, "batch", "--jobs", String(jobs), lines] });
   const figures: MemoryFigure[] = [];
   for (const { key, label, holdsOutput, argv, timeoutMs } of cases) {
     const samples: number[] = [];

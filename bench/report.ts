@@ -65,6 +65,7 @@ export function compare(cold: ColdResult, warm: WarmResult, capture: CaptureResu
     if (v.key !== "sandboxlib") comparisons.push({ figure: "cold sandboxlib run (median ms)", peer: `${v.label} (median ms)`, ratio: ratio(sb, v.ms.median) });
   }
   const bwrapEach = warm.bwrap.per_invocation_ms;
+  const jc = warm.concurrent;
   comparisons.push(
     { figure: "warm batch (total ms / N)", peer: "one bwrap invocation (total ms / N)", ratio: ratio(warm.batch.per_sandbox_ms, bwrapEach) },
     { figure: "warm library (mean ms)", peer: "one bwrap invocation (total ms / N)", ratio: ratio(warm.library.mean_ms, bwrapEach) },
@@ -74,13 +75,17 @@ export function compare(cold: ColdResult, warm: WarmResult, capture: CaptureResu
     { figure: "floor: C sandbox (mean ms)", peer: "one bwrap invocation (total ms / N)", ratio: ratio(warm.floor_ms, bwrapEach) },
     { figure: "floor: C floor, one sandbox, cold (median ms)", peer: "bwrap (median ms)", ratio: ratio(coldMedian(cold, "c_floor"), coldMedian(cold, "bwrap")) },
     { figure: "warm batch (total ms / N)", peer: "C sandbox floor (mean ms)", ratio: ratio(warm.batch.per_sandbox_ms, warm.floor_ms) },
+    { figure: `warm batch --jobs ${jc.jobs} (total ms / N)`, peer: "one bwrap invocation (total ms / N)", ratio: ratio(jc.batch.per_sandbox_ms, bwrapEach) },
+    { figure: `warm batch --jobs ${jc.jobs} (total ms / N)`, peer: `bwrap, ${jc.jobs} at a time (total ms / N)`, ratio: ratio(jc.batch.per_sandbox_ms, jc.bwrap_per_invocation_ms) },
+    { figure: `warm batch --jobs ${jc.jobs} (total ms / N)`, peer: `${jc.jobs} C floors side by side (total ms / N)`, ratio: ratio(jc.batch.per_sandbox_ms, jc.floor_ms) },
   );
   for (const [key, peer] of CAPTURE_PEERS) {
     comparisons.push({ figure: `${captureFigure(capture, key)?.label} (MB/s)`, peer: `${captureFigure(capture, peer)?.label} (MB/s)`, ratio: ratio(rate(capture, key), rate(capture, peer)) });
   }
   const targets: Target[] = [
     target("cold sandboxlib / bwrap (median)", ratio(sb, coldMedian(cold, "bwrap")), "x", "<=", 1.5),
-    target("warm batch per sandbox / one bwrap invocation", ratio(warm.batch.per_sandbox_ms, bwrapEach), "x", "<=", 0.4),
+    target(`warm batch --jobs ${jc.jobs} per sandbox / one bwrap invocation`, ratio(jc.batch.per_sandbox_ms, bwrapEach), "x", "<=", 0.4),
+    target("warm batch --jobs 1 per sandbox / one bwrap invocation", ratio(warm.batch.per_sandbox_ms, bwrapEach), "x", "<=", 0.4),
     ...CAPTURE_PEERS.map(([key, peer]) =>
       target(`capture ${captureFigure(capture, key)?.label} / ${captureFigure(capture, peer)?.label}`, ratio(rate(capture, key), rate(capture, peer)), "x", ">=", 0.8, captureFigure(capture, key)?.ms === null),
     ),
@@ -128,11 +133,17 @@ export function formatResults(r: Results): string {
         ["sandboxlib batch --jobs 1", "-", "-", num(w.batch.per_sandbox_ms), times(ratio(w.batch.per_sandbox_ms, w.bwrap.per_invocation_ms))],
         [`bwrap, ${w.n} invocations back to back`, num(w.bwrap.ms.median), num(w.bwrap.ms.p90), num(w.bwrap.per_invocation_ms), "1.00x"],
         ["C floor (bench/floor.c), same isolation", "-", "-", num(w.floor_ms), times(ratio(w.floor_ms, w.bwrap.per_invocation_ms))],
+        [`sandboxlib batch --jobs ${w.concurrent.jobs}`, "-", "-", num(w.concurrent.batch.per_sandbox_ms), times(ratio(w.concurrent.batch.per_sandbox_ms, w.bwrap.per_invocation_ms))],
+        [`bwrap, ${w.concurrent.jobs} at a time (xargs -P ${w.concurrent.jobs})`, "-", "-", num(w.concurrent.bwrap_per_invocation_ms), times(ratio(w.concurrent.bwrap_per_invocation_ms, w.bwrap.per_invocation_ms))],
+        [`C floor, ${w.concurrent.jobs} side by side`, "-", "-", num(w.concurrent.floor_ms), times(ratio(w.concurrent.floor_ms, w.bwrap.per_invocation_ms))],
       ],
     ),
   );
+  const jobsRatio = ratio(w.concurrent.batch.per_sandbox_ms, w.concurrent.bwrap_per_invocation_ms);
+  out.push(`  ${w.concurrent.jobs} at a time: batch is ${times(jobsRatio)} bwrap run ${w.concurrent.jobs} at a time, and ${times(ratio(w.concurrent.batch.per_sandbox_ms, w.concurrent.floor_ms))} the C floors side by side`);
   out.push(`  library: first sandbox ${num(w.library.first_ms)} ms (compiles the C helper); total/N is the mean over all ${w.n}`);
   if (w.batch.note) out.push(`  batch: ${w.batch.note}`);
+  if (w.concurrent.batch.note) out.push(`  batch --jobs ${w.concurrent.jobs}: ${w.concurrent.batch.note}`);
 
   const c = r.capture;
   out.push("", `Capture: ${bytesLabel(c.bytes)} of command output, ${c.repetitions} repetitions; MB/s = 10^6 bytes of output per second at the median time`);

@@ -4,6 +4,7 @@
 import { join } from "node:path";
 import { trackChild, yieldToSignals } from "./cleanup.ts";
 import { failureText, mustRun, output, succeeded } from "./proc.ts";
+import { settle } from "./settle.ts";
 import { summarize, type Summary } from "./stats.ts";
 
 export interface WarmLibrary {
@@ -28,6 +29,17 @@ export interface WarmBwrap {
   ms: Summary;
 }
 
+/** N sandboxes, `jobs` at a time: total wall time / N. */
+export interface WarmConcurrent {
+  jobs: number;
+  /** `sandboxlib batch --jobs J`. */
+  batch: WarmBatch;
+  /** N bwrap invocations, J at a time (xargs -P J), as a build tool runs them. */
+  bwrap_per_invocation_ms: number;
+  /** J C floors side by side, N in all. */
+  floor_ms: number;
+}
+
 export interface WarmResult {
   n: number;
   library: WarmLibrary;
@@ -35,6 +47,7 @@ export interface WarmResult {
   bwrap: WarmBwrap;
   /** bench/floor.c: mean ms per sandbox of the same isolation in C alone. */
   floor_ms: number;
+  concurrent: WarmConcurrent;
 }
 
 /** Runs bench/warm-library.ts in its own Bun process: its heap and helper are its own. */
@@ -52,13 +65,13 @@ export function batchUnavailable(bin: string): string | null {
   return null;
 }
 
-export async function warmBatch(bin: string, root: string, n: number): Promise<WarmBatch> {
+export async function warmBatch(bin: string, root: string, n: number, jobs: number): Promise<WarmBatch> {
   const missing = batchUnavailable(bin);
   if (missing) return { per_sandbox_ms: null, total_ms: null, note: missing };
   const line = (i: number) =>
     JSON.stringify({ id: String(i), command: ["/bin/true"], filesystem_root: root, network: "isolated", extra_mounts: [[null, "/proc", "proc"]], filesystem_writable_paths: "none" });
   const input = Buffer.from(`${Array.from({ length: n }, (_, i) => line(i)).join("\n")}\n`);
-  const argv = [bin, "batch", "--jobs", "1"];
+  const argv = [bin, "batch", "--jobs", String(jobs)];
   const start = performance.now();
   const timeoutMs = 300_000;
   const proc = Bun.spawn(argv, { stdin: input, stdout: "pipe", stderr: "pipe", timeout: timeoutMs, killSignal: "SIGKILL" });
@@ -86,8 +99,11 @@ export async function warmBatch(bin: string, root: string, n: number): Promise<W
   return { per_sandbox_ms: totalMs / n, total_ms: totalMs, note: null };
 }
 
+/** The warm peer: bwrap with the warm sandboxes' isolation, running /bin/true. */
+const BWRAP_TRUE = (root: string) => ["bwrap", "--unshare-all", "--die-with-parent", "--ro-bind", root, "/", "--proc", "/proc", "/bin/true"];
+
 export async function warmBwrap(root: string, n: number): Promise<WarmBwrap> {
-  const argv = ["bwrap", "--unshare-all", "--die-with-parent", "--ro-bind", root, "/", "--proc", "/proc", "/bin/true"];
+  const argv = BWRAP_TRUE(root);
   const samples: number[] = [];
   let total = 0;
   for (let i = 0; i < n; i++) {
@@ -101,15 +117,53 @@ export async function warmBwrap(root: string, n: number): Promise<WarmBwrap> {
   return { per_invocation_ms: total / n, ms: summarize(samples) };
 }
 
-export async function runWarm(bin: string, root: string, n: number, floor: string, log: (line: string) => void): Promise<WarmResult> {
+/** N bwrap invocations, `jobs` at a time, from xargs: total wall time / N. */
+export function warmBwrapConcurrent(root: string, n: number, jobs: number): number {
+  const lines = Array.from({ length: n }, (_, i) => String(i)).join("\n");
+  const argv = ["xargs", "-P", String(jobs), "-I", "{}", ...BWRAP_TRUE(root)];
+  const start = performance.now();
+  const r = Bun.spawnSync(argv, { stdin: Buffer.from(`${lines}\n`), stdout: "ignore", stderr: "pipe", timeout: 300_000, killSignal: "SIGKILL" });
+  const ms = performance.now() - start;
+  // xargs exits 123 when any invocation failed: a figure for failed runs would be a fake.
+  if (r.exitCode !== 0) throw new Error(`${argv.join(" ")} failed (exit ${r.exitCode}): ${r.stderr.toString().trim().split("\n")[0]}`);
+  return ms / n;
+}
+
+/** `jobs` C floors side by side, N sandboxes in all: total wall time / N. */
+export async function floorConcurrent(floor: string, root: string, n: number, jobs: number): Promise<number> {
+  const each = Math.ceil(n / jobs);
+  const start = performance.now();
+  const procs = Array.from({ length: jobs }, () => Bun.spawn([floor, root, String(each)], { stdout: "ignore", stderr: "pipe", timeout: 300_000, killSignal: "SIGKILL" }));
+  const untrack = procs.map(trackChild);
+  const codes = await Promise.all(procs.map((p) => p.exited));
+  const ms = performance.now() - start;
+  for (const u of untrack) u();
+  if (codes.some((c) => c !== 0)) throw new Error(`${floor} ${root} ${each} failed (exits ${codes.join(", ")})`);
+  return ms / (each * jobs);
+}
+
+export async function runWarm(bin: string, root: string, n: number, floor: string, jobs: number, log: (line: string) => void): Promise<WarmResult> {
+  // Each phase starts on a quiet machine (see settle.ts).
+  await settle();
   log(`warm: library API, ${n} sandboxes`);
   const library = warmLibrary(root, n);
+  await settle();
   log(`warm: sandboxlib batch --jobs 1, ${n} sandboxes`);
-  const batch = await warmBatch(bin, root, n);
+  const batch = await warmBatch(bin, root, n, 1);
+  await settle();
   log(`warm: ${n} bwrap invocations`);
   const bwrap = await warmBwrap(root, n);
+  await settle();
   log(`warm: C floor, ${n} sandboxes`);
   const floorMs = Number(output([floor, root, String(n)], 300_000).trim());
   if (!Number.isFinite(floorMs)) throw new Error(`${floor} printed no figure`);
-  return { n, library, batch, bwrap, floor_ms: floorMs };
+  log(`warm, ${jobs} at a time: sandboxlib batch --jobs ${jobs}, bwrap from xargs -P ${jobs}, ${jobs} C floors; ${n} sandboxes each`);
+  await settle();
+  const concurrentBatch = await warmBatch(bin, root, n, jobs);
+  await settle();
+  const concurrentBwrap = warmBwrapConcurrent(root, n, jobs);
+  await settle();
+  const concurrentFloor = await floorConcurrent(floor, root, n, jobs);
+  const concurrent: WarmConcurrent = { jobs, batch: concurrentBatch, bwrap_per_invocation_ms: concurrentBwrap, floor_ms: concurrentFloor };
+  return { n, library, batch, bwrap, floor_ms: floorMs, concurrent };
 }
