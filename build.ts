@@ -30,7 +30,7 @@ function compile(what: string, args: string[]): string | null {
 }
 
 /** The native helper, loaded with dlopen (else compiled by TinyCC at start). */
-const precompileHelper = () => compile("helper (the executable will compile it at run time)", ["-shared", "-fPIC", "-O2", "-Wall", "-s", "src/native/helper.c"]);
+const precompileHelper = () => compile("helper (the executable will compile it at run time)", ["-shared", "-fPIC", "-O2", "-fno-strict-aliasing", "-Wall", "-s", "src/native/helper.c"]);
 
 /** sandboxlib-init, the sandbox's PID 1 (else the init stays in sandboxlib's memory). */
 const precompileInit = () =>

@@ -1196,37 +1196,65 @@ long sbx_wait(long pid, int *status, long *ru_out) {
   return r;
 }
 
+#define ONES 0x0101010101010101UL
+#define HIGHS 0x8080808080808080UL
+
+/* Whether any byte of `w` needs escaping: below 0x20, '"' or '\\'. Exact
+ * (the "has a byte less than n" and "has a zero byte" bit tricks). */
+static unsigned long needs_escape(unsigned long w) {
+  unsigned long quote = w ^ (ONES * '"');
+  unsigned long backslash = w ^ (ONES * '\\');
+  return ((w - ONES * 0x20) & ~w & HIGHS) | ((quote - ONES) & ~quote & HIGHS) | ((backslash - ONES) & ~backslash & HIGHS);
+}
+
 /* The body of a JSON string for UTF-8 bytes, byte for byte as JSON.stringify
  * writes it (", \ and control characters escaped; everything else as it is).
- * --json and batch pass captured output through here, gigabytes at times: C
- * runs 2x (text) to 4x (control bytes) faster than the TypeScript loop did.
- * `out` has room for 6 bytes per input byte; returns the bytes written. */
-long sbx_json_escape(const unsigned char *src, long n, unsigned char *out) {
+ * --json and batch pass captured output through here, gigabytes at times:
+ * eight bytes at a time while none needs escaping. `out` has room for 6
+ * bytes per input byte; returns the bytes written. Unaligned 8-byte loads and
+ * stores: x86_64 and aarch64 allow them (built with -fno-strict-aliasing). */
+static unsigned char *escape_byte(unsigned char b, unsigned char *o) {
   static const char hex[] = "0123456789abcdef";
+  o[0] = '\\';
+  switch (b) {
+  case '"': o[1] = '"'; return o + 2;
+  case '\\': o[1] = '\\'; return o + 2;
+  case '\b': o[1] = 'b'; return o + 2;
+  case '\t': o[1] = 't'; return o + 2;
+  case '\n': o[1] = 'n'; return o + 2;
+  case '\f': o[1] = 'f'; return o + 2;
+  case '\r': o[1] = 'r'; return o + 2;
+  default:
+    o[1] = 'u';
+    o[2] = '0';
+    o[3] = '0';
+    o[4] = (unsigned char)hex[b >> 4];
+    o[5] = (unsigned char)hex[b & 15];
+    return o + 6;
+  }
+}
+
+#define SAFE(b) ((b) >= 0x20 && (b) != '"' && (b) != '\\')
+
+long sbx_json_escape(const unsigned char *src, long n, unsigned char *out) {
   unsigned char *o = out;
-  for (long i = 0; i < n; i++) {
-    unsigned char b = src[i];
-    if (b >= 0x20 && b != '"' && b != '\\') {
-      *o++ = b;
-      continue;
+  long i = 0;
+  while (i < n) {
+    /* Text: whole words while none of their bytes needs escaping. */
+    while (i + 8 <= n) {
+      unsigned long w = *(const unsigned long *)(src + i);
+      if (needs_escape(w)) break;
+      *(unsigned long *)o = w;
+      o += 8;
+      i += 8;
     }
-    *o++ = '\\';
-    switch (b) {
-    case '"': *o++ = '"'; break;
-    case '\\': *o++ = '\\'; break;
-    case '\b': *o++ = 'b'; break;
-    case '\t': *o++ = 't'; break;
-    case '\n': *o++ = 'n'; break;
-    case '\f': *o++ = 'f'; break;
-    case '\r': *o++ = 'r'; break;
-    default:
-      o[0] = 'u';
-      o[1] = '0';
-      o[2] = '0';
-      o[3] = (unsigned char)hex[b >> 4];
-      o[4] = (unsigned char)hex[b & 15];
-      o += 5;
+    /* Then byte by byte up to the next byte that needs escaping, and through
+     * the run of those (NULs of binary output, say) without word checks. */
+    while (i < n && SAFE(src[i])) {
+      *o++ = src[i++];
+      if (i + 8 <= n && (i & 7) == 0) break;
     }
+    while (i < n && !SAFE(src[i])) o = escape_byte(src[i++], o);
   }
   return (long)(o - out);
 }

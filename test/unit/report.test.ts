@@ -63,6 +63,25 @@ describe("escapeJsonBytes", () => {
     expect(() => escapeJsonBytes(whole, out)).toThrow(RangeError);
   });
 
+  test("every length and offset, with the bytes to escape anywhere in or across 8-byte words", () => {
+    // Text is copied a word at a time: each special byte is tried at every
+    // position of a word and across word boundaries, at every alignment.
+    const specials = ["\u0000", "\n", '"', "\\", "\u001f", "\u007f", "é", "€", "😀"];
+    const base = "abcdefghijklmnopqrstuvwxyz0123456789";
+    for (const special of specials) {
+      for (let at = 0; at < 20; at++) {
+        const text = base.slice(0, at) + special + base.slice(at, 24) + special + special;
+        const bytes = new TextEncoder().encode(`..${text}`);
+        for (let from = 0; from <= 2; from++) {
+          const src = bytes.subarray(from);
+          const out = new Uint8Array(escapedCapacity(src.length));
+          const got = new TextDecoder().decode(out.subarray(0, escapeJsonBytes(src, out)));
+          expect(got).toBe(JSON.stringify(new TextDecoder().decode(src)).slice(1, -1));
+        }
+      }
+    }
+  });
+
   test("the worst case fills the capacity exactly", () => {
     const src = new Uint8Array(1000);
     const out = new Uint8Array(escapedCapacity(src.length));
