@@ -24,6 +24,9 @@ export interface Probe {
 
 const CLONE_NEWUSER = 0x10000000;
 
+/** Probes that did not exit in time: what they use must stay allocated. */
+const stillRunning: unknown[] = [];
+
 /** Runs `steps` in a child with `flags`; null when it worked, else why not. */
 async function trySteps(steps: Step[], flags: number): Promise<string | null> {
   let sandbox;
@@ -34,9 +37,11 @@ async function trySteps(steps: Step[], flags: number): Promise<string | null> {
   }
   let status = null;
   for (let i = 0; i < 500 && !(status = tryWait(sandbox.pid)); i++) await Bun.sleep(2);
-  // A stack goes back for reuse only once its process is gone; a probe
-  // still running keeps its own.
+  // A probe's memory goes back only once its process is gone (its stack is
+  // reused, and the kernel writes into its record when it exits); one still
+  // running keeps them, for good.
   if (status) sandbox.release();
+  else stillRunning.push(sandbox);
   if (sandbox.failure) {
     const step = steps[sandbox.failure.index];
     return `${step ? describeStep(step) : "setup"}: ${strerror(sandbox.failure.errno)}`;

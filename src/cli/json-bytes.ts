@@ -1,17 +1,25 @@
-// UTF-8 bytes into the body of a JSON string, byte for byte what
+// UTF-8 bytes written as the body of a JSON string, byte for byte what
 // JSON.stringify writes for the same text, without ever making a string: the
-// output of a command is gigabytes at times. The loop is the native helper's
-// (sbx_json_escape in helper.c).
+// output of a command is gigabytes at times. The loops are the native
+// helper's (sbx_json_escape and sbx_write_escaped in helper.c).
 import { helper } from "../native/helper.ts";
+import { SysError } from "../native/libc.ts";
 
-/** Room `escapeJsonBytes` may need for `length` input bytes (\u00XX is 6). */
-export const escapedCapacity = (length: number) => length * 6;
+/** Room the escaped form of `length` input bytes may need (\u00XX is 6). */
+const escapedCapacity = (length: number) => length * 6;
+
+/** Input bytes escaped per write: 6 MiB of JSON at most. */
+const CHUNK = 1 << 20;
 
 /**
- * Writes the JSON-escaped form of `src` (valid UTF-8) into `out`, which has
- * escapedCapacity(src.length) bytes; returns how many it wrote.
+ * Writes the JSON-escaped form of `src` (valid UTF-8) to `fd`. Beyond one
+ * chunk, a writer thread of the helper writes each escaped chunk while the
+ * next is escaped. Throws SysError("write") as writeAll does.
  */
-export function escapeJsonBytes(src: Uint8Array, out: Uint8Array): number {
-  if (out.length < escapedCapacity(src.length)) throw new RangeError("escapeJsonBytes: output buffer too small");
-  return src.length === 0 ? 0 : Number(helper().sbx_json_escape(src, src.length, out));
+export function writeEscaped(fd: number, src: Uint8Array): void {
+  if (src.length === 0) return;
+  const chunk = Math.min(CHUNK, src.length);
+  const scratch = new Uint8Array(2 * escapedCapacity(chunk));
+  const r = Number(helper().sbx_write_escaped(fd, src, src.length, scratch, chunk));
+  if (r < 0) throw new SysError("write", -r, `fd ${fd}`);
 }

@@ -1,7 +1,7 @@
 // The JSON that --json, --status-fd and batch report about a run.
 import type { SandboxError } from "../config/errors.ts";
-import { writeAll, writeText } from "../native/libc.ts";
-import { escapedCapacity, escapeJsonBytes } from "./json-bytes.ts";
+import { writeText } from "../native/libc.ts";
+import { writeEscaped } from "./json-bytes.ts";
 import type { SandboxResult } from "../supervise/run.ts";
 
 const round = (ms: number) => Math.round(ms * 1000) / 1000;
@@ -66,8 +66,7 @@ function writeStream(fd: number, name: string, bytes: Uint8Array | null): void {
   if (bytes === null) return put(`,"${name}":null`);
   if (isUtf8(bytes)) {
     put(`,"${name}":"`);
-    const escaped = new Uint8Array(escapedCapacity(Math.min(CHUNK, bytes.length)));
-    for (let off = 0; off < bytes.length; off += CHUNK) writeAll(fd, escaped.subarray(0, escapeJsonBytes(bytes.subarray(off, off + CHUNK), escaped)));
+    writeEscaped(fd, bytes);
     return put('"');
   }
   put(`,"${name}":"`);

@@ -11,7 +11,9 @@
  *  - no JavaScript and no malloc in the child, only stack buffers;
  *  - the spawning thread blocks in sbx_spawn() until the command has exec'd
  *    or failed, so the child may use glibc while the caller waits (for
- *    sbx_spawn_async, the caller is a spawner thread of this file);
+ *    sbx_spawn_async, the caller is a spawner thread of this file); the
+ *    kernel tells it, by clearing a word of shared memory at each child's
+ *    exec or exit (CLONE_CHILD_CLEARTID);
  *  - the init loop that outlives sbx_spawn() uses raw syscalls only, so it
  *    never writes the caller thread's errno.
  */
@@ -54,6 +56,7 @@ extern int setrlimit(int, const void *);
 extern int poll(void *, unsigned long, int);
 extern int pthread_create(unsigned long *, const void *, void *(*)(void *), void *);
 extern int pthread_detach(unsigned long);
+extern int pthread_join(unsigned long, void **);
 
 #define errno (*__errno_location())
 
@@ -93,6 +96,10 @@ extern int pthread_detach(unsigned long);
 #define SIGSTOP 19
 #define CLONE_VM 0x00000100
 #define CLONE_VFORK 0x00004000
+#define CLONE_PARENT_SETTID 0x00100000
+#define CLONE_CHILD_CLEARTID 0x00200000
+#define FUTEX_WAIT 0
+#define FUTEX_WAKE 1
 #define CLONE_NEWPID 0x20000000
 #define F_SETFD 2
 #define PROT_READ 1
@@ -137,6 +144,7 @@ extern int pthread_detach(unsigned long);
 #define SYS_setresuid 117
 #define SYS_setresgid 119
 #define SYS_execveat 322
+#define SYS_futex 202
 #elif defined(__aarch64__)
 #define SYS_pivot_root 41
 #define SYS_rt_sigprocmask 135
@@ -151,6 +159,7 @@ extern int pthread_detach(unsigned long);
 #define SYS_setresuid 147
 #define SYS_setresgid 149
 #define SYS_execveat 281
+#define SYS_futex 98
 #else
 #error "sandboxlib's helper supports x86_64 and aarch64"
 #endif
@@ -197,7 +206,8 @@ struct sbx_spawn {
   long ru_utime_us;       /* 72 out: rusage of the command (init only) */
   long ru_stime_us;       /* 80 */
   long ru_maxrss_kb;      /* 88 */
-  long errfd;             /* 96 internal: write end of the error pipe */
+  int sandbox_tid;        /* 96 internal: nonzero until the sandbox process execs or exits */
+  int cmd_tid;            /* 100 internal: the same for the command process */
   long cmd_start;         /* 104 internal: first step run by the command process */
   long parent_pidfd;      /* 112 internal: pidfd of the caller, -1 when unsupported */
   long init_fd;           /* 120 in: memfd of sandboxlib-init (init.c), -1 to keep the init here */
@@ -280,15 +290,13 @@ static int has_slash(const char *s) {
  * shares the caller's memory but not its file descriptor table. */
 struct ctx {
   int rootfd;
-  int errfd;
   int gofd; /* the command's end of the go pipe (kept open until its exec) */
   struct sbx_step *steps; /* the whole plan, for steps that refer to others */
   long nsteps;
 };
 
-static void ctx_init(struct ctx *c, int errfd, struct sbx_step *steps, long nsteps) {
+static void ctx_init(struct ctx *c, struct sbx_step *steps, long nsteps) {
   c->rootfd = -1;
-  c->errfd = errfd;
   c->gofd = -1;
   c->steps = steps;
   c->nsteps = nsteps;
@@ -555,24 +563,20 @@ static int do_open_fd(struct sbx_step *s) {
   return 0;
 }
 
-/* Closes every fd from `first` up, except the error pipe (close-on-exec
- * already), which must stay open to report a failing exec. */
+/* Closes every fd from `first` up, except those in `keep` (ascending) and
+ * the go pipe (close-on-exec already), which must stay open until the exec. */
 static int close_from(struct ctx *c, unsigned int first, const int *keep, long nkeep) {
-  /* Ranges between the kept fds, the error pipe among them, are closed. */
+  /* Ranges between the kept fds are closed. */
   int kept[64];
   long n = 0;
-  for (long i = 0; i < nkeep && n < 62; i++) kept[n++] = keep[i];
-  int internal[2];
-  internal[0] = c->errfd;
-  internal[1] = c->gofd;
-  for (int k = 0; k < 2; k++) {
-    if (internal[k] < 0) continue;
+  for (long i = 0; i < nkeep && n < 63; i++) kept[n++] = keep[i];
+  if (c->gofd >= 0) {
     long at = n;
-    while (at > 0 && kept[at - 1] > internal[k]) {
+    while (at > 0 && kept[at - 1] > c->gofd) {
       kept[at] = kept[at - 1];
       at--;
     }
-    kept[at] = internal[k];
+    kept[at] = c->gofd;
     n++;
   }
   unsigned int from = first;
@@ -753,7 +757,7 @@ static int run_step(struct ctx *c, struct sbx_step *s) {
 long sbx_run_steps(struct sbx_step *steps, long n, int *err) {
   struct ctx c;
   long failed = -1;
-  ctx_init(&c, -1, steps, n);
+  ctx_init(&c, steps, n);
   for (long i = 0; i < n; i++) {
     if (run_step(&c, &steps[i]) < 0) {
       *err = errno;
@@ -770,7 +774,7 @@ long sbx_run_steps(struct sbx_step *steps, long n, int *err) {
 long sbx_run_all_steps(struct sbx_step *steps, long n, long *first_fail, int *err) {
   struct ctx c;
   long failed = 0;
-  ctx_init(&c, -1, steps, n);
+  ctx_init(&c, steps, n);
   *first_fail = -1;
   for (long i = 0; i < n; i++) {
     if (run_step(&c, &steps[i]) < 0) {
@@ -787,14 +791,34 @@ long sbx_run_all_steps(struct sbx_step *steps, long n, long *first_fail, int *er
 
 /* ---- child side ---- */
 
+/* A failure, for the caller: it reads it once the kernel has cleared this
+ * process's word at its exit (memory is shared until then). */
 static void report(struct sbx_spawn *sp, long step, int err) {
-  int rec[2];
-  rec[0] = (int)step;
-  rec[1] = err;
-  write((int)sp->errfd, rec, sizeof rec);
+  sp->fail_step = step;
+  sp->fail_errno = err;
 }
 
 static void set_all_signals(unsigned long *mask) { *mask = ~0UL; }
+
+/* The spawning thread waits on a word of shared memory per child process,
+ * which the kernel sets to the child's id at clone (CLONE_PARENT_SETTID) and
+ * clears, with a futex wake, when the child execs or exits
+ * (CLONE_CHILD_CLEARTID). Unlike the end of a pipe, no other process can
+ * hold it open: sandboxes cloned at the same moment by other spawner threads
+ * inherit every descriptor this process has, until they exec. */
+static void wait_cleared(int *word) {
+  for (;;) {
+    int v = *(volatile int *)word;
+    if (v == 0) return;
+    rawsys(SYS_futex, (long)word, FUTEX_WAIT, v, 0);
+  }
+}
+
+/* What the kernel does at exec or exit, done by a child that stays. */
+static void release_caller(int *word) {
+  *(volatile int *)word = 0;
+  rawsys(SYS_futex, (long)word, FUTEX_WAKE, 1, 0);
+}
 
 static void reset_signal_dispositions(void) {
   /* The child inherited the caller's handlers, which point into the
@@ -840,7 +864,7 @@ static int run_steps_from(struct ctx *c, struct sbx_spawn *sp, long from) {
 static int command_main(void *arg) {
   struct sbx_spawn *sp = (struct sbx_spawn *)arg;
   struct ctx c;
-  ctx_init(&c, (int)sp->errfd, sp->steps, sp->nsteps);
+  ctx_init(&c, sp->steps, sp->nsteps);
   c.gofd = (int)sp->go_rfd;
   prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
   if (sp->go_wfd >= 0) close((int)sp->go_wfd);
@@ -903,25 +927,19 @@ static void init_loop(struct sbx_spawn *sp, long cmd_pid, int own_pid_ns) {
   }
 }
 
-static void close_except_errfd(struct sbx_spawn *sp, unsigned int first) {
-  struct ctx c;
-  ctx_init(&c, (int)sp->errfd, sp->steps, sp->nsteps);
-  close_from(&c, first, 0, 0);
-}
-
 /* Becomes sandboxlib-init (init.c): a program of its own, so that the init
  * living beside the command shares no memory with the caller. The caller
- * still waits on the error pipe (close-on-exec) until this exec, so glibc is
- * safe to use here. Returns only when the exec failed; the caller then runs
- * the init loop in place. */
+ * still waits for this exec (CLONE_CHILD_CLEARTID), so glibc is safe to use
+ * here. Returns only when the exec failed; the caller then runs the init
+ * loop in place. */
 static void exec_init(struct sbx_spawn *sp, int cmd_pid) {
   int status = fcntl((int)sp->status_wfd, 1030 /* F_DUPFD_CLOEXEC */, 10);
   int self = fcntl((int)sp->init_fd, 1030, 10);
   if (status < 0 || self < 0) return;
   if (dup2(status, 3) < 0 || dup2(self, 4) < 0) return;
-  /* 0-2 and everything above 4 go; the error pipe closes at exec. */
+  /* 0-2 and everything above 4 go. */
   syscall(SYS_close_range, 0, 2, 0);
-  close_except_errfd(sp, 5);
+  syscall(SYS_close_range, 5, ~0U, 0);
   char pid[24];
   snprintf(pid, sizeof pid, "%d", cmd_pid);
   char *argv[3];
@@ -936,7 +954,7 @@ static void exec_init(struct sbx_spawn *sp, int cmd_pid) {
 static int sandbox_main(void *arg) {
   struct sbx_spawn *sp = (struct sbx_spawn *)arg;
   struct ctx c;
-  ctx_init(&c, (int)sp->errfd, sp->steps, sp->nsteps);
+  ctx_init(&c, sp->steps, sp->nsteps);
   reset_signal_dispositions();
   prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
   /* The init shares the caller's memory: without CAP_SYS_PTRACE nothing in
@@ -970,9 +988,10 @@ static int sandbox_main(void *arg) {
   sp->go_wfd = go[1];
   /* The command shares this memory until it execs. With sandboxlib-init,
    * it first waits for the init to exec (go pipe); otherwise CLONE_VFORK
-   * holds the init until the command has exec'd. Either way the error pipe
-   * stays open for the command's report. */
-  int pid = clone(command_main, stack2, CLONE_VM | SIGCHLD | (separate ? 0 : CLONE_VFORK), sp);
+   * holds the init until the command has exec'd. Either way the caller
+   * waits for the command's exec too: the kernel clears sp->cmd_tid then. */
+  int pid = clone(command_main, stack2, CLONE_VM | SIGCHLD | (separate ? 0 : CLONE_VFORK) | CLONE_PARENT_SETTID | CLONE_CHILD_CLEARTID, sp,
+                  &sp->cmd_tid, 0, &sp->cmd_tid);
   if (pid < 0) {
     report(sp, fork_at, errno);
     _exit(125);
@@ -986,6 +1005,8 @@ static int sandbox_main(void *arg) {
   /* The init keeps nothing of the caller's: its descriptors are a copy of
    * the caller's table (host files, sockets), reachable through /proc/1/fd. */
   rawsys(SYS_close_range, 0, ~0U, 0, 0);
+  /* Set up, and staying in the caller's memory: let the caller go on. */
+  release_caller(&sp->sandbox_tid);
   init_loop(sp, pid, (sp->clone_flags & CLONE_NEWPID) != 0);
   return 0;
 }
@@ -1021,11 +1042,12 @@ long sbx_take_stack(struct sbx_spawn *sp) {
  * setup has failed. Returns the child's pid (or -errno when clone failed);
  * a failure inside the child is reported in sp->fail_step / sp->fail_errno. */
 long sbx_spawn(struct sbx_spawn *sp) {
-  int p[2];
   sp->fail_step = -1;
   sp->fail_errno = 0;
   sp->cmd_status = -1;
   sp->cmd_pid = 0;
+  sp->sandbox_tid = 0;
+  sp->cmd_tid = 0;
   if (!sp->stack) {
     long got = sbx_take_stack(sp);
     if (got < 0) return got;
@@ -1040,36 +1062,23 @@ long sbx_spawn(struct sbx_spawn *sp) {
     sp->status_rfd = q[0];
     sp->status_wfd = q[1];
   }
-  if (pipe2(p, O_CLOEXEC) < 0) return -(long)errno;
-  sp->errfd = p[1];
   sp->parent_pidfd = syscall(SYS_pidfd_open, getpid(), 0);
   unsigned long all, old;
   set_all_signals(&all);
   rawsys(SYS_rt_sigprocmask, 2, (long)&all, (long)&old, 8);
-  int pid = clone(sandbox_main, sp->stack + sp->stack_size, (int)(sp->clone_flags | CLONE_VM | SIGCHLD), sp);
+  int pid = clone(sandbox_main, sp->stack + sp->stack_size, (int)(sp->clone_flags | CLONE_VM | SIGCHLD | CLONE_PARENT_SETTID | CLONE_CHILD_CLEARTID), sp,
+                  &sp->sandbox_tid, 0, &sp->sandbox_tid);
   long clone_err = pid < 0 ? errno : 0;
-  close(p[1]);
   if (sp->status_wfd >= 0) close((int)sp->status_wfd);
   if (sp->parent_pidfd >= 0) close((int)sp->parent_pidfd);
   if (pid > 0) {
-    int rec[2];
-    long got = 0;
-    for (;;) {
-      long n = read(p[0], ((char *)rec) + got, sizeof rec - (size_t)got);
-      if (n > 0) {
-        got += n;
-        if (got == (long)sizeof rec) {
-          sp->fail_step = rec[0];
-          sp->fail_errno = rec[1];
-          break;
-        }
-        continue;
-      }
-      if (n == 0) break;
-      /* n < 0: the child may have written this thread's errno; retry. */
-    }
+    /* The sandbox process has exec'd sandboxlib-init (or the command), gone
+     * into its init loop, or exited; by then it has cloned the command
+     * process, if it got that far, whose word is set. A failure is in
+     * sp->fail_step / fail_errno. */
+    wait_cleared(&sp->sandbox_tid);
+    wait_cleared(&sp->cmd_tid);
   }
-  close(p[0]);
   rawsys(SYS_rt_sigprocmask, 2, (long)&old, 0, 8);
   return pid < 0 ? -clone_err : pid;
 }
@@ -1257,4 +1266,136 @@ long sbx_json_escape(const unsigned char *src, long n, unsigned char *out) {
     while (i < n && !SAFE(src[i])) o = escape_byte(src[i++], o);
   }
   return (long)(o - out);
+}
+
+/* ---- escaped output, escaping and writing side by side ----
+ *
+ * --json of a big output writes its escaped form: 6 GiB for 1 GiB of NULs.
+ * Escaping a chunk while a writer thread writes the one before takes the
+ * longer of the two instead of both. The two buffers pass between the
+ * threads as tokens on pipes. */
+
+struct escaped_writer {
+  int fd;
+  unsigned char *buf[2];
+  long len[2];
+  int filled[2]; /* caller -> writer: index of a filled buffer; -1 ends */
+  int emptied[2]; /* writer -> caller: index of a buffer written */
+  long err;      /* the first write error, as -errno */
+};
+
+/* Writes all of `p`; returns 0 or -errno (EAGAIN waits for room). */
+static long write_fully(int fd, const unsigned char *p, long n) {
+  while (n > 0) {
+    long w = write(fd, p, (size_t)n);
+    if (w > 0) {
+      p += w;
+      n -= w;
+      continue;
+    }
+    if (w < 0 && errno == EINTR) continue;
+    if (w < 0 && errno == EAGAIN) {
+      struct {
+        int fd;
+        short events, revents;
+      } pfd;
+      pfd.fd = fd;
+      pfd.events = 4; /* POLLOUT */
+      pfd.revents = 0;
+      poll(&pfd, 1, -1);
+      continue;
+    }
+    return w < 0 ? -(long)errno : -EPIPE;
+  }
+  return 0;
+}
+
+static void *escaped_writer_main(void *arg) {
+  struct escaped_writer *ew = (struct escaped_writer *)arg;
+  for (;;) {
+    int which;
+    if (read(ew->filled[0], &which, sizeof which) != (long)sizeof which) {
+      if (errno == EINTR) continue;
+      return 0;
+    }
+    if (which < 0) return 0;
+    /* After an error, buffers still come back so that the caller finishes. */
+    if (ew->err == 0) ew->err = write_fully(ew->fd, ew->buf[which], ew->len[which]);
+    while (write(ew->emptied[1], &which, sizeof which) < 0 && errno == EINTR) {
+    }
+  }
+}
+
+/* Writes the JSON-escaped form of `src` (sbx_json_escape) to `fd`, `chunk`
+ * input bytes at a time; `scratch` has room for 12 * chunk bytes (two
+ * escaped chunks). Returns 0, or -errno of the first failed write. For one
+ * chunk, or without a writer thread (none could start), it escapes and
+ * writes in turn. */
+long sbx_write_escaped(long fd, const unsigned char *src, long n, unsigned char *scratch, long chunk) {
+  struct escaped_writer ew;
+  ew.fd = (int)fd;
+  ew.buf[0] = scratch;
+  ew.buf[1] = scratch + 6 * chunk;
+  ew.err = 0;
+  unsigned long tid = 0;
+  /* One chunk or less: nothing to overlap. */
+  int threaded = n > chunk && pipe2(ew.filled, O_CLOEXEC) == 0;
+  if (threaded && pipe2(ew.emptied, O_CLOEXEC) != 0) {
+    close(ew.filled[0]);
+    close(ew.filled[1]);
+    threaded = 0;
+  }
+  if (threaded) {
+    unsigned long all, old;
+    set_all_signals(&all);
+    rawsys(SYS_rt_sigprocmask, 2, (long)&all, (long)&old, 8);
+    threaded = pthread_create(&tid, 0, escaped_writer_main, &ew) == 0;
+    rawsys(SYS_rt_sigprocmask, 2, (long)&old, 0, 8);
+    if (!threaded) {
+      close(ew.filled[0]);
+      close(ew.filled[1]);
+      close(ew.emptied[0]);
+      close(ew.emptied[1]);
+    }
+  }
+  long err = 0;
+  int busy[2] = {0, 0};
+  int which = 0;
+  for (long off = 0; off < n && err == 0; off += chunk) {
+    if (busy[which]) {
+      int back;
+      long got;
+      while ((got = read(ew.emptied[0], &back, sizeof back)) < 0 && errno == EINTR) {
+      }
+      if (got != (long)sizeof back) {
+        err = got < 0 ? -(long)errno : -EPIPE;
+        break;
+      }
+      busy[back] = 0;
+      err = ew.err;
+      if (err) break;
+    }
+    long len = n - off < chunk ? n - off : chunk;
+    ew.len[which] = sbx_json_escape(src + off, len, ew.buf[which]);
+    if (!threaded) {
+      err = write_fully(ew.fd, ew.buf[which], ew.len[which]);
+      continue;
+    }
+    busy[which] = 1;
+    while (write(ew.filled[1], &which, sizeof which) < 0 && errno == EINTR) {
+    }
+    which ^= 1;
+  }
+  if (threaded) {
+    int end = -1;
+    while (write(ew.filled[1], &end, sizeof end) < 0 && errno == EINTR) {
+    }
+    pthread_join(tid, 0);
+    if (err == 0) err = ew.err;
+    close(ew.filled[0]);
+    close(ew.filled[1]);
+    close(ew.emptied[0]);
+    close(ew.emptied[1]);
+  }
+  return err;
 }

@@ -18,6 +18,7 @@ const symbols = {
   sbx_wait: { args: [FFIType.i64, FFIType.ptr, FFIType.ptr], returns: FFIType.i64 },
   sbx_run_steps: { args: [FFIType.ptr, FFIType.i64, FFIType.ptr], returns: FFIType.i64 },
   sbx_json_escape: { args: [FFIType.ptr, FFIType.i64, FFIType.ptr], returns: FFIType.i64 },
+  sbx_write_escaped: { args: [FFIType.i64, FFIType.ptr, FFIType.i64, FFIType.ptr, FFIType.i64], returns: FFIType.i64 },
   sbx_run_all_steps: {
     args: [FFIType.ptr, FFIType.i64, FFIType.ptr, FFIType.ptr],
     returns: FFIType.i64,

@@ -149,6 +149,10 @@ export async function runPlanned(config: SandboxConfig, backend: PlanningBackend
   journalCreations(plan, guard, host.outs, plan.host.length, sandbox.outs());
   let timedOut = false;
   let killed = false;
+  // Set once the sandbox process has been reaped: its stack and the memory
+  // the kernel writes at its exit go back only then.
+  let exited: Promise<unknown> | null = null;
+  let reaped = false;
   const timers: ReturnType<typeof setTimeout>[] = [];
   try {
     if (!sandbox.failure) {
@@ -171,21 +175,23 @@ export async function runPlanned(config: SandboxConfig, backend: PlanningBackend
     // Once the command is gone, so is everything it left running: the init
     // sees to that in a PID namespace; otherwise its session's process group
     // and its cgroup are killed here. Captured output then reaches EOF.
-    const exited = waitForExit(sandbox.pid).then((info) => {
+    const exit = waitForExit(sandbox.pid).then((info) => {
+      reaped = true;
       if (!plan.hasInit) {
         if (config.newSession) kill(-sandbox.pid, SIGKILL);
         cgroup?.killAll();
       }
       return info;
     });
-    const [stdout, stderr, exit] = await Promise.all([stdio.stdout, stdio.stderr, exited]);
+    exited = exit;
+    const [stdout, stderr, info] = await Promise.all([stdio.stdout, stdio.stderr, exit]);
     if (sandbox.failure) throw stepError(plan.child[sandbox.failure.index], sandbox.failure);
     const overflowed = stdio.overflowed();
     if (overflowed) throw new SandboxError("output", `the command's ${overflowed.stream} outgrew what a result can hold (${overflowed.limit} bytes): the command was killed; send it to a file instead`);
     // With an init, the command's own status is what the init recorded; the
     // init's status only matters when it was killed from outside.
-    const status = sandbox.commandStatus() ?? exit.status;
-    const usage = sandbox.commandUsage() ?? exit;
+    const status = sandbox.commandStatus() ?? info.status;
+    const usage = sandbox.commandUsage() ?? info;
     const { code, signal } = decodeStatus(status);
     let exitCode = signal === null ? (code ?? 0) : 128 + signal;
     if (timedOut && !killed) exitCode = EXIT_TIMED_OUT;
@@ -206,6 +212,11 @@ export async function runPlanned(config: SandboxConfig, backend: PlanningBackend
   } finally {
     for (const t of timers) clearTimeout(t);
     untrack();
+    // Only an internal error gets here with the sandbox still running.
+    if (!reaped) {
+      kill(target, SIGKILL);
+      await (exited ?? waitForExit(sandbox.pid));
+    }
     sandbox.release();
     // Processes go before their mounts do.
     await cgroup?.remove();

@@ -4,7 +4,8 @@ import { describe, expect, test } from "bun:test";
 import { closeSync, mkdtempSync, openSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { escapedCapacity, escapeJsonBytes } from "../../src/cli/json-bytes.ts";
+import { writeEscaped } from "../../src/cli/json-bytes.ts";
+import { close, pipe, SysError } from "../../src/native/libc.ts";
 import { writeResultLine } from "../../src/cli/report.ts";
 
 function written(stdout: Uint8Array | null, stderr: Uint8Array | null): Record<string, unknown> {
@@ -43,24 +44,33 @@ describe("writeResultLine", () => {
   });
 });
 
-describe("escapeJsonBytes", () => {
-  const escape = (text: string) => {
-    const src = Buffer.from(text);
-    const out = new Uint8Array(escapedCapacity(src.length));
-    return Buffer.from(out.subarray(0, escapeJsonBytes(src, out))).toString();
-  };
+/** What writeEscaped writes for `src`, read back from a file. */
+function escapedBytes(src: Uint8Array): Uint8Array {
+  const dir = mkdtempSync(join(tmpdir(), "sandboxlib-escape-"));
+  try {
+    const path = join(dir, "out");
+    const fd = openSync(path, "w");
+    writeEscaped(fd, src);
+    closeSync(fd);
+    return readFileSync(path);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+describe("writeEscaped", () => {
+  const escape = (text: string) => new TextDecoder().decode(escapedBytes(new TextEncoder().encode(text)));
+  const json = (text: string) => JSON.stringify(text).slice(1, -1);
 
   test("writes exactly what JSON.stringify writes, for every ASCII character and beyond", () => {
-    for (let c = 0; c < 128; c++) expect(escape(String.fromCharCode(c))).toBe(JSON.stringify(String.fromCharCode(c)).slice(1, -1));
+    for (let c = 0; c < 128; c++) expect(escape(String.fromCharCode(c))).toBe(json(String.fromCharCode(c)));
     const mixed = `a\u0000b\u001f"\\/\u007f\u2028\u2029é€😀\r\n\t\b\f`;
-    expect(escape(mixed)).toBe(JSON.stringify(mixed).slice(1, -1));
+    expect(escape(mixed)).toBe(json(mixed));
   });
 
-  test("a slice of a larger buffer is read from its own start; a short output buffer is refused", () => {
+  test("a slice of a larger buffer is read from its own start", () => {
     const whole = new TextEncoder().encode('xx"a\nb"yy');
-    const out = new Uint8Array(escapedCapacity(6));
-    expect(new TextDecoder().decode(out.subarray(0, escapeJsonBytes(whole.subarray(2, 7), out)))).toBe('\\"a\\nb\\"');
-    expect(() => escapeJsonBytes(whole, out)).toThrow(RangeError);
+    expect(new TextDecoder().decode(escapedBytes(whole.subarray(2, 7)))).toBe('\\"a\\nb\\"');
   });
 
   test("every length and offset, with the bytes to escape anywhere in or across 8-byte words", () => {
@@ -74,17 +84,48 @@ describe("escapeJsonBytes", () => {
         const bytes = new TextEncoder().encode(`..${text}`);
         for (let from = 0; from <= 2; from++) {
           const src = bytes.subarray(from);
-          const out = new Uint8Array(escapedCapacity(src.length));
-          const got = new TextDecoder().decode(out.subarray(0, escapeJsonBytes(src, out)));
-          expect(got).toBe(JSON.stringify(new TextDecoder().decode(src)).slice(1, -1));
+          const got = new TextDecoder().decode(escapedBytes(src));
+          expect(got).toBe(json(new TextDecoder().decode(src)));
         }
       }
     }
   });
 
-  test("the worst case fills the capacity exactly", () => {
-    const src = new Uint8Array(1000);
-    const out = new Uint8Array(escapedCapacity(src.length));
-    expect(escapeJsonBytes(src, out)).toBe(out.length);
+  test("output of many chunks, written by the writer thread while the next is escaped, arrives whole and in order", async () => {
+    // 5.5 MiB: six 1 MiB chunks, so both buffers are reused several times.
+    // Through a pipe to a reader that starts late, holding the writer back,
+    // so that a buffer reused before it was written would show.
+    const part = `${"x".repeat(1000)}\u0000"é\n`;
+    const text = part.repeat(Math.ceil((5.5 * 2 ** 20) / part.length));
+    const dir = mkdtempSync(join(tmpdir(), "sandboxlib-escape-"));
+    try {
+      const [r, w] = pipe();
+      const out = join(dir, "out");
+      const cat = Bun.spawn(["sh", "-c", `sleep 0.2; cat > '${out}'`], { stdin: r });
+      close(r);
+      writeEscaped(w, new TextEncoder().encode(text));
+      close(w);
+      expect(await cat.exited).toBe(0);
+      expect(readFileSync(out, "utf8")).toBe(json(text));
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+    expect(escapedBytes(new Uint8Array(3 * 2 ** 20)).length).toBe(6 * 3 * 2 ** 20);
+  });
+
+  test("a reader that went away is a write error (EPIPE), for one chunk and for many", () => {
+    for (const size of [10, 3 * 2 ** 20]) {
+      const [r, w] = pipe();
+      close(r);
+      let error: unknown = null;
+      try {
+        writeEscaped(w, new Uint8Array(size).fill(0x61));
+      } catch (e) {
+        error = e;
+      }
+      close(w);
+      expect(error).toBeInstanceOf(SysError);
+      expect(error).toMatchObject({ call: "write", errno: 32 });
+    }
   });
 });
