@@ -951,12 +951,50 @@ static void exec_init(struct sbx_spawn *sp, int cmd_pid) {
   syscall(SYS_execveat, 4, "", argv, envp, AT_EMPTY_PATH_FLAG);
 }
 
+/* Closes, from 3 up, every descriptor the plan does not name (the sources
+ * of its dup2 steps, the descriptors it passes) and the spawn's own. The
+ * child got a copy of the caller's whole table at clone, other sandboxes'
+ * pipes included: kept until the exec, a capture pipe of another sandbox
+ * would not reach EOF while this one is being set up. */
+static int close_unplanned(struct ctx *c, struct sbx_spawn *sp) {
+  int keep[63]; /* close_from keeps 63 besides the go pipe */
+  long n = 0;
+  long own[3];
+  own[0] = sp->init_fd;
+  own[1] = sp->status_wfd;
+  own[2] = sp->parent_pidfd;
+  for (int k = 0; k < 3; k++)
+    if (own[k] >= 3) keep[n++] = (int)own[k];
+  for (long i = 0; i < sp->nsteps; i++) {
+    struct sbx_step *s = &sp->steps[i];
+    if (s->op == OP_DUP2 && s->a >= 3) {
+      if (n == 63) return 0; /* more than this: leave them to the exec */
+      keep[n++] = (int)s->a;
+    }
+    if (s->op == OP_CLOSE_FROM)
+      for (long j = 0; j < s->b; j++) {
+        if (n == 63) return 0;
+        keep[n++] = ((const int *)s->s1)[j];
+      }
+  }
+  /* Ascending, as close_from wants them. */
+  for (long i = 1; i < n; i++)
+    for (long j = i; j > 0 && keep[j - 1] > keep[j]; j--) {
+      int t = keep[j];
+      keep[j] = keep[j - 1];
+      keep[j - 1] = t;
+    }
+  return close_from(c, 3, keep, n);
+}
+
 static int sandbox_main(void *arg) {
   struct sbx_spawn *sp = (struct sbx_spawn *)arg;
   struct ctx c;
   ctx_init(&c, sp->steps, sp->nsteps);
   reset_signal_dispositions();
   prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
+  /* Best effort: the command's own close-from step is the guarantee. */
+  close_unplanned(&c, sp);
   /* The init shares the caller's memory: without CAP_SYS_PTRACE nothing in
    * the sandbox may read or write it through /proc/1/mem or ptrace. This
    * marks the caller non-dumpable too (the flag belongs to the memory). */

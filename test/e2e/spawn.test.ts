@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { mkdtempSync, openSync, closeSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { O_RDONLY } from "../../src/native/libc.ts";
+import { close, O_RDONLY, pipe } from "../../src/native/libc.ts";
 import { spawnStepsConcurrently } from "../../src/native/spawn.ts";
 import { signalAll, trackStart } from "../../src/supervise/active.ts";
 import { decodeStatus, waitForExit } from "../../src/supervise/reaper.ts";
@@ -61,6 +61,30 @@ describe("spawner threads", () => {
     const other = await blocked;
     expect(await exitCodeOf(other.pid)).toBe(6);
     other.release();
+  });
+
+  test("a sandbox being set up holds none of this process's other pipes", async () => {
+    // A pipe made before the spawn (another sandbox's capture pipe, say) is
+    // in the child's copy of the descriptor table; closed at once, its read
+    // end reaches EOF while the child is still blocked in its set-up.
+    const path = fifo("held-pipes");
+    const [r, w] = pipe();
+    const blocked = spawnStepsConcurrently([{ op: "open-fd", path, flags: O_RDONLY, mode: 0, fd: -1 }, { op: "exit", status: 7 }], 0);
+    close(w);
+    const eof = (async () => {
+      for await (const _ of Bun.file(r).stream()) {
+        // nothing is written
+      }
+      return "eof";
+    })();
+    const first = await Promise.race([eof, Bun.sleep(5000).then(() => "still held")]);
+    closeSync(openSync(path, "w"));
+    const sandbox = await blocked;
+    expect(await exitCodeOf(sandbox.pid)).toBe(7);
+    sandbox.release();
+    await eof;
+    close(r);
+    expect(first).toBe("eof");
   });
 
   test("a failing set-up on a spawner thread reports its step and errno", async () => {
