@@ -19,7 +19,8 @@ const CHUNK = 1 << 20;
 export function writeEscaped(fd: number, src: Uint8Array): void {
   if (src.length === 0) return;
   const chunk = Math.min(CHUNK, src.length);
-  const scratch = new Uint8Array(2 * escapedCapacity(chunk));
+  // Two buffers only when there is more than one chunk to overlap.
+  const scratch = new Uint8Array((src.length > chunk ? 2 : 1) * escapedCapacity(chunk));
   const r = Number(helper().sbx_write_escaped(fd, src, src.length, scratch, chunk));
   if (r < 0) throw new SysError("write", -r, `fd ${fd}`);
 }

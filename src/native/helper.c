@@ -1366,7 +1366,7 @@ static void *escaped_writer_main(void *arg) {
 
 /* Writes the JSON-escaped form of `src` (sbx_json_escape) to `fd`, `chunk`
  * input bytes at a time; `scratch` has room for 12 * chunk bytes (two
- * escaped chunks). Returns 0, or -errno of the first failed write. For one
+ * escaped chunks), or 6 * chunk when n <= chunk. Returns 0, or -errno of the first failed write. For one
  * chunk, or without a writer thread (none could start), it escapes and
  * writes in turn. */
 long sbx_write_escaped(long fd, const unsigned char *src, long n, unsigned char *scratch, long chunk) {
