@@ -800,6 +800,35 @@ static void report(struct sbx_spawn *sp, long step, int err) {
 
 static void set_all_signals(unsigned long *mask) { *mask = ~0UL; }
 
+/* poll(2) on one descriptor. */
+static int poll_one(int fd, short events, int timeout_ms) {
+  struct {
+    int fd;
+    short events, revents;
+  } pfd;
+  pfd.fd = fd;
+  pfd.events = events;
+  pfd.revents = 0;
+  return poll(&pfd, 1, timeout_ms);
+}
+
+/* Starts a thread with every signal blocked (they stay with the caller's
+ * threads); the caller's own mask is left as it was. Returns pthread_create's
+ * result. */
+static int start_thread(unsigned long *tid, void *(*fn)(void *), void *arg) {
+  unsigned long all, old;
+  set_all_signals(&all);
+  rawsys(SYS_rt_sigprocmask, 2, (long)&all, (long)&old, 8);
+  int r = pthread_create(tid, 0, fn, arg);
+  rawsys(SYS_rt_sigprocmask, 2, (long)&old, 0, 8);
+  return r;
+}
+
+static void close_pipe(int p[2]) {
+  close(p[0]);
+  close(p[1]);
+}
+
 /* The spawning thread waits on a word of shared memory per child process,
  * which the kernel sets to the child's id at clone (CLONE_PARENT_SETTID) and
  * clears, with a futex wake, when the child execs or exits
@@ -1002,14 +1031,7 @@ static int sandbox_main(void *arg) {
   /* The caller may have died before PDEATHSIG was set: its pidfd is then
    * readable. (getppid() cannot tell: it is 0 in a new PID namespace.) */
   if (sp->parent_pidfd >= 0) {
-    struct {
-      int fd;
-      short events, revents;
-    } pfd;
-    pfd.fd = (int)sp->parent_pidfd;
-    pfd.events = 1; /* POLLIN */
-    pfd.revents = 0;
-    if (poll(&pfd, 1, 0) > 0) _exit(125);
+    if (poll_one((int)sp->parent_pidfd, 1 /* POLLIN */, 0) > 0) _exit(125);
     close((int)sp->parent_pidfd);
   }
   int fork_at = run_steps_from(&c, sp, 0);
@@ -1160,11 +1182,8 @@ static void *spawner_main(void *unused) {
 long sbx_spawners(long n) {
   if (spawn_jobs[0] < 0 && pipe2(spawn_jobs, O_CLOEXEC) < 0) return -(long)errno;
   while (spawner_count < n && spawner_count < MAX_SPAWNERS) {
-    unsigned long tid, all, old;
-    set_all_signals(&all);
-    rawsys(SYS_rt_sigprocmask, 2, (long)&all, (long)&old, 8);
-    int r = pthread_create(&tid, 0, spawner_main, 0);
-    rawsys(SYS_rt_sigprocmask, 2, (long)&old, 0, 8);
+    unsigned long tid;
+    int r = start_thread(&tid, spawner_main, 0);
     if (r != 0) return spawner_count > 0 ? spawner_count : -(long)r;
     pthread_detach(tid);
     spawner_count++;
@@ -1333,14 +1352,7 @@ static long write_fully(int fd, const unsigned char *p, long n) {
     }
     if (w < 0 && errno == EINTR) continue;
     if (w < 0 && errno == EAGAIN) {
-      struct {
-        int fd;
-        short events, revents;
-      } pfd;
-      pfd.fd = fd;
-      pfd.events = 4; /* POLLOUT */
-      pfd.revents = 0;
-      poll(&pfd, 1, -1);
+      poll_one(fd, 4 /* POLLOUT */, -1);
       continue;
     }
     return w < 0 ? -(long)errno : -EPIPE;
@@ -1379,22 +1391,13 @@ long sbx_write_escaped(long fd, const unsigned char *src, long n, unsigned char 
   /* One chunk or less: nothing to overlap. */
   int threaded = n > chunk && pipe2(ew.filled, O_CLOEXEC) == 0;
   if (threaded && pipe2(ew.emptied, O_CLOEXEC) != 0) {
-    close(ew.filled[0]);
-    close(ew.filled[1]);
+    close_pipe(ew.filled);
     threaded = 0;
   }
-  if (threaded) {
-    unsigned long all, old;
-    set_all_signals(&all);
-    rawsys(SYS_rt_sigprocmask, 2, (long)&all, (long)&old, 8);
-    threaded = pthread_create(&tid, 0, escaped_writer_main, &ew) == 0;
-    rawsys(SYS_rt_sigprocmask, 2, (long)&old, 0, 8);
-    if (!threaded) {
-      close(ew.filled[0]);
-      close(ew.filled[1]);
-      close(ew.emptied[0]);
-      close(ew.emptied[1]);
-    }
+  if (threaded && start_thread(&tid, escaped_writer_main, &ew) != 0) {
+    close_pipe(ew.filled);
+    close_pipe(ew.emptied);
+    threaded = 0;
   }
   long err = 0;
   int busy[2] = {0, 0};
@@ -1430,10 +1433,8 @@ long sbx_write_escaped(long fd, const unsigned char *src, long n, unsigned char 
     }
     pthread_join(tid, 0);
     if (err == 0) err = ew.err;
-    close(ew.filled[0]);
-    close(ew.filled[1]);
-    close(ew.emptied[0]);
-    close(ew.emptied[1]);
+    close_pipe(ew.filled);
+    close_pipe(ew.emptied);
   }
   return err;
 }
