@@ -144,26 +144,21 @@ export async function floorConcurrent(floor: string, root: string, n: number, jo
 
 export async function runWarm(bin: string, root: string, n: number, floor: string, jobs: number, log: (line: string) => void): Promise<WarmResult> {
   // Each phase starts on a quiet machine (see settle.ts).
-  await settle();
-  log(`warm: library API, ${n} sandboxes`);
-  const library = warmLibrary(root, n);
-  await settle();
-  log(`warm: sandboxlib batch --jobs 1, ${n} sandboxes`);
-  const batch = await warmBatch(bin, root, n, 1);
-  await settle();
-  log(`warm: ${n} bwrap invocations`);
-  const bwrap = await warmBwrap(root, n);
-  await settle();
-  log(`warm: C floor, ${n} sandboxes`);
-  const floorMs = Number(output([floor, root, String(n)], 300_000).trim());
+  const phase = async <T>(what: string, measure: () => T | Promise<T>): Promise<T> => {
+    await settle();
+    log(`warm: ${what}`);
+    return measure();
+  };
+  const library = await phase(`library API, ${n} sandboxes`, () => warmLibrary(root, n));
+  const batch = await phase(`sandboxlib batch --jobs 1, ${n} sandboxes`, () => warmBatch(bin, root, n, 1));
+  const bwrap = await phase(`${n} bwrap invocations`, () => warmBwrap(root, n));
+  const floorMs = await phase(`C floor, ${n} sandboxes`, () => Number(output([floor, root, String(n)], 300_000).trim()));
   if (!Number.isFinite(floorMs)) throw new Error(`${floor} printed no figure`);
-  log(`warm, ${jobs} at a time: sandboxlib batch --jobs ${jobs}, bwrap from xargs -P ${jobs}, ${jobs} C floors; ${n} sandboxes each`);
-  await settle();
-  const concurrentBatch = await warmBatch(bin, root, n, jobs);
-  await settle();
-  const concurrentBwrap = warmBwrapConcurrent(root, n, jobs);
-  await settle();
-  const concurrentFloor = await floorConcurrent(floor, root, n, jobs);
-  const concurrent: WarmConcurrent = { jobs, batch: concurrentBatch, bwrap_per_invocation_ms: concurrentBwrap, floor_ms: concurrentFloor };
+  const concurrent: WarmConcurrent = {
+    jobs,
+    batch: await phase(`sandboxlib batch --jobs ${jobs}, ${n} sandboxes`, () => warmBatch(bin, root, n, jobs)),
+    bwrap_per_invocation_ms: await phase(`${n} bwrap invocations, ${jobs} at a time (xargs -P ${jobs})`, () => warmBwrapConcurrent(root, n, jobs)),
+    floor_ms: await phase(`${jobs} C floors side by side, ${n} sandboxes in all`, () => floorConcurrent(floor, root, n, jobs)),
+  };
   return { n, library, batch, bwrap, floor_ms: floorMs, concurrent };
 }
