@@ -102,6 +102,7 @@ extern int pthread_join(unsigned long, void **);
 #define FUTEX_WAKE 1
 #define CLONE_NEWPID 0x20000000
 #define F_SETFD 2
+#define F_SETFL 4
 #define PROT_READ 1
 #define PROT_WRITE 2
 #define MAP_PRIVATE 2
@@ -216,7 +217,8 @@ struct sbx_spawn {
   long go_rfd;            /* 144 internal: the command waits for EOF here (init exec'd) */
   long go_wfd;            /* 152 internal */
   long async_result;      /* 160 out: what sbx_spawn returned, for sbx_spawn_async */
-  long done_wfd;          /* 168 in: sbx_spawn_async writes a byte there once the spawn is over */
+  int async_pending;      /* 168 internal: nonzero while a spawner thread has the spawn (sbx_spawn_async) */
+  int async_pad;          /* 172 */
 };
 
 enum {
@@ -1154,6 +1156,12 @@ long sbx_spawn(struct sbx_spawn *sp) {
  * They block every signal, which stay with the caller's threads. */
 
 static int spawn_jobs[2] = {-1, -1};
+/* One wake-up pipe for every spawn of the process: a spawner writes a byte
+ * after each spawn it finishes, and the caller, woken, looks at which of its
+ * spawns have cleared their async_pending word. A pipe per spawn cost the
+ * caller a pipe, a stream and their teardown for every sandbox. The write
+ * end does not block: a full pipe wakes the reader as well. */
+static int spawn_wake[2] = {-1, -1};
 static long spawner_count = 0;
 
 static void *spawner_main(void *unused) {
@@ -1162,12 +1170,12 @@ static void *spawner_main(void *unused) {
     struct sbx_spawn *sp = 0;
     if (read(spawn_jobs[0], &sp, sizeof sp) != (long)sizeof sp) continue;
     sp->async_result = sbx_spawn(sp);
-    /* A byte, not EOF: sandboxes cloned meanwhile hold copies of this end
-     * until they exec, and EOF would wait for the slowest of them. */
-    char done = 1;
-    while (write((int)sp->done_wfd, &done, 1) < 0 && errno == EINTR) {
+    /* The word first, then the byte: a caller woken by the byte finds the
+     * word cleared. */
+    release_caller(&sp->async_pending);
+    char wake = 1;
+    while (write(spawn_wake[1], &wake, 1) < 0 && errno == EINTR) {
     }
-    close((int)sp->done_wfd);
   }
   return 0;
 }
@@ -1181,6 +1189,10 @@ static void *spawner_main(void *unused) {
  * threads there are, or -errno when there are none and none could start. */
 long sbx_spawners(long n) {
   if (spawn_jobs[0] < 0 && pipe2(spawn_jobs, O_CLOEXEC) < 0) return -(long)errno;
+  if (spawn_wake[0] < 0) {
+    if (pipe2(spawn_wake, O_CLOEXEC) < 0) return -(long)errno;
+    fcntl(spawn_wake[1], F_SETFL, 04000 /* O_NONBLOCK */);
+  }
   while (spawner_count < n && spawner_count < MAX_SPAWNERS) {
     unsigned long tid;
     int r = start_thread(&tid, spawner_main, 0);
@@ -1191,24 +1203,28 @@ long sbx_spawners(long n) {
   return spawner_count;
 }
 
-/* Blocks until a byte can be read from `fd` (a spawn's completion, when it
- * cannot be awaited). Returns 1, or -errno. */
-long sbx_await_byte(long fd) {
-  char byte;
-  for (;;) {
-    long n = read((int)fd, &byte, 1);
-    if (n == 1) return 1;
-    if (n == 0) return -EPIPE;
-    if (errno != EINTR) return -(long)errno;
-  }
+/* The read end of the wake-up pipe (valid once sbx_spawners succeeded). */
+long sbx_spawn_wake_fd(void) {
+  return spawn_wake[0];
+}
+
+/* Blocks until the spawner thread is done with `sp` (when the wake-up pipe
+ * cannot be awaited). */
+void sbx_await_spawn(struct sbx_spawn *sp) {
+  wait_cleared(&sp->async_pending);
 }
 
 /* Queues `sp` for a spawner thread (see sbx_spawners), which runs sbx_spawn
  * (give `sp` its stack first, with sbx_take_stack, from the caller's thread),
- * stores its result in sp->async_result and writes a byte to sp->done_wfd. `sp` and
- * what it points to must stay alive until then. Returns 0 or -errno. */
+ * stores its result in sp->async_result, clears sp->async_pending and writes
+ * a byte to the wake-up pipe. `sp` and what it points to must stay alive
+ * until then. Returns 0 or -errno. */
 long sbx_spawn_async(struct sbx_spawn *sp) {
-  if (write(spawn_jobs[1], &sp, sizeof sp) != (long)sizeof sp) return -(long)errno;
+  sp->async_pending = 1;
+  if (write(spawn_jobs[1], &sp, sizeof sp) != (long)sizeof sp) {
+    sp->async_pending = 0;
+    return -(long)errno;
+  }
   return 0;
 }
 

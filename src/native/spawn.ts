@@ -5,7 +5,6 @@ import type { Step } from "../plan/steps.ts";
 import { encodeSteps, getInt64, setInt64, SPAWN_SIZE } from "./encode.ts";
 import { CLONE_NEWPID } from "./clone-flags.ts";
 import { helper, initProgramFd } from "./helper.ts";
-import { close, pipe } from "./libc.ts";
 
 
 /** A step that failed: its index in the plan and the errno it got. */
@@ -84,9 +83,59 @@ export function spawnSteps(steps: readonly Step[], cloneFlags: number): SpawnedS
 /** Spawns in flight on spawner threads (the helper starts a thread for each, up to a limit). */
 let inFlight = 0;
 
-/** Resolves once a byte can be read from `fd`. */
-async function untilReadable(fd: number): Promise<void> {
-  for await (const _ of Bun.file(fd).stream()) break;
+/** Offset of async_pending in struct sbx_spawn: nonzero while a spawner thread has the spawn. */
+const ASYNC_PENDING = 168;
+
+interface Waiter {
+  resolve(): void;
+  reject(e: unknown): void;
+}
+
+/** Spawns handed to spawner threads and not yet seen done, by their record. */
+const awaiting = new Map<DataView, Waiter>();
+/** Settles once the last watcher has let go of the wake-up pipe. */
+let watcherGone: Promise<void> | null = null;
+
+/** Settles every awaited spawn whose spawner thread is done with it. */
+function settleDone(): void {
+  for (const [view, waiter] of awaiting) {
+    if (view.getInt32(ASYNC_PENDING, true) !== 0) continue;
+    awaiting.delete(view);
+    waiter.resolve();
+  }
+}
+
+/**
+ * Reads the helper's wake-up pipe (one for all spawns) while spawns are
+ * awaited, settling those that are done after each wake-up. Looks before it
+ * reads: a stream that is cancelled may have taken a byte with it, so a
+ * watcher starts only once the last one is gone, and then looks first.
+ */
+async function watchSpawns(fd: number, after: Promise<void> | null): Promise<void> {
+  await after;
+  let reader: { read(): Promise<{ done: boolean }>; cancel(): Promise<void> } | undefined;
+  try {
+    const wakeups = (reader = Bun.file(fd).stream().getReader());
+    for (settleDone(); awaiting.size > 0; settleDone()) {
+      if ((await wakeups.read()).done) throw new Error("the spawn wake-up pipe was closed");
+    }
+  } catch (e) {
+    // Never rejects: the next watcher waits for this one.
+    for (const waiter of awaiting.values()) waiter.reject(e);
+    awaiting.clear();
+  } finally {
+    await reader?.cancel().catch(() => {});
+  }
+}
+
+/** Resolves once the spawner thread is done with the spawn whose record `view` is. */
+function spawnDone(view: DataView): Promise<void> {
+  const done = new Promise<void>((resolve, reject) => awaiting.set(view, { resolve, reject }));
+  if (awaiting.size === 1) {
+    const watcher = watchSpawns(Number(helper().sbx_spawn_wake_fd()), watcherGone);
+    watcherGone = watcher;
+  }
+  return done;
 }
 
 /**
@@ -99,27 +148,22 @@ export async function spawnStepsConcurrently(steps: readonly Step[], cloneFlags:
   // No thread could start (a thread limit, say): this thread spawns.
   if (Number(native.sbx_spawners(inFlight + 1)) < 0) return spawnSteps(steps, cloneFlags);
   const prepared = prepareSpawn(steps, cloneFlags);
-  const [done, doneByThread] = pipe();
-  setInt64(prepared.view, 168, doneByThread);
   // The stack comes from this thread: the spare stacks are this thread's.
   const stacked = Number(native.sbx_take_stack(prepared.spawn));
   const queued = stacked < 0 ? stacked : Number(native.sbx_spawn_async(prepared.spawn));
   if (queued < 0) {
-    close(done);
-    close(doneByThread);
     native.sbx_release(prepared.spawn);
     throw Object.assign(new Error(stacked < 0 ? "cannot map a stack" : "cannot queue a spawn"), { errno: -queued });
   }
   inFlight++;
   try {
-    await untilReadable(done);
+    await spawnDone(prepared.view);
   } catch {
     // The spawn goes on regardless, and its sandbox must not be lost: wait
     // for it here instead.
-    native.sbx_await_byte(done);
+    native.sbx_await_spawn(prepared.spawn);
   } finally {
     inFlight--;
-    close(done);
   }
   return spawned(steps, prepared, getInt64(prepared.view, 160));
 }

@@ -2,7 +2,7 @@
 // this process with the helper as TinyCC compiles it, and the signals of
 // sandboxes still being set up. Real clones; no namespaces, so no root.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { mkdtempSync, openSync, closeSync, rmSync } from "node:fs";
+import { mkdtempSync, openSync, closeSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { close, O_RDONLY, pipe } from "../../src/native/libc.ts";
@@ -49,8 +49,9 @@ describe("spawner threads", () => {
   });
 
   test("a set-up that blocks does not hold back the sandboxes spawned just before it", async () => {
-    // The blocked child is cloned after the first spawn's notification pipe
-    // was made: it holds a copy of that pipe until it execs or exits.
+    // The blocked child holds a copy of every descriptor of this process
+    // until it execs or exits, the wake-up pipe's included: a completion
+    // signalled by EOF would wait for it.
     const path = fifo("held-after");
     const first = spawnStepsConcurrently([{ op: "exit", status: 5 }], 0);
     const blocked = spawnStepsConcurrently([{ op: "open-fd", path, flags: O_RDONLY, mode: 0, fd: -1 }, { op: "exit", status: 6 }], 0);
@@ -101,6 +102,33 @@ describe("spawner threads", () => {
       for (const s of sandboxes) s.release();
     }
   });
+
+  test("spawns awaited one after another each wake up, though the wake-up pipe's reader stops and starts between them", async () => {
+    // The reader of the shared wake-up pipe stops whenever no spawn is
+    // awaited, and a new one starts with the next spawn, the moment the last
+    // one was seen done (while the last reader is being cancelled). A reader
+    // that did not start, or a wake-up it missed, would leave an await
+    // hanging: the test then times out.
+    const sandboxes = [];
+    for (let i = 0; i < 300; i++) sandboxes.push(await spawnStepsConcurrently([{ op: "exit", status: i % 7 }], 0));
+    expect(await Promise.all(sandboxes.map((s) => exitCodeOf(s.pid)))).toEqual(sandboxes.map((_, i) => i % 7));
+    for (const s of sandboxes) s.release();
+  });
+
+  test("a process whose sandboxes were spawned off its thread exits by itself once they are done", () => {
+    // Nothing of the wake-up pipe's reader may keep the event loop alive.
+    const script = join(scratch, "exits.ts");
+    writeFileSync(script, `import { spawnStepsConcurrently } from ${JSON.stringify(join(import.meta.dir, "../../src/native/spawn.ts"))};
+import { waitForExit } from ${JSON.stringify(join(import.meta.dir, "../../src/supervise/reaper.ts"))};
+const sandboxes = await Promise.all([1, 2, 3].map((n) => spawnStepsConcurrently([{ op: "exit", status: n }], 0)));
+for (const s of sandboxes) { await waitForExit(s.pid); s.release(); }
+console.log("done");
+`);
+    const r = Bun.spawnSync([process.execPath, script], { timeout: 8_000, stderr: "pipe" });
+    expect(r.stderr.toString()).toBe("");
+    expect(r.stdout.toString()).toBe("done\n");
+    expect(r.exitCode).toBe(0);
+  }, 15_000);
 });
 
 describe("signals of sandboxes being set up", () => {
