@@ -9,6 +9,7 @@ const lib = dlopen("libc.so.6", {
   pipe2: { args: [FFIType.ptr, FFIType.i32], returns: FFIType.i32 },
   open: { args: [FFIType.cstring, FFIType.i32, FFIType.u32], returns: FFIType.i32 },
   write: { args: [FFIType.i32, FFIType.ptr, FFIType.u64], returns: FFIType.i64 },
+  read: { args: [FFIType.i32, FFIType.ptr, FFIType.u64], returns: FFIType.i64 },
   close: { args: [FFIType.i32], returns: FFIType.i32 },
   kill: { args: [FFIType.i32, FFIType.i32], returns: FFIType.i32 },
   geteuid: { args: [], returns: FFIType.u32 },
@@ -101,6 +102,27 @@ export function writeAll(fd: number, data: Uint8Array): void {
       lib.symbols.poll(ptr(pfd), 1, -1);
     } else if (err !== EINTR) throw new SysError("write", err, `fd ${fd}`);
   }
+}
+
+/**
+ * Reads what `fd` (non-blocking) has now into `buf`: the byte count, 0 at
+ * end of file, or -1 when nothing is there yet.
+ */
+export function readAvailable(fd: number, buf: Uint8Array): number {
+  for (;;) {
+    const n = Number(lib.symbols.read(fd, ptr(buf), buf.length));
+    if (n >= 0) return n;
+    const err = errno();
+    if (err === EAGAIN) return -1;
+    if (err !== EINTR) throw new SysError("read", err, `fd ${fd}`);
+  }
+}
+
+/** Makes reads of a fresh pipe's read end return at once when there is nothing to read (its other status flags are cleared). */
+export function setNonBlocking(fd: number): void {
+  const F_SETFL = 4;
+  const O_NONBLOCK = 0o4000;
+  check("fcntl", lib.symbols.fcntl(fd, F_SETFL, O_NONBLOCK), `fd ${fd}`);
 }
 
 /**

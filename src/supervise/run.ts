@@ -145,7 +145,7 @@ export async function runPlanned(config: SandboxConfig, backend: PlanningBackend
   const target = signalTarget(plan, sandbox.pid, config);
   const untrack = starting.started(target);
   stopForOverflow = () => kill(target, SIGKILL);
-  stdio.closeChildEnds();
+  stdio.commandStarted();
   journalCreations(plan, guard, host.outs, plan.host.length, sandbox.outs());
   let timedOut = false;
   let killed = false;
@@ -181,6 +181,7 @@ export async function runPlanned(config: SandboxConfig, backend: PlanningBackend
         if (config.newSession) kill(-sandbox.pid, SIGKILL);
         cgroup?.killAll();
       }
+      stdio.commandExited();
       return info;
     });
     exited = exit;

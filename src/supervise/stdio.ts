@@ -1,9 +1,9 @@
 // The command's stdin, stdout and stderr: descriptors prepared in this
 // process (all numbered 3 or above, close-on-exec, so the child's dup2 steps
-// cannot clobber one another), and readers for captured streams.
+// cannot clobber one another), and the reading of captured streams.
 import { CAPTURE, type FileLike, type SandboxConfig, STDOUT } from "../config/types.ts";
 import { configError } from "../config/errors.ts";
-import { close, dupAbove2, isOpenFd, O_RDONLY, O_WRONLY, open, pipe } from "../native/libc.ts";
+import { close, dupAbove2, isOpenFd, O_RDONLY, O_WRONLY, open, pipe, readAvailable, setNonBlocking } from "../native/libc.ts";
 
 export interface PreparedStdio {
   /** The descriptors that become the command's 0, 1 and 2. */
@@ -13,8 +13,10 @@ export interface PreparedStdio {
   /** Resolves to the captured bytes, or null for a stream not captured. */
   stdout: Promise<Uint8Array | null>;
   stderr: Promise<Uint8Array | null>;
-  /** Closes the child's ends in this process (after the spawn). */
-  closeChildEnds(): void;
+  /** Closes the child's ends in this process and starts the clock of captured streams (after the spawn). */
+  commandStarted(): void;
+  /** Reads what captured pipes hold (after the sandbox has been reaped): most commands' whole output. */
+  commandExited(): void;
   /** Closes everything still open (after a failure). */
   closeAll(): void;
 }
@@ -34,45 +36,125 @@ function captureLimit(): number {
 const SMALL = 64 * 1024;
 
 /**
- * Reads a pipe to EOF. Output that fits in 64 KiB (most commands') stays in
- * a plain buffer; beyond that it moves to a resizable one, which grows in
- * place (address space is reserved up to the limit, memory is used as output
- * arrives), so big output is held once instead of being copied at each
- * doubling (which peaked at 2-3x the output). Past `limit` it calls
- * `overflow` once and drains the rest without keeping it.
+ * The bytes of one captured stream. Output that fits in 64 KiB (most
+ * commands') stays in a plain buffer; beyond that it moves to a resizable
+ * one, which grows in place (address space is reserved up to the limit,
+ * memory is used as output arrives), so big output is held once instead of
+ * being copied at each doubling (which peaked at 2-3x the output). Past
+ * `limit` it calls `overflow` once and keeps nothing more.
  */
-async function readAll(fd: number, limit: number, overflow: () => void): Promise<Uint8Array> {
+class CapturedBytes {
   // Allocated at the first chunk: most commands of a batch write nothing.
-  let bytes = new Uint8Array(0);
-  let growable: ArrayBuffer | null = null;
-  let size = 0;
-  let full = false;
-  for await (const chunk of Bun.file(fd).stream()) {
-    if (full) continue;
-    const needed = size + chunk.length;
-    if (needed > limit) {
-      full = true;
-      overflow();
-      continue;
+  private bytes = new Uint8Array(0);
+  private growable: ArrayBuffer | null = null;
+  private size = 0;
+  private full = false;
+
+  constructor(
+    private readonly limit: number,
+    private readonly overflow: () => void,
+  ) {}
+
+  append(chunk: Uint8Array): void {
+    if (this.full) return;
+    const needed = this.size + chunk.length;
+    if (needed > this.limit) {
+      this.full = true;
+      this.overflow();
+      return;
     }
-    if (needed > bytes.length) {
-      if (bytes.length === 0 && needed <= SMALL) bytes = new Uint8Array(Math.min(SMALL, limit));
+    if (needed > this.bytes.length) {
+      if (this.bytes.length === 0 && needed <= SMALL) this.bytes = new Uint8Array(Math.min(SMALL, this.limit));
       else {
-        if (!growable) {
-          growable = new ArrayBuffer(0, { maxByteLength: limit });
-          growable.resize(Math.min(limit, Math.max(needed, 2 * SMALL)));
-          new Uint8Array(growable).set(bytes.subarray(0, size));
-        } else growable.resize(Math.min(limit, Math.max(needed, growable.byteLength * 2)));
-        bytes = new Uint8Array(growable);
+        if (!this.growable) {
+          this.growable = new ArrayBuffer(0, { maxByteLength: this.limit });
+          this.growable.resize(Math.min(this.limit, Math.max(needed, 2 * SMALL)));
+          new Uint8Array(this.growable).set(this.bytes.subarray(0, this.size));
+        } else this.growable.resize(Math.min(this.limit, Math.max(needed, this.growable.byteLength * 2)));
+        this.bytes = new Uint8Array(this.growable);
       }
     }
-    bytes.set(chunk, size);
-    size = needed;
+    this.bytes.set(chunk, this.size);
+    this.size = needed;
   }
-  close(fd);
-  if (!growable) return bytes.subarray(0, size);
-  growable.resize(size); // what was reserved beyond the output goes back
-  return new Uint8Array(growable);
+
+  result(): Uint8Array {
+    if (!this.growable) return this.bytes.subarray(0, this.size);
+    this.growable.resize(this.size); // what was reserved beyond the output goes back
+    return new Uint8Array(this.growable);
+  }
+}
+
+/**
+ * How long a running command's captured pipes are left unread before a
+ * stream reads them. A command that is over by then (most commands of a
+ * batch) costs no stream at all: its output is read in one go once it has
+ * exited. One that fills a pipe (64 KiB) sooner waits at most this long, once.
+ */
+export const CAPTURE_STREAM_DELAY_MS = 5;
+
+/** Scratch space for the reads made without a stream (one thread reads). */
+const drainBuffer = new Uint8Array(SMALL);
+
+/** The read end of one captured pipe (non-blocking), read to EOF. */
+class CapturePipe {
+  readonly done: Promise<Uint8Array>;
+  private settle!: (bytes: Uint8Array) => void;
+  private fail!: (e: unknown) => void;
+  private streaming = false;
+  private finished = false;
+  private readonly bytes: CapturedBytes;
+
+  constructor(
+    private readonly fd: number,
+    limit: number,
+    overflow: () => void,
+  ) {
+    this.bytes = new CapturedBytes(limit, overflow);
+    this.done = new Promise((resolve, reject) => {
+      this.settle = resolve;
+      this.fail = reject;
+    });
+  }
+
+  private finish(): void {
+    this.finished = true;
+    close(this.fd);
+    this.settle(this.bytes.result());
+  }
+
+  /** Reads with a stream from now on, to EOF. */
+  stream(): void {
+    if (this.streaming || this.finished) return;
+    this.streaming = true;
+    void (async () => {
+      for await (const chunk of Bun.file(this.fd).stream()) this.bytes.append(chunk);
+      this.finish();
+    })().catch((e) => this.fail(e));
+  }
+
+  /** Closes the pipe unread (prepareStdio failed: nobody awaits the bytes). */
+  abandon(): void {
+    this.finished = true;
+    close(this.fd);
+  }
+
+  /** Reads what is there now; at EOF that is all, otherwise a stream reads the rest. */
+  drain(): void {
+    if (this.streaming || this.finished) return;
+    try {
+      for (;;) {
+        const n = readAvailable(this.fd, drainBuffer);
+        if (n === 0) return this.finish();
+        if (n < 0) return this.stream();
+        this.bytes.append(drainBuffer.subarray(0, n));
+      }
+    } catch (e) {
+      this.finished = true;
+      close(this.fd);
+      this.fail(e);
+    }
+  }
 }
 
 /** `onOverflow` is called (once) when a captured stream outgrows the capture limit. */
@@ -80,7 +162,7 @@ export function prepareStdio(config: SandboxConfig, onOverflow: () => void = () 
   const childEnds: number[] = [];
   const limit = captureLimit();
   let overflowed: { stream: "stdout" | "stderr"; limit: number } | null = null;
-  const readEnds: number[] = [];
+  const captures: CapturePipe[] = [];
   const own = (fd: number) => {
     childEnds.push(fd);
     return fd;
@@ -104,13 +186,16 @@ export function prepareStdio(config: SandboxConfig, onOverflow: () => void = () 
     const output = (target: typeof config.stdout, what: "stdout" | "stderr"): [number, Promise<Uint8Array> | null] => {
       if (target === CAPTURE) {
         const [r, w] = pipe();
-        readEnds.push(r);
+        own(w);
         const overflow = () => {
           if (overflowed !== null) return;
           overflowed = { stream: what, limit };
           onOverflow();
         };
-        return [own(w), readAll(r, limit, overflow)];
+        const capture = new CapturePipe(r, limit, overflow);
+        captures.push(capture);
+        setNonBlocking(r);
+        return [w, capture.done];
       }
       if (target === null) return [devNull(O_WRONLY), null];
       return [dupOf(fdOf(target), what), null];
@@ -125,21 +210,33 @@ export function prepareStdio(config: SandboxConfig, onOverflow: () => void = () 
       if (reader) stderr = reader;
     }
     let childOpen = true;
+    const closeChildEnds = () => {
+      if (childOpen) for (const fd of childEnds) close(fd);
+      childOpen = false;
+    };
+    let streamLater: ReturnType<typeof setTimeout> | undefined;
+    const drainAll = () => {
+      clearTimeout(streamLater);
+      for (const capture of captures) capture.drain();
+    };
     return {
       childFds: [stdinFd, outFd, errFd],
       overflowed: () => overflowed,
       stdout,
       stderr,
-      closeChildEnds() {
-        if (childOpen) for (const fd of childEnds) close(fd);
-        childOpen = false;
+      commandStarted() {
+        closeChildEnds();
+        if (captures.length) streamLater = setTimeout(() => captures.forEach((c) => c.stream()), CAPTURE_STREAM_DELAY_MS);
       },
+      commandExited: drainAll,
       closeAll() {
-        this.closeChildEnds();
+        closeChildEnds();
+        drainAll();
       },
     };
   } catch (e) {
-    for (const fd of [...childEnds, ...readEnds]) close(fd);
+    for (const fd of childEnds) close(fd);
+    for (const capture of captures) capture.abandon();
     throw e;
   }
 }
