@@ -24,3 +24,10 @@ export function writeEscaped(fd: number, src: Uint8Array): void {
   const r = Number(helper().sbx_write_escaped(fd, src, src.length, scratch, chunk));
   if (r < 0) throw new SysError("write", -r, `fd ${fd}`);
 }
+
+/** The JSON-escaped form of `src` (valid UTF-8), in memory: for output small enough to go out in one write. */
+export function escapeJson(src: Uint8Array): Uint8Array {
+  if (src.length === 0) return src;
+  const out = new Uint8Array(escapedCapacity(src.length));
+  return out.subarray(0, Number(helper().sbx_json_escape(src, src.length, out)));
+}

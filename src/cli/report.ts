@@ -1,7 +1,7 @@
 // The JSON that --json, --status-fd and batch report about a run.
 import type { SandboxError } from "../config/errors.ts";
-import { writeText } from "../native/libc.ts";
-import { writeEscaped } from "./json-bytes.ts";
+import { writeAll, writeText } from "../native/libc.ts";
+import { escapeJson, writeEscaped } from "./json-bytes.ts";
 import type { SandboxResult } from "../supervise/run.ts";
 
 const round = (ms: number) => Math.round(ms * 1000) / 1000;
@@ -56,29 +56,69 @@ function isUtf8(bytes: Uint8Array): boolean {
   return (require("node:buffer") as typeof import("node:buffer")).isUtf8(bytes);
 }
 
+/** Where a result line goes: text, and bytes to be written JSON-escaped. */
+interface JsonOut {
+  text(text: string): void;
+  escaped(bytes: Uint8Array): void;
+}
+
+/** Straight to `fd`, a piece at a time: output of any size is never held as one string. */
+function toFd(fd: number): JsonOut {
+  return { text: (text) => writeText(fd, text), escaped: (bytes) => writeEscaped(fd, bytes) };
+}
+
+/** Into memory, then out with one write(2) (flush). */
+function buffered(): JsonOut & { flush(fd: number): void } {
+  const parts: Uint8Array[] = [];
+  return {
+    text: (text) => parts.push(utf8.encode(text)),
+    escaped: (bytes) => parts.push(escapeJson(bytes)),
+    flush(fd) {
+      const line = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+      let at = 0;
+      for (const p of parts) {
+        line.set(p, at);
+        at += p.length;
+      }
+      writeAll(fd, line);
+    },
+  };
+}
+
+const utf8 = new TextEncoder();
+
 /**
- * Writes `"name":<bytes as a JSON string>` a chunk at a time: output of any
- * size is never held as one string (1 GiB of NULs is 6 GiB of JSON). Bytes
- * that are not UTF-8 go out as base64, with `"name_encoding":"base64"`.
+ * `"name":<bytes as a JSON string>`, a chunk at a time (1 GiB of NULs is
+ * 6 GiB of JSON). Bytes that are not UTF-8 go out as base64, with
+ * `"name_encoding":"base64"`.
  */
-function writeStream(fd: number, name: string, bytes: Uint8Array | null): void {
-  const put = (text: string) => writeText(fd, text);
-  if (bytes === null) return put(`,"${name}":null`);
+function putStream(out: JsonOut, name: string, bytes: Uint8Array | null): void {
+  if (bytes === null) return out.text(`,"${name}":null`);
   if (isUtf8(bytes)) {
-    put(`,"${name}":"`);
-    writeEscaped(fd, bytes);
-    return put('"');
+    out.text(`,"${name}":"`);
+    out.escaped(bytes);
+    return out.text('"');
   }
-  put(`,"${name}":"`);
+  out.text(`,"${name}":"`);
   const step = CHUNK - (CHUNK % 3); // whole base64 groups per chunk
-  for (let off = 0; off < bytes.length; off += step) put(bytes.subarray(off, off + step).toBase64());
-  put(`","${name}_encoding":"base64"`);
+  for (let off = 0; off < bytes.length; off += step) out.text(bytes.subarray(off, off + step).toBase64());
+  out.text(`","${name}_encoding":"base64"`);
+}
+
+/** Captured output up to this size goes out with its result in one write(2). */
+const ONE_WRITE = 64 * 1024;
+
+function putResult(out: JsonOut, record: ResultRecord): void {
+  out.text(JSON.stringify(record.fields).slice(0, -1));
+  putStream(out, "stdout", record.stdout);
+  putStream(out, "stderr", record.stderr);
+  out.text("}\n");
 }
 
 /** Writes one result as a line of JSON: its fields, then stdout and stderr. */
 export function writeResultLine(fd: number, record: ResultRecord): void {
-  writeText(fd, JSON.stringify(record.fields).slice(0, -1));
-  writeStream(fd, "stdout", record.stdout);
-  writeStream(fd, "stderr", record.stderr);
-  writeText(fd, "}\n");
+  if ((record.stdout?.length ?? 0) + (record.stderr?.length ?? 0) > ONE_WRITE) return putResult(toFd(fd), record);
+  const line = buffered();
+  putResult(line, record);
+  line.flush(fd);
 }
