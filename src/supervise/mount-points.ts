@@ -71,26 +71,23 @@ export function guardMountPoints(root: string, createsMountPoints: boolean): Mou
     finish(remove) {
       if (done) return;
       done = true;
-      // Two runs finishing together may each see the other's shared lock;
-      // each then lets go of its own and tries once more, so that one of them
-      // always gets the lock (or a run still going will be last out later).
-      const last = flock(fd, LOCK_EX | LOCK_NB) || (flock(fd, LOCK_UN) && flock(fd, LOCK_EX | LOCK_NB));
       try {
-        // Most runs create nothing (their mount points exist in the root), and
-        // then there is no journal to read.
-        if (last && exists(journal)) {
-          const { readFileSync, rmSync } = nodeFs();
-          let removals: Removal[] = [];
-          try {
-            removals = parseJournal(readFileSync(journal, "utf8")).reverse();
-          } catch {
-            // No journal: nothing was created, or it was removed already.
-          }
-          if (removals.length) remove(removals);
-          rmSync(journal, { force: true });
-        }
-      } finally {
+        // This run is done with the root: it lets go first, so that of two
+        // runs finishing together one always gets the lock below.
         flock(fd, LOCK_UN);
+        // Most runs create nothing (their mount points exist in the root):
+        // no journal, nothing to remove, no lock to take.
+        if (!exists(journal) || !flock(fd, LOCK_EX | LOCK_NB)) return;
+        const { readFileSync, rmSync } = nodeFs();
+        let removals: Removal[] = [];
+        try {
+          removals = parseJournal(readFileSync(journal, "utf8")).reverse();
+        } catch {
+          // No journal: it was removed meanwhile.
+        }
+        if (removals.length) remove(removals);
+        rmSync(journal, { force: true });
+      } finally {
         close(fd);
       }
     },
