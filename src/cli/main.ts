@@ -6,6 +6,7 @@ import { EXECUTORS, executorForPlatform, getExecutor } from "../executors/regist
 import { close, isOpenFd, SysError, writeText } from "../native/libc.ts";
 import { signalAll } from "../supervise/active.ts";
 import { parseConfigText } from "./config-file.ts";
+import { restartTunedForBatch } from "./engine.ts";
 import { BATCH_HELP, MAIN_HELP, RUN_HELP } from "./help.ts";
 import { parseCommandLine, type RunRequest, settingsFor } from "./parse.ts";
 import { failureFields, resultRecord, statusFields, writeResultLine } from "./report.ts";
@@ -97,6 +98,7 @@ export async function main(argv: readonly string[]): Promise<number> {
       case "run":
         return await run(req);
       case "batch":
+        restartTunedForBatch(argv);
         return await (await import("./batch.ts")).runBatch(req, (record) => writeResultLine(1, record));
       case "check":
         return await (await import("./check.ts")).runCheck(req.args, async (text) => writeText(1, text));

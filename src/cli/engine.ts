@@ -1,0 +1,35 @@
+// The JavaScript engine settings of `sandboxlib batch`. A batch runs the same
+// few hundred lines of glue around system calls for each sandbox; the
+// optimizing compiler of JavaScriptCore (DFG, and FTL above it) spends more
+// CPU compiling that glue, on threads of its own that compete with the
+// sandboxes for the CPUs, than its code then saves (measured in bench/: 500
+// sandboxed /bin/true about 12% sooner without it, 2000 about 3%). The
+// baseline compiler stays. JavaScriptCore reads its options from the
+// environment once, at start-up: so the executable starts itself again, once,
+// with the option set, and takes it back out of the environment its commands
+// inherit.
+import { runHostSteps } from "../native/spawn.ts";
+
+/** Set in the environment of the started-again process (and removed by it). */
+const TUNED = "SANDBOXLIB_ENGINE_TUNED";
+const OPTIONS: Readonly<Record<string, string>> = { BUN_JSC_useDFGJIT: "0" };
+
+/** Inside the executable (not `bun src/main.ts`, whose process is the caller's bun). */
+const compiled = () => Bun.main.startsWith("/$bunfs/");
+
+/**
+ * Replaces this process with the executable started again with the batch
+ * settings and the same arguments, descriptors and environment. Returns
+ * only when it is not done: already done (the settings then leave the
+ * environment), the caller set an engine option of its own, not the
+ * executable, or the exec failed (the batch runs as it is).
+ */
+export function restartTunedForBatch(args: readonly string[]): void {
+  if (process.env[TUNED] !== undefined) {
+    for (const name of [TUNED, ...Object.keys(OPTIONS)]) delete process.env[name];
+    return;
+  }
+  if (!compiled() || Object.keys(OPTIONS).some((name) => process.env[name] !== undefined)) return;
+  const env = Object.entries({ ...process.env, ...OPTIONS, [TUNED]: "1" }).map(([name, value]) => `${name}=${value}`);
+  runHostSteps([{ op: "exec", file: process.execPath, argv: [process.argv0, ...args], env, searchPath: null }]);
+}
