@@ -51,17 +51,24 @@ export interface EncodedSteps {
 /**
  * One buffer holds the step records and everything they point to (strings,
  * pointer arrays, filters): a single allocation and a single ptr() call per
- * plan, which is most of the cost of encoding on the warm path.
+ * plan, which is most of the cost of encoding on the warm path. Strings are
+ * gathered while the records are laid out and written at the end, all of
+ * them with one encodeInto when they are ASCII (most plans), their pointers
+ * then filled in where they were asked for.
  */
 class Arena {
   readonly buffer: Uint8Array;
-  readonly view: DataView;
+  /** The same memory as 32-bit words, for 64-bit fields (see put64). */
+  readonly words: Uint32Array;
   readonly base: number;
   private offset: number;
+  /** Strings to write, and the byte offset of the pointer to each. */
+  private readonly strings: string[] = [];
+  private readonly sites: number[] = [];
 
   constructor(size: number, reserved: number) {
     this.buffer = new Uint8Array(size);
-    this.view = new DataView(this.buffer.buffer);
+    this.words = new Uint32Array(this.buffer.buffer);
     this.base = ptr(this.buffer);
     this.offset = reserved;
   }
@@ -73,28 +80,52 @@ class Arena {
     return start;
   }
 
-  cstr(s: string | null): number {
-    if (s === null) return 0;
-    // Room for the worst case (3 bytes per UTF-16 unit); the rest is given back.
-    const at = this.take(s.length * 3 + 1, 1);
-    const { written } = utf8.encodeInto(s, this.buffer.subarray(at));
-    this.buffer[at + written] = 0;
-    this.offset = at + written + 1;
-    return this.base + at;
+  /** Points the 64-bit field at byte `site` to `s` (NUL-terminated UTF-8), or NULL. */
+  cstrAt(site: number, s: string | null): void {
+    if (s === null) return put64(this.words, site, 0);
+    this.strings.push(s);
+    this.sites.push(site);
   }
 
-  cstrArray(items: readonly string[]): number {
-    const pointers = items.map((s) => this.cstr(s));
-    const at = this.take((pointers.length + 1) * 8, 8);
-    pointers.forEach((p, i) => setInt64(this.view, at + 8 * i, p));
-    setInt64(this.view, at + 8 * pointers.length, 0);
-    return this.base + at;
+  /** Points the field at `site` to a NULL-terminated array of `items`. */
+  cstrArrayAt(site: number, items: readonly string[]): void {
+    const at = this.take((items.length + 1) * 8, 8);
+    for (let i = 0; i < items.length; i++) this.cstrAt(at + 8 * i, items[i]!);
+    put64(this.words, at + 8 * items.length, 0);
+    put64(this.words, site, this.base + at);
   }
 
   bytes(data: Uint8Array, align: number): number {
     const at = this.take(data.length, align);
     this.buffer.set(data, at);
     return this.base + at;
+  }
+
+  /** Writes the gathered strings and fills in their pointers. */
+  writeStrings(): void {
+    const { strings, sites, words } = this;
+    if (strings.length === 0) return;
+    // Each string ends with the NUL that joins it to the next (the last one
+    // with a byte the fresh buffer holds at zero).
+    const joined = strings.join("\0");
+    const at = this.take(joined.length * 3 + 1, 1);
+    const { written } = utf8.encodeInto(joined, this.buffer.subarray(at));
+    if (written === joined.length) {
+      // ASCII: a string's bytes start where its characters do.
+      for (let i = 0, next = at; i < strings.length; next += strings[i]!.length + 1, i++) put64(words, sites[i]!, this.base + next);
+      this.offset = at + written + 1;
+      return;
+    }
+    // Not all ASCII: one string at a time, where the joined bytes were.
+    this.buffer.fill(0, at, at + written);
+    this.offset = at;
+    for (let i = 0; i < strings.length; i++) {
+      const start = this.take(strings[i]!.length * 3 + 1, 1);
+      const n = utf8.encodeInto(strings[i]!, this.buffer.subarray(start)).written;
+      this.buffer[start + n] = 0;
+      this.offset = start + n + 1;
+      put64(words, sites[i]!, this.base + start);
+    }
   }
 }
 
@@ -115,16 +146,39 @@ export function setInt64(view: DataView, offset: number, value: number | bigint)
   view.setInt32(offset + 4, high, true);
 }
 
+/**
+ * setInt64 into 32-bit words (`at` a multiple of 8, little-endian): indexed
+ * stores, where DataView's methods are calls into the engine for each field
+ * until its optimizing compiler has inlined them (batch runs without it).
+ */
+function put64(words: Uint32Array, at: number, value: number | bigint): void {
+  const i = at >> 2;
+  if (typeof value === "bigint") {
+    const v = BigInt.asUintN(64, value);
+    words[i] = Number(v & 0xffff_ffffn);
+    words[i + 1] = Number(v >> 32n);
+    return;
+  }
+  const high = Math.floor(value / 0x1_0000_0000);
+  words[i] = value - high * 0x1_0000_0000;
+  words[i + 1] = high; // a negative high word wraps to its two's complement
+}
+
 /** Reads what setInt64 stores (or native code wrote), as a number. */
 export function getInt64(view: DataView, offset: number): number {
   return view.getInt32(offset + 4, true) * 0x1_0000_0000 + view.getUint32(offset, true);
 }
 
+/** Arena sizes that fitted the last plans: a batch's plans look alike. */
+let sizeHint = 4096;
+
 export function encodeSteps(steps: readonly Step[], handles: readonly number[] = []): EncodedSteps {
   const reserved = Math.max(1, steps.length) * STEP_SIZE;
-  for (let size = reserved + 16384; ; size *= 2) {
+  for (let size = reserved + sizeHint; ; size *= 2) {
     try {
-      return encodeInto(new Arena(size, reserved), steps, handles);
+      const encoded = encodeInto(new Arena(size, reserved), steps, handles);
+      sizeHint = size - reserved;
+      return encoded;
     } catch (e) {
       if (!(e instanceof ArenaFull)) throw e;
     }
@@ -132,30 +186,30 @@ export function encodeSteps(steps: readonly Step[], handles: readonly number[] =
 }
 
 function encodeInto(arena: Arena, steps: readonly Step[], handles: readonly number[]): EncodedSteps {
-  const { buffer, view } = arena;
-  const str = (s: string | null) => arena.cstr(s);
-  const strArray = (items: string[]) => arena.cstrArray(items);
-  steps.forEach((step, i) => {
+  const { buffer, words } = arena;
+  for (let i = 0; i < steps.length; i++) {
+    const step = steps[i]!;
     const base = i * STEP_SIZE;
+    // The record's four pointers (s1-s4), NULL unless set.
+    const str = (k: number, s: string | null) => arena.cstrAt(base + 40 + 8 * k, s);
     let flags = 0;
     let a: number | bigint = 0;
     let b: number | bigint = 0;
     let c: number | bigint = 0;
-    const s: number[] = [0, 0, 0, 0];
     switch (step.op) {
       case "mount":
         flags = (step.inRoot ? 1 : 0) | (step.sourceInRoot ? 2 : 0);
         a = step.flags;
         b = step.keepHandle ? 1 : 0;
-        s[0] = str(step.source);
-        s[1] = str(step.target);
-        s[2] = str(step.fstype);
-        s[3] = str(step.data);
+        str(0, step.source);
+        str(1, step.target);
+        str(2, step.fstype);
+        str(3, step.data);
         break;
       case "mkdirs":
         a = step.mode;
         b = step.file ? 1 : 0;
-        s[0] = str(step.path);
+        str(0, step.path);
         break;
       case "umount-handle": {
         const fd = handles[step.handleOf];
@@ -168,11 +222,11 @@ function encodeInto(arena: Arena, steps: readonly Step[], handles: readonly numb
       case "chdir":
       case "pivot-root":
       case "open-root":
-        s[0] = str(step.path);
+        str(0, step.path);
         break;
       case "sethostname":
       case "set-name":
-        s[0] = str(step.name);
+        str(0, step.name);
         break;
       case "dup2":
         a = step.from;
@@ -184,7 +238,7 @@ function encodeInto(arena: Arena, steps: readonly Step[], handles: readonly numb
         // A typed array's own numeric sort: Int32Array.from alone costs
         // 0.35 ms the first time it runs, a tenth of a cold run's TypeScript.
         const keep = new Int32Array(step.keep).sort();
-        s[0] = keep.length ? arena.bytes(new Uint8Array(keep.buffer), 4) : 0;
+        if (keep.length) put64(words, base + 40, arena.bytes(new Uint8Array(keep.buffer), 4));
         break;
       }
       case "capabilities":
@@ -197,7 +251,7 @@ function encodeInto(arena: Arena, steps: readonly Step[], handles: readonly numb
         break;
       case "seccomp":
         a = step.filter.length / 8;
-        s[0] = arena.bytes(step.filter, 8);
+        put64(words, base + 40, arena.bytes(step.filter, 8));
         break;
       case "rlimit":
         a = step.resource;
@@ -205,47 +259,47 @@ function encodeInto(arena: Arena, steps: readonly Step[], handles: readonly numb
         c = step.hard;
         break;
       case "write-file":
-        s[0] = str(step.path);
-        s[1] = str(step.content);
+        str(0, step.path);
+        str(1, step.content);
         break;
       case "exit":
         a = step.status;
         break;
       case "write-fd":
         a = step.openedBy;
-        s[0] = str(step.content);
+        str(0, step.content);
         break;
       case "exec":
-        s[0] = str(step.file);
-        s[1] = strArray([...step.argv]);
-        s[2] = strArray([...step.env]);
-        s[3] = str(step.searchPath);
+        str(0, step.file);
+        arena.cstrArrayAt(base + 48, step.argv);
+        arena.cstrArrayAt(base + 56, step.env);
+        str(3, step.searchPath);
         break;
       case "setattr":
         a = step.set;
         b = step.clear;
         c = step.recursive ? 1 : 0;
-        s[0] = str(step.path);
+        str(0, step.path);
         break;
       case "rmdirs":
         a = step.count;
         b = step.file ? 1 : 0;
-        s[0] = str(step.path);
+        str(0, step.path);
         break;
       case "symlink":
-        s[0] = str(step.target);
-        s[1] = str(step.path);
+        str(0, step.target);
+        str(1, step.path);
         break;
       case "mknod":
         a = step.mode;
         b = step.dev;
-        s[0] = str(step.path);
+        str(0, step.path);
         break;
       case "open-fd":
         a = step.flags;
         b = step.mode;
         c = step.fd;
-        s[0] = str(step.path);
+        str(0, step.path);
         break;
       case "setsid":
       case "fork-command":
@@ -254,18 +308,18 @@ function encodeInto(arena: Arena, steps: readonly Step[], handles: readonly numb
       case "no-new-privs":
         break;
     }
-    view.setInt32(base, OPCODES[step.op], true);
-    view.setInt32(base + 4, flags, true);
-    setInt64(view, base + 8, a);
-    setInt64(view, base + 16, b);
-    setInt64(view, base + 24, c);
-    s.forEach((p, k) => setInt64(view, base + 40 + 8 * k, p));
-    setInt64(view, base + 72, -1);
-  });
+    words[base >> 2] = OPCODES[step.op];
+    words[(base >> 2) + 1] = flags;
+    put64(words, base + 8, a);
+    put64(words, base + 16, b);
+    put64(words, base + 24, c);
+    put64(words, base + 72, -1);
+  }
+  arena.writeStrings();
   return {
     buffer,
     count: steps.length,
     keepAlive: [buffer],
-    out: (i) => getInt64(view, i * STEP_SIZE + 72),
+    out: (i) => (words[((i * STEP_SIZE + 72) >> 2) + 1]! | 0) * 0x1_0000_0000 + words[(i * STEP_SIZE + 72) >> 2]!,
   };
 }

@@ -19,6 +19,20 @@ describe("64-bit fields", () => {
   });
 });
 
+/** Reads back what native code would: the 64-bit field of a step, strings, pointer arrays. */
+function reader(encoded: ReturnType<typeof encodeSteps>) {
+  const view = new DataView(encoded.buffer.buffer);
+  const at = (n: number) => n as Pointer;
+  const field = (step: number, offset: number) => getInt64(view, step * STEP_SIZE + offset);
+  const string = (address: number) => new CString(at(address)).toString();
+  const array = (address: number) => {
+    const out: string[] = [];
+    for (let i = 0; read.i64(at(address), 8 * i) !== 0n; i++) out.push(string(Number(read.i64(at(address), 8 * i))));
+    return out;
+  };
+  return { field, string, array };
+}
+
 describe("encodeSteps", () => {
   test("strings are NUL-terminated UTF-8, arrays NULL-terminated; out fields start at -1", () => {
     const env = ["LANG=é€😀", `LONG=${"x".repeat(40_000)}`];
@@ -26,20 +40,50 @@ describe("encodeSteps", () => {
       { op: "chdir", path: "/src/été" },
       { op: "exec", file: "/bin/true", argv: ["true", "ü"], env, searchPath: "/bin" },
     ]);
-    const view = new DataView(encoded.buffer.buffer);
-    const at = (n: number) => n as Pointer;
-    const field = (step: number, offset: number) => getInt64(view, step * STEP_SIZE + offset);
-    const string = (address: number) => new CString(at(address)).toString();
-    const array = (address: number) => {
-      const out: string[] = [];
-      for (let i = 0; read.i64(at(address), 8 * i) !== 0n; i++) out.push(string(Number(read.i64(at(address), 8 * i))));
-      return out;
-    };
+    const { field, string, array } = reader(encoded);
     expect(string(field(0, 40))).toBe("/src/été");
     expect(string(field(1, 40))).toBe("/bin/true");
     expect(array(field(1, 48))).toEqual(["true", "ü"]);
     expect(array(field(1, 56))).toEqual(env);
     expect(string(field(1, 64))).toBe("/bin");
     expect([encoded.out(0), encoded.out(1)]).toEqual([-1, -1]);
+  });
+
+  test("an ASCII plan (strings written at once): every string, empty ones too, where its pointer says; NULL stays NULL", () => {
+    const env = Array.from({ length: 40 }, (_, i) => `VAR${i}=${"v".repeat(i)}`);
+    const encoded = encodeSteps([
+      { op: "mount", source: null, target: "/proc", fstype: "proc", data: "", flags: 14, inRoot: true, sourceInRoot: false, keepHandle: false },
+      { op: "exec", file: "sh", argv: ["sh", "-c", "", "x"], env, searchPath: "/usr/bin:/bin" },
+      { op: "sethostname", name: "sandbox" },
+    ]);
+    const { field, string, array } = reader(encoded);
+    expect(field(0, 40)).toBe(0);
+    expect([string(field(0, 48)), string(field(0, 56)), string(field(0, 64))]).toEqual(["/proc", "proc", ""]);
+    // The opcode (1, mount) in the low word, the flags (1, target in root) in the high one.
+    expect([field(0, 0), field(0, 8)]).toEqual([2 ** 32 + 1, 14]);
+    expect(string(field(1, 40))).toBe("sh");
+    expect(array(field(1, 48))).toEqual(["sh", "-c", "", "x"]);
+    expect(array(field(1, 56))).toEqual(env);
+    expect(string(field(1, 64))).toBe("/usr/bin:/bin");
+    expect(string(field(2, 40))).toBe("sandbox");
+  });
+
+  test("64-bit fields: negative numbers, big numbers and bigints", () => {
+    const encoded = encodeSteps([
+      { op: "open-fd", path: "/x", flags: 2 ** 40 + 5, mode: 0o644, fd: -1 },
+      { op: "rlimit", name: "nofile", resource: 7, soft: 2n ** 64n - 1n, hard: -2n },
+    ]);
+    const view = new DataView(encoded.buffer.buffer);
+    expect([view.getBigInt64(8, true), view.getBigInt64(16, true), view.getBigInt64(24, true)]).toEqual([2n ** 40n + 5n, 0o644n, -1n]);
+    expect([view.getBigUint64(STEP_SIZE + 16, true), view.getBigInt64(STEP_SIZE + 24, true)]).toEqual([2n ** 64n - 1n, -2n]);
+  });
+
+  test("plans bigger than the last ones still fit (the arena grows)", () => {
+    const small = encodeSteps([{ op: "chdir", path: "/" }]);
+    expect(reader(small).string(reader(small).field(0, 40))).toBe("/");
+    const big = Array.from({ length: 300 }, (_, i) => `K${i}=${"y".repeat(200)}`);
+    const encoded = encodeSteps([{ op: "exec", file: "/bin/true", argv: ["true"], env: big, searchPath: null }]);
+    expect(reader(encoded).array(reader(encoded).field(0, 56))).toEqual(big);
+    expect(reader(encoded).field(0, 64)).toBe(0);
   });
 });
