@@ -198,9 +198,12 @@ export function runAllHostSteps(steps: readonly Step[], handles: readonly number
 }
 
 /** Non-blocking wait4: the wait status and usage, or null while running. */
+/** Where sbx_wait leaves a status and a usage (one thread calls it). */
+const waitStatus = new Int32Array(1);
+const waitUsage = new BigInt64Array(3);
+
 export function tryWait(pid: number): { status: number; userUs: number; sysUs: number; maxRssKb: number } | null {
-  const status = new Int32Array(1);
-  const ru = new BigInt64Array(3);
+  const [status, ru] = [waitStatus, waitUsage];
   const r = Number(helper().sbx_wait(pid, ptr(status), ptr(ru)));
   if (r <= 0) return null;
   return { status: status[0]!, userUs: Number(ru[0]), sysUs: Number(ru[1]), maxRssKb: Number(ru[2]) };

@@ -157,6 +157,13 @@ class CapturePipe {
   }
 }
 
+/**
+ * /dev/null for reading and for writing, opened once for every sandbox of
+ * the process (close-on-exec, never closed): what a command does to it
+ * changes nothing another one sees.
+ */
+const sharedDevNull: Partial<Record<number, number>> = {};
+
 /** `onOverflow` is called (once) when a captured stream outgrows the capture limit. */
 export function prepareStdio(config: SandboxConfig, onOverflow: () => void = () => {}): PreparedStdio {
   const childEnds: number[] = [];
@@ -167,7 +174,7 @@ export function prepareStdio(config: SandboxConfig, onOverflow: () => void = () 
     childEnds.push(fd);
     return fd;
   };
-  const devNull = (flags: number) => own(open("/dev/null", flags));
+  const devNull = (flags: typeof O_RDONLY | typeof O_WRONLY) => (sharedDevNull[flags] ??= open("/dev/null", flags));
   const dupOf = (fd: number, what: string) => {
     if (!isOpenFd(fd)) throw configError(`${what} is not an open file descriptor: ${fd}`);
     return own(dupAbove2(fd));

@@ -87,8 +87,20 @@ describe("captured streams", () => {
     const stdio = captured();
     writeAll(stdio.childFds[1], utf8.encode("partial"));
     stdio.closeAll();
-    expect(stdio.childFds.map(isOpenFd)).toEqual([false, false, false]);
+    // (stdin is /dev/null, opened once for every sandbox and kept.)
+    expect([stdio.childFds[1], stdio.childFds[2]].map(isOpenFd)).toEqual([false, false]);
     expect(text(await stdio.stdout)).toBe("partial");
     expect(text(await stdio.stderr)).toBe("");
+  });
+
+  test("/dev/null is opened once for all sandboxes, for reading and for writing, and stays open", () => {
+    const config = toSandboxConfig(["true"], { stdin: null, stdout: null, stderr: null });
+    const [a, b] = [prepareStdio(config), prepareStdio(config)];
+    expect(a.childFds).toEqual(b.childFds);
+    expect(a.childFds[1]).toBe(a.childFds[2]);
+    expect(a.childFds[0]).not.toBe(a.childFds[1]);
+    a.closeAll();
+    b.closeAll();
+    expect(a.childFds.map(isOpenFd)).toEqual([true, true, true]);
   });
 });
