@@ -57,10 +57,12 @@ export function rootReentry(root: string): string {
 export function resolvePlanInput(config: SandboxConfig, stdio: readonly [number, number, number], cgroupProcs: readonly string[] = []): PlanInput {
   const root = hostPath("filesystem root", config.filesystemRoot);
   if (!stat(root)?.isDirectory) throw configError(`filesystem root is not a directory: ${config.filesystemRoot}`);
-  const envObject = config.env ?? (process.env as Record<string, string>);
-  const env = Object.entries(envObject)
-    .filter(([, v]) => v !== undefined)
-    .map(([k, v]) => `${k}=${v}`);
+  const envObject = config.env ?? (process.env as Record<string, string | undefined>);
+  const env: string[] = [];
+  for (const name in envObject) {
+    const value = envObject[name];
+    if (value !== undefined) env.push(`${name}=${value}`);
+  }
   // Without a root the command stays where sandboxlib was, as with chroot(1).
   const cwd = config.cwd === null ? (root === "/" ? process.cwd() : "/") : absolutePath(config.cwd);
   const writable = config.filesystemWritablePaths;

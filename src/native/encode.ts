@@ -82,7 +82,7 @@ class Arena {
 
   /** Points the 64-bit field at byte `site` to `s` (NUL-terminated UTF-8), or NULL. */
   cstrAt(site: number, s: string | null): void {
-    if (s === null) return put64(this.words, site, 0);
+    if (s === null) return; // the fresh arena holds NULL there
     this.strings.push(s);
     this.sites.push(site);
   }
@@ -91,8 +91,7 @@ class Arena {
   cstrArrayAt(site: number, items: readonly string[]): void {
     const at = this.take((items.length + 1) * 8, 8);
     for (let i = 0; i < items.length; i++) this.cstrAt(at + 8 * i, items[i]!);
-    put64(this.words, at + 8 * items.length, 0);
-    put64(this.words, site, this.base + at);
+    put64(this.words, site, this.base + at); // NULL-terminated: the fresh arena holds the NULL
   }
 
   bytes(data: Uint8Array, align: number): number {
@@ -310,9 +309,10 @@ function encodeInto(arena: Arena, steps: readonly Step[], handles: readonly numb
     }
     words[base >> 2] = OPCODES[step.op];
     words[(base >> 2) + 1] = flags;
-    put64(words, base + 8, a);
-    put64(words, base + 16, b);
-    put64(words, base + 24, c);
+    // The arena is fresh: zero fields are written already.
+    if (a !== 0) put64(words, base + 8, a);
+    if (b !== 0) put64(words, base + 16, b);
+    if (c !== 0) put64(words, base + 24, c);
     put64(words, base + 72, -1);
   }
   arena.writeStrings();
