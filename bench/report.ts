@@ -30,7 +30,7 @@ export interface Target {
 
 export interface Results {
   machine: MachineInfo;
-  parameters: { cold_rounds: number; cold_warmup_rounds: number; warm_n: number; capture_bytes: number; capture_repetitions: number; memory_repetitions: number };
+  parameters: { cold_rounds: number; cold_warmup_rounds: number; warm_n: number; capture_bytes: number; capture_repetitions: number; memory_repetitions: number; warm_rounds: number };
   cold: ColdResult;
   warm: WarmResult;
   capture: CaptureResult;
@@ -124,7 +124,7 @@ export function formatResults(r: Results): string {
   }
 
   const w = r.warm;
-  out.push("", `Warm: ${w.n} sandboxes from one process (ms per sandbox)`);
+  out.push("", `Warm: ${w.n} sandboxes from one process (ms per sandbox); ${w.rounds} rounds of every phase, each figure its median round's`);
   out.push(
     table(
       ["figure", "median", "p90", "total/N", "vs one bwrap (total/N)"],
@@ -142,6 +142,8 @@ export function formatResults(r: Results): string {
   const jobsRatio = ratio(w.concurrent.batch.per_sandbox_ms, w.concurrent.bwrap_per_invocation_ms);
   out.push(`  ${w.concurrent.jobs} at a time: batch is ${times(jobsRatio)} bwrap run ${w.concurrent.jobs} at a time, and ${times(ratio(w.concurrent.batch.per_sandbox_ms, w.concurrent.floor_ms))} the C floors side by side`);
   out.push(`  library: first sandbox ${num(w.library.first_ms)} ms (compiles the C helper); total/N is the mean over all ${w.n}`);
+  const rounds = (values: readonly (number | null)[]) => values.map((v) => num(v)).join(", ");
+  out.push(`  rounds: batch --jobs ${w.concurrent.jobs} ${rounds(w.per_round.concurrent_batch_ms)}; one bwrap ${rounds(w.per_round.bwrap_ms)}`);
   if (w.batch.note) out.push(`  batch: ${w.batch.note}`);
   if (w.concurrent.batch.note) out.push(`  batch --jobs ${w.concurrent.jobs}: ${w.concurrent.batch.note}`);
 

@@ -54,7 +54,7 @@ async function main(): Promise<void> {
   const cold = await runCold(variants, ROUNDS, WARMUP_ROUNDS, log);
   // Twice the CPUs: a sandbox spends part of its life waiting in the kernel
   // (namespace set-up, exit), so one per CPU leaves CPUs idle.
-  const warm = await runWarm(BIN, root, WARM_N, references.floor, 2 * machine.nproc, log);
+  const warm = await runWarm(BIN, root, WARM_N, references.floor, 2 * machine.nproc, REPETITIONS, log);
   log(`capture: ${CAPTURE_BYTES} bytes x ${REPETITIONS}`);
   const capture = await runCapture(BIN, root, work, CAPTURE_BYTES, REPETITIONS, log);
   log("memory: GNU time around sandboxlib run");
@@ -72,7 +72,7 @@ async function main(): Promise<void> {
   const { comparisons, targets } = compare(cold, warm, capture, memory);
   const results: Results = {
     machine,
-    parameters: { cold_rounds: ROUNDS, cold_warmup_rounds: WARMUP_ROUNDS, warm_n: WARM_N, capture_bytes: CAPTURE_BYTES, capture_repetitions: REPETITIONS, memory_repetitions: REPETITIONS },
+    parameters: { cold_rounds: ROUNDS, cold_warmup_rounds: WARMUP_ROUNDS, warm_n: WARM_N, capture_bytes: CAPTURE_BYTES, capture_repetitions: REPETITIONS, memory_repetitions: REPETITIONS, warm_rounds: REPETITIONS },
     cold,
     warm,
     capture,

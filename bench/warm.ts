@@ -42,6 +42,18 @@ export interface WarmConcurrent {
 
 export interface WarmResult {
   n: number;
+  /** Rounds of every warm phase; each figure below is from its median round. */
+  rounds: number;
+  /** Each round's per-sandbox figures, in round order, for the record. */
+  per_round: {
+    library_mean_ms: number[];
+    batch_ms: (number | null)[];
+    bwrap_ms: number[];
+    floor_ms: number[];
+    concurrent_batch_ms: (number | null)[];
+    concurrent_bwrap_ms: number[];
+    concurrent_floor_ms: number[];
+  };
   library: WarmLibrary;
   batch: WarmBatch;
   bwrap: WarmBwrap;
@@ -142,7 +154,15 @@ export async function floorConcurrent(floor: string, root: string, n: number, jo
   return ms / (each * jobs);
 }
 
-export async function runWarm(bin: string, root: string, n: number, floor: string, jobs: number, log: (line: string) => void): Promise<WarmResult> {
+/** The item whose `key` is the median (the lower middle one for an even count; nulls last). */
+function medianBy<T>(items: readonly T[], key: (item: T) => number | null): T {
+  const sorted = [...items].sort((a, b) => (key(a) ?? Infinity) - (key(b) ?? Infinity));
+  return sorted[(sorted.length - 1) >> 1]!;
+}
+
+type Round = Omit<WarmResult, "rounds" | "per_round">;
+
+async function warmRound(bin: string, root: string, n: number, floor: string, jobs: number, log: (line: string) => void): Promise<Round> {
   // Each phase starts on a quiet machine (see settle.ts).
   const phase = async <T>(what: string, measure: () => T | Promise<T>): Promise<T> => {
     await settle();
@@ -161,4 +181,40 @@ export async function runWarm(bin: string, root: string, n: number, floor: strin
     floor_ms: await phase(`${jobs} C floors side by side, ${n} sandboxes in all`, () => floorConcurrent(floor, root, n, jobs)),
   };
   return { n, library, batch, bwrap, floor_ms: floorMs, concurrent };
+}
+
+/**
+ * `rounds` rounds of every warm phase, one after another, so that a drift of
+ * the machine lands on all of them; each figure is its median round's.
+ */
+export async function runWarm(bin: string, root: string, n: number, floor: string, jobs: number, rounds: number, log: (line: string) => void): Promise<WarmResult> {
+  const all: Round[] = [];
+  for (let i = 0; i < rounds; i++) {
+    log(`warm: round ${i + 1} of ${rounds}`);
+    all.push(await warmRound(bin, root, n, floor, jobs, log));
+  }
+  const c = all.map((r) => r.concurrent);
+  return {
+    n,
+    rounds,
+    per_round: {
+      library_mean_ms: all.map((r) => r.library.mean_ms),
+      batch_ms: all.map((r) => r.batch.per_sandbox_ms),
+      bwrap_ms: all.map((r) => r.bwrap.per_invocation_ms),
+      floor_ms: all.map((r) => r.floor_ms),
+      concurrent_batch_ms: c.map((x) => x.batch.per_sandbox_ms),
+      concurrent_bwrap_ms: c.map((x) => x.bwrap_per_invocation_ms),
+      concurrent_floor_ms: c.map((x) => x.floor_ms),
+    },
+    library: medianBy(all, (r) => r.library.mean_ms).library,
+    batch: medianBy(all, (r) => r.batch.per_sandbox_ms).batch,
+    bwrap: medianBy(all, (r) => r.bwrap.per_invocation_ms).bwrap,
+    floor_ms: medianBy(all, (r) => r.floor_ms).floor_ms,
+    concurrent: {
+      jobs,
+      batch: medianBy(c, (x) => x.batch.per_sandbox_ms).batch,
+      bwrap_per_invocation_ms: medianBy(c, (x) => x.bwrap_per_invocation_ms).bwrap_per_invocation_ms,
+      floor_ms: medianBy(c, (x) => x.floor_ms).floor_ms,
+    },
+  };
 }
