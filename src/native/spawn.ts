@@ -93,7 +93,15 @@ interface Waiter {
 
 /** Spawns handed to spawner threads and not yet seen done, by their record. */
 const awaiting = new Map<DataView, Waiter>();
-/** Settles once the last watcher has let go of the wake-up pipe. */
+/**
+ * Sandboxes spawned off this thread and not yet released: the wake-up
+ * pipe's reader runs on while there are any, since more spawns are then
+ * likely (a batch), and a reader started afresh for each spawn costs a Bun
+ * stream (a dup, fstat, fcntl, two epoll_ctl).
+ */
+let live = 0;
+/** The running reader, to stop it; and what settles once it has let go of the pipe. */
+let watcher: { stop(): void; gone: Promise<void> } | null = null;
 let watcherGone: Promise<void> | null = null;
 
 /** Settles every awaited spawn whose spawner thread is done with it. */
@@ -105,36 +113,66 @@ function settleDone(): void {
   }
 }
 
+const watching = () => awaiting.size > 0 || live > 0;
+
 /**
  * Reads the helper's wake-up pipe (one for all spawns) while spawns are
- * awaited, settling those that are done after each wake-up. Looks before it
- * reads: a stream that is cancelled may have taken a byte with it, so a
- * watcher starts only once the last one is gone, and then looks first.
+ * awaited or their sandboxes live, settling the spawns that are done after
+ * each wake-up. Looks before it reads: a stream that is cancelled may have
+ * taken a byte with it, so a reader starts only once the last one is gone,
+ * and then looks first.
  */
-async function watchSpawns(fd: number, after: Promise<void> | null): Promise<void> {
-  await after;
+function watchSpawns(fd: number, after: Promise<void> | null): { stop(): void; gone: Promise<void> } {
   let reader: { read(): Promise<{ done: boolean }>; cancel(): Promise<void> } | undefined;
-  try {
-    const wakeups = (reader = Bun.file(fd).stream().getReader());
-    for (settleDone(); awaiting.size > 0; settleDone()) {
-      if ((await wakeups.read()).done) throw new Error("the spawn wake-up pipe was closed");
+  let stopped = false;
+  const handle = {
+    stop() {
+      // The next spawn starts a reader of its own, once this one is gone.
+      stopped = true;
+      if (watcher === handle) watcher = null;
+      void reader?.cancel().catch(() => {});
+    },
+    gone: Promise.resolve(),
+  };
+  handle.gone = (async () => {
+    await after;
+    try {
+      if (stopped) return;
+      const wakeups = (reader = Bun.file(fd).stream().getReader());
+      for (settleDone(); watching(); settleDone()) {
+        if ((await wakeups.read()).done) {
+          if (stopped) return;
+          throw new Error("the spawn wake-up pipe was closed");
+        }
+      }
+    } catch (e) {
+      // Never rejects: the next reader waits for this one.
+      for (const waiter of awaiting.values()) waiter.reject(e);
+      awaiting.clear();
+    } finally {
+      if (watcher === handle) watcher = null;
+      await reader?.cancel().catch(() => {});
     }
-  } catch (e) {
-    // Never rejects: the next watcher waits for this one.
-    for (const waiter of awaiting.values()) waiter.reject(e);
-    awaiting.clear();
-  } finally {
-    await reader?.cancel().catch(() => {});
-  }
+  })();
+  return handle;
+}
+
+/** Starts the reader if none runs. */
+function watch(): void {
+  if (watcher) return;
+  watcher = watchSpawns(Number(helper().sbx_spawn_wake_fd()), watcherGone);
+  watcherGone = watcher.gone;
+}
+
+/** Stops the reader once nothing needs it (it may be waiting for a byte that will not come). */
+function unwatchIfIdle(): void {
+  if (!watching()) watcher?.stop();
 }
 
 /** Resolves once the spawner thread is done with the spawn whose record `view` is. */
 function spawnDone(view: DataView): Promise<void> {
   const done = new Promise<void>((resolve, reject) => awaiting.set(view, { resolve, reject }));
-  if (awaiting.size === 1) {
-    const watcher = watchSpawns(Number(helper().sbx_spawn_wake_fd()), watcherGone);
-    watcherGone = watcher;
-  }
+  watch();
   return done;
 }
 
@@ -156,16 +194,36 @@ export async function spawnStepsConcurrently(steps: readonly Step[], cloneFlags:
     throw Object.assign(new Error(stacked < 0 ? "cannot map a stack" : "cannot queue a spawn"), { errno: -queued });
   }
   inFlight++;
+  live++;
+  let sandbox: SpawnedSandbox;
   try {
-    await spawnDone(prepared.view);
-  } catch {
-    // The spawn goes on regardless, and its sandbox must not be lost: wait
-    // for it here instead.
-    native.sbx_await_spawn(prepared.spawn);
-  } finally {
-    inFlight--;
+    try {
+      await spawnDone(prepared.view);
+    } catch {
+      // The spawn goes on regardless, and its sandbox must not be lost: wait
+      // for it here instead.
+      native.sbx_await_spawn(prepared.spawn);
+    } finally {
+      inFlight--;
+    }
+    sandbox = spawned(steps, prepared, getInt64(prepared.view, 160));
+  } catch (e) {
+    live--;
+    unwatchIfIdle();
+    throw e;
   }
-  return spawned(steps, prepared, getInt64(prepared.view, 160));
+  const release = sandbox.release;
+  let released = false;
+  return {
+    ...sandbox,
+    release() {
+      release();
+      if (released) return;
+      released = true;
+      live--;
+      unwatchIfIdle();
+    },
+  };
 }
 
 export interface HostRun {
