@@ -5,6 +5,7 @@ import type { Step } from "../plan/steps.ts";
 import { encodeSteps, getInt64, setInt64, SPAWN_SIZE } from "./encode.ts";
 import { CLONE_NEWPID } from "./clone-flags.ts";
 import { helper, initProgramFd } from "./helper.ts";
+import { sandboxLives, spawnDone } from "./spawner-wakeups.ts";
 
 
 /** A step that failed: its index in the plan and the errno it got. */
@@ -83,99 +84,6 @@ export function spawnSteps(steps: readonly Step[], cloneFlags: number): SpawnedS
 /** Spawns in flight on spawner threads (the helper starts a thread for each, up to a limit). */
 let inFlight = 0;
 
-/** Offset of async_pending in struct sbx_spawn: nonzero while a spawner thread has the spawn. */
-const ASYNC_PENDING = 168;
-
-interface Waiter {
-  resolve(): void;
-  reject(e: unknown): void;
-}
-
-/** Spawns handed to spawner threads and not yet seen done, by their record. */
-const awaiting = new Map<DataView, Waiter>();
-/**
- * Sandboxes spawned off this thread and not yet released: the wake-up
- * pipe's reader runs on while there are any, since more spawns are then
- * likely (a batch), and a reader started afresh for each spawn costs a Bun
- * stream (a dup, fstat, fcntl, two epoll_ctl).
- */
-let live = 0;
-/** The running reader, to stop it; and what settles once it has let go of the pipe. */
-let watcher: { stop(): void; gone: Promise<void> } | null = null;
-let watcherGone: Promise<void> | null = null;
-
-/** Settles every awaited spawn whose spawner thread is done with it. */
-function settleDone(): void {
-  for (const [view, waiter] of awaiting) {
-    if (view.getInt32(ASYNC_PENDING, true) !== 0) continue;
-    awaiting.delete(view);
-    waiter.resolve();
-  }
-}
-
-const watching = () => awaiting.size > 0 || live > 0;
-
-/**
- * Reads the helper's wake-up pipe (one for all spawns) while spawns are
- * awaited or their sandboxes live, settling the spawns that are done after
- * each wake-up. Looks before it reads: a stream that is cancelled may have
- * taken a byte with it, so a reader starts only once the last one is gone,
- * and then looks first.
- */
-function watchSpawns(fd: number, after: Promise<void> | null): { stop(): void; gone: Promise<void> } {
-  let reader: { read(): Promise<{ done: boolean }>; cancel(): Promise<void> } | undefined;
-  let stopped = false;
-  const handle = {
-    stop() {
-      // The next spawn starts a reader of its own, once this one is gone.
-      stopped = true;
-      if (watcher === handle) watcher = null;
-      void reader?.cancel().catch(() => {});
-    },
-    gone: Promise.resolve(),
-  };
-  handle.gone = (async () => {
-    await after;
-    try {
-      if (stopped) return;
-      const wakeups = (reader = Bun.file(fd).stream().getReader());
-      for (settleDone(); watching(); settleDone()) {
-        if ((await wakeups.read()).done) {
-          if (stopped) return;
-          throw new Error("the spawn wake-up pipe was closed");
-        }
-      }
-    } catch (e) {
-      // Never rejects: the next reader waits for this one.
-      for (const waiter of awaiting.values()) waiter.reject(e);
-      awaiting.clear();
-    } finally {
-      if (watcher === handle) watcher = null;
-      await reader?.cancel().catch(() => {});
-    }
-  })();
-  return handle;
-}
-
-/** Starts the reader if none runs. */
-function watch(): void {
-  if (watcher) return;
-  watcher = watchSpawns(Number(helper().sbx_spawn_wake_fd()), watcherGone);
-  watcherGone = watcher.gone;
-}
-
-/** Stops the reader once nothing needs it (it may be waiting for a byte that will not come). */
-function unwatchIfIdle(): void {
-  if (!watching()) watcher?.stop();
-}
-
-/** Resolves once the spawner thread is done with the spawn whose record `view` is. */
-function spawnDone(view: DataView): Promise<void> {
-  const done = new Promise<void>((resolve, reject) => awaiting.set(view, { resolve, reject }));
-  watch();
-  return done;
-}
-
 /**
  * spawnSteps on a spawner thread of the helper: this thread goes on (other
  * sandboxes are planned and reported meanwhile) and several sandboxes are
@@ -194,7 +102,7 @@ export async function spawnStepsConcurrently(steps: readonly Step[], cloneFlags:
     throw Object.assign(new Error(stacked < 0 ? "cannot map a stack" : "cannot queue a spawn"), { errno: -queued });
   }
   inFlight++;
-  live++;
+  const released = sandboxLives();
   let sandbox: SpawnedSandbox;
   try {
     try {
@@ -208,20 +116,15 @@ export async function spawnStepsConcurrently(steps: readonly Step[], cloneFlags:
     }
     sandbox = spawned(steps, prepared, getInt64(prepared.view, 160));
   } catch (e) {
-    live--;
-    unwatchIfIdle();
+    released();
     throw e;
   }
   const release = sandbox.release;
-  let released = false;
   return {
     ...sandbox,
     release() {
       release();
-      if (released) return;
-      released = true;
-      live--;
-      unwatchIfIdle();
+      released();
     },
   };
 }
