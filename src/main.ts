@@ -1,4 +1,5 @@
 // Entry point of the sandboxlib executable.
 import { main } from "./cli/main.ts";
+import { exitNow } from "./native/libc.ts";
 
-process.exit(await main(process.argv.slice(2)));
+exitNow(await main(process.argv.slice(2)));
