@@ -32,8 +32,8 @@ async function* lines(stream: ReadableStream<Uint8Array>): AsyncGenerator<string
 
 type Tag = { line: number; id?: string | number };
 
-/** Runs one line; never throws. */
-async function runLine(text: string, tag: Tag): Promise<ResultRecord> {
+/** Runs one line; never throws. `onExit` is called once its sandbox is gone (if it ran). */
+async function runLine(text: string, tag: Tag, onExit: () => void): Promise<ResultRecord> {
   const startedAt = performance.now();
   try {
     let value: unknown;
@@ -58,6 +58,7 @@ async function runLine(text: string, tag: Tag): Promise<ResultRecord> {
         const executor = s.backend ? getExecutor(s.backend) : executorForPlatform();
         let options = toSandboxOptions(s, opened, "batch");
         if (s.degrade) options = executor.degradeConfigForCapabilities(options);
+        options.onExit = onExit;
         return resultRecord(await executor.runSandbox(s.command, options), tag);
       });
     } finally {
@@ -89,6 +90,9 @@ export async function runBatch(req: BatchRequest, out: (record: ResultRecord) =>
       out(result);
     }
   };
+  // A line holds one of the --jobs slots until its sandbox is gone, not
+  // until its result is out: the next sandbox is set up meanwhile.
+  const slots = new Set<Promise<void>>();
   const running = new Set<Promise<void>>();
   let lineNo = 0;
   try {
@@ -100,13 +104,20 @@ export async function runBatch(req: BatchRequest, out: (record: ResultRecord) =>
         flush();
         continue;
       }
-      const job = runLine(text, { line: n }).then((result) => {
+      const { promise: slot, resolve: freeSlot, reject: failSlot } = Promise.withResolvers<void>();
+      const job = runLine(text, { line: n }, freeSlot).then((result) => {
         done.set(n, result);
         flush();
       });
+      // A failure to write results (EPIPE) ends the batch: it reaches the
+      // loop through the line's slot.
+      job.then(freeSlot, failSlot);
+      const forget = (set: Set<Promise<void>>, p: Promise<void>) => void p.then(() => set.delete(p), () => set.delete(p));
+      slots.add(slot);
+      forget(slots, slot);
       running.add(job);
-      void job.finally(() => running.delete(job));
-      if (running.size >= req.jobs) await Promise.race(running);
+      forget(running, job);
+      if (slots.size >= req.jobs) await Promise.race(slots);
     }
     await Promise.all(running);
     return 0;

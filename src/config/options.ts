@@ -56,6 +56,8 @@ export interface SandboxOptions {
   measureMemory?: boolean;
   /** Called with the sandbox's pid once its command has started. */
   onStart?: (pid: number) => void;
+  /** Called once the sandbox's processes are gone (reaped), before its result is put together. */
+  onExit?: () => void;
 }
 
 const NETWORK: readonly NetworkSetting[] = ["undefined", "isolated"];

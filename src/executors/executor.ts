@@ -51,7 +51,7 @@ export function defineExecutor(def: BackendDefinition): Executor {
       def.check?.(config);
       const reason = executor.unavailableReason();
       if (reason) throw new SandboxError("setup", reason);
-      return runPlanned(config, { plan: def.planner, hasInit: def.hasInit }, { onStart: options.onStart });
+      return runPlanned(config, { plan: def.planner, hasInit: def.hasInit }, { onStart: options.onStart, onExit: options.onExit });
     },
     async runSandboxWithRedirection(command, options = {}) {
       // As in Python: output goes where the caller says; nothing is captured

@@ -50,6 +50,8 @@ export interface PlanningBackend {
 export interface RunHooks {
   /** Called with the sandbox's pid once its command has started. */
   onStart?: (pid: number) => void;
+  /** Called once the sandbox process has been reaped. */
+  onExit?: () => void;
 }
 
 const ENOENT = 2;
@@ -182,6 +184,7 @@ export async function runPlanned(config: SandboxConfig, backend: PlanningBackend
         cgroup?.killAll();
       }
       stdio.commandExited();
+      hooks.onExit?.();
       return info;
     });
     exited = exit;

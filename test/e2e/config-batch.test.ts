@@ -126,6 +126,26 @@ describe.skipIf(!isRoot)("batch", () => {
     rmSync(join(dir, "b"));
   });
 
+  test("--jobs N never has more than N sandboxes at once", async () => {
+    // Six entries, two at a time: the slots free as sandboxes end.
+    const lines = Array.from({ length: 6 }, (_, i) => job({ id: i, command: ["sleep", "0.2"] }));
+    const linesWithMarker = lines.map((l) => l.replace('"0.2"', '"0.21"'));
+    const proc = Bun.spawn([BIN, "batch", "--jobs", "2"], { stdin: Buffer.from(`${linesWithMarker.join("\n")}\n`), stdout: "pipe", stderr: "pipe" });
+    let most = 0;
+    let seen = 0;
+    const watch = setInterval(() => {
+      const now = sleepers("0.21").length;
+      most = Math.max(most, now);
+      if (now > 0) seen++;
+    }, 5);
+    const [out, code] = await Promise.all([new Response(proc.stdout).text(), proc.exited]);
+    clearInterval(watch);
+    expect(code).toBe(0);
+    expect(out.trim().split("\n").map((l) => JSON.parse(l).exit_code)).toEqual([0, 0, 0, 0, 0, 0]);
+    expect(seen).toBeGreaterThan(0);
+    expect(most).toBe(2);
+  });
+
   test("SIGKILL of batch leaves no process and no mount, sandboxes set up by spawner threads included", async () => {
     // The first entry is spawned from the JavaScript thread; the others,
     // started while it runs, from spawner threads: PDEATHSIG follows those.

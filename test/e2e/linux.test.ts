@@ -220,3 +220,18 @@ describe.skipIf(!isRoot)("nothing visible on or left on the host", () => {
     expect(existsSync(join(rootfs, "conc"))).toBe(false);
   });
 });
+
+describe.skipIf(!isRoot)("library hooks", () => {
+  test("onStart gets the pid once the command runs, onExit comes once it is gone and before the result", async () => {
+    const { getExecutor } = await import("../../src/index.ts");
+    const events: string[] = [];
+    const result = await getExecutor("linux").runSandbox(["sh", "-c", "echo hi"], {
+      filesystemRoot: rootfs,
+      onStart: (pid) => events.push(`start ${pid > 0}`),
+      onExit: () => events.push("exit"),
+    });
+    events.push("result");
+    expect(events).toEqual(["start true", "exit", "result"]);
+    expect(new TextDecoder().decode(result.stdout!)).toBe("hi\n");
+  });
+});
