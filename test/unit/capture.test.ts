@@ -6,7 +6,8 @@ import { describe, expect, test } from "bun:test";
 import { CAPTURE, STDOUT } from "../../src/config/types.ts";
 import { toSandboxConfig } from "../../src/config/options.ts";
 import { close, dupAbove2, isOpenFd, writeAll } from "../../src/native/libc.ts";
-import { CAPTURE_STREAM_DELAY_MS, prepareStdio } from "../../src/supervise/stdio.ts";
+import { CAPTURE_STREAM_DELAY_MS } from "../../src/supervise/capture.ts";
+import { prepareStdio } from "../../src/supervise/stdio.ts";
 
 const utf8 = new TextEncoder();
 const text = (bytes: Uint8Array | null) => (bytes === null ? null : new TextDecoder().decode(bytes));
