@@ -100,31 +100,38 @@ class Arena {
     return this.base + at;
   }
 
+  /** UTF-8 of `s` at the current offset, NUL-terminated; returns where it starts. */
+  private encode(s: string): number {
+    const at = this.offset;
+    // The last byte stays for the NUL; encodeInto stops where room ends.
+    const { read, written } = utf8.encodeInto(s, this.buffer.subarray(at, this.buffer.length - 1));
+    if (read < s.length) throw new ArenaFull();
+    this.buffer[at + written] = 0;
+    this.offset = at + written + 1;
+    return at;
+  }
+
   /** Writes the gathered strings and fills in their pointers. */
   writeStrings(): void {
     const { strings, sites, words } = this;
     if (strings.length === 0) return;
-    // Each string ends with the NUL that joins it to the next (the last one
-    // with a byte the fresh buffer holds at zero).
+    // Each string ends with the NUL that joins it to the next.
     const joined = strings.join("\0");
-    const at = this.take(joined.length * 3 + 1, 1);
-    const { written } = utf8.encodeInto(joined, this.buffer.subarray(at));
-    if (written === joined.length) {
+    const at = this.encode(joined);
+    if (this.offset - at === joined.length + 1) {
       // ASCII: a string's bytes start where its characters do.
       for (let i = 0, next = at; i < strings.length; next += strings[i]!.length + 1, i++) put64(words, sites[i]!, this.base + next);
-      this.offset = at + written + 1;
       return;
     }
     // Not all ASCII: one string at a time, where the joined bytes were.
-    this.buffer.fill(0, at, at + written);
+    this.buffer.fill(0, at, this.offset);
     this.offset = at;
-    for (let i = 0; i < strings.length; i++) {
-      const start = this.take(strings[i]!.length * 3 + 1, 1);
-      const n = utf8.encodeInto(strings[i]!, this.buffer.subarray(start)).written;
-      this.buffer[start + n] = 0;
-      this.offset = start + n + 1;
-      put64(words, sites[i]!, this.base + start);
-    }
+    for (let i = 0; i < strings.length; i++) put64(words, sites[i]!, this.base + this.encode(strings[i]!));
+  }
+
+  /** How much of the arena the plan took. */
+  get used(): number {
+    return this.offset;
   }
 }
 
@@ -168,15 +175,20 @@ export function getInt64(view: DataView, offset: number): number {
   return view.getInt32(offset + 4, true) * 0x1_0000_0000 + view.getUint32(offset, true);
 }
 
-/** Arena sizes that fitted the last plans: a batch's plans look alike. */
-let sizeHint = 4096;
+/**
+ * Room beyond the records for the next plan: ample for the first (a retry
+ * costs more than zeroing a few KiB), then what the last one took and half
+ * again, since a batch's plans look alike.
+ */
+let roomHint = 16384;
 
 export function encodeSteps(steps: readonly Step[], handles: readonly number[] = []): EncodedSteps {
   const reserved = Math.max(1, steps.length) * STEP_SIZE;
-  for (let size = reserved + sizeHint; ; size *= 2) {
+  for (let size = reserved + roomHint; ; size *= 2) {
     try {
-      const encoded = encodeInto(new Arena(size, reserved), steps, handles);
-      sizeHint = size - reserved;
+      const arena = new Arena(size, reserved);
+      const encoded = encodeInto(arena, steps, handles);
+      roomHint = Math.max(4096, Math.ceil(((arena.used - reserved) * 3) / 2 / 8) * 8);
       return encoded;
     } catch (e) {
       if (!(e instanceof ArenaFull)) throw e;
