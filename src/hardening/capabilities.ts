@@ -39,9 +39,16 @@ export function resolveCapabilities(add: readonly string[], drop: readonly strin
   return Object.keys(CAPABILITY_NUMBERS).filter((c) => kept.has(c));
 }
 
+/** Masks already computed, by the names' list: a batch asks for the same few sets again and again. */
+const masks = new Map<string, bigint>();
+
 /** A bit mask (bit N = capability N) of the named capabilities. */
 export function capabilityMask(names: readonly string[]): bigint {
-  let mask = 0n;
+  const key = names.join(",");
+  let mask = masks.get(key);
+  if (mask !== undefined) return mask;
+  mask = 0n;
   for (const name of names) mask |= 1n << BigInt(CAPABILITY_NUMBERS[capabilityName(name)]!);
+  masks.set(key, mask);
   return mask;
 }

@@ -137,14 +137,22 @@ export const policyKey = (p: SeccompPolicy) => `${p.arch}/${p.allowMounts ? "mou
 declare const SANDBOXLIB_SECCOMP_FILTERS: Record<string, string> | undefined;
 const assembledAtBuild = typeof SANDBOXLIB_SECCOMP_FILTERS === "object" ? SANDBOXLIB_SECCOMP_FILTERS : null;
 
+/** Each policy's filter, once decoded or assembled (callers copy it, never change it). */
+const filters = new Map<string, Uint8Array>();
+
 /**
  * The filter for `policy`: the executable has them assembled at build time
  * (assembling one costs about 0.4 ms the first time, at every cold start);
  * otherwise, or for a policy it lacks, assembled here.
  */
 export function seccompFilter(policy: SeccompPolicy): Uint8Array {
-  const built = assembledAtBuild?.[policyKey(policy)];
-  return built === undefined ? buildSeccompFilter(policy) : Uint8Array.fromBase64(built);
+  const key = policyKey(policy);
+  let filter = filters.get(key);
+  if (filter) return filter;
+  const built = assembledAtBuild?.[key];
+  filter = built === undefined ? buildSeccompFilter(policy) : Uint8Array.fromBase64(built);
+  filters.set(key, filter);
+  return filter;
 }
 
 /** A syscall number with a fate of its own, and the label of that fate. */
