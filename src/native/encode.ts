@@ -103,6 +103,7 @@ class Arena {
   /** UTF-8 of `s` at the current offset, NUL-terminated; returns where it starts. */
   private encode(s: string): number {
     const at = this.offset;
+    if (at >= this.buffer.length) throw new ArenaFull(); // not even room for the NUL
     // The last byte stays for the NUL; encodeInto stops where room ends.
     const { read, written } = utf8.encodeInto(s, this.buffer.subarray(at, this.buffer.length - 1));
     if (read < s.length) throw new ArenaFull();

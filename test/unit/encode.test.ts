@@ -1,7 +1,7 @@
 // The step records native code reads: 64-bit fields from numbers and
 // bigints, and strings as NUL-terminated UTF-8 in the same arena.
 import { describe, expect, test } from "bun:test";
-import { CString, type Pointer, read } from "bun:ffi";
+import { CString, type Pointer, ptr, read } from "bun:ffi";
 import { encodeSteps, getInt64, setInt64, STEP_SIZE } from "../../src/native/encode.ts";
 
 describe("64-bit fields", () => {
@@ -85,5 +85,26 @@ describe("encodeSteps", () => {
     const encoded = encodeSteps([{ op: "exec", file: "/bin/true", argv: ["true"], env: big, searchPath: null }]);
     expect(reader(encoded).array(reader(encoded).field(0, 56))).toEqual(big);
     expect(reader(encoded).field(0, 64)).toBe(0);
+  });
+});
+
+describe("arena sizes", () => {
+  test("plans of every size in turn (the arena sized from the last one, grown when short): every pointer inside the arena, every string whole", () => {
+    for (let n = 1; n < 600; n += 13) {
+      const argv = ["x".repeat(n), "", ""];
+      const env = Array.from({ length: (n * 7) % 60 }, (_, i) => `V${i}=${"y".repeat((i * n) % 90)}`);
+      const encoded = encodeSteps([
+        { op: "exec", file: "/bin/true", argv, env, searchPath: "" },
+        { op: "sethostname", name: "" },
+      ]);
+      const { field, string, array } = reader(encoded);
+      expect(array(field(0, 48))).toEqual(argv);
+      expect(array(field(0, 56))).toEqual(env);
+      expect([string(field(0, 64)), string(field(1, 40))]).toEqual(["", ""]);
+      const start = ptr(encoded.buffer);
+      for (const p of [field(0, 40), field(0, 48), field(0, 56), field(0, 64), field(1, 40)]) {
+        expect(p >= start && p < start + encoded.buffer.length).toBe(true);
+      }
+    }
   });
 });
