@@ -141,24 +141,14 @@ class ArenaFull extends Error {}
 const utf8 = new TextEncoder();
 
 /**
- * Stores a 64-bit integer, little-endian. Pointers, flags and descriptors
- * are safe integers and need no BigInt; masks and limits may be bigints.
- * (Plain typed arrays and DataView, not Buffer: loading Buffer costs about
- * 0.2 ms of a cold start, and the run path has no other use for it.)
+ * Stores a 64-bit integer, little-endian, into 32-bit words (`at`, in bytes,
+ * a multiple of 8). Pointers, flags and descriptors are safe integers and
+ * need no BigInt; masks and limits may be bigints. Indexed stores, where
+ * DataView's methods are calls into the engine for each field until its
+ * optimizing compiler has inlined them (batch runs without it); and plain
+ * typed arrays, not Buffer, which costs about 0.2 ms of a cold start to load.
  */
-export function setInt64(view: DataView, offset: number, value: number | bigint): void {
-  if (typeof value === "bigint") return view.setBigInt64(offset, BigInt.asIntN(64, value), true);
-  const high = Math.floor(value / 0x1_0000_0000);
-  view.setUint32(offset, value - high * 0x1_0000_0000, true);
-  view.setInt32(offset + 4, high, true);
-}
-
-/**
- * setInt64 into 32-bit words (`at` a multiple of 8, little-endian): indexed
- * stores, where DataView's methods are calls into the engine for each field
- * until its optimizing compiler has inlined them (batch runs without it).
- */
-function put64(words: Uint32Array, at: number, value: number | bigint): void {
+export function put64(words: Uint32Array, at: number, value: number | bigint): void {
   const i = at >> 2;
   if (typeof value === "bigint") {
     const v = BigInt.asUintN(64, value);
@@ -171,9 +161,10 @@ function put64(words: Uint32Array, at: number, value: number | bigint): void {
   words[i + 1] = high; // a negative high word wraps to its two's complement
 }
 
-/** Reads what setInt64 stores (or native code wrote), as a number. */
-export function getInt64(view: DataView, offset: number): number {
-  return view.getInt32(offset + 4, true) * 0x1_0000_0000 + view.getUint32(offset, true);
+/** Reads what put64 stores (or native code wrote), as a number. */
+export function get64(words: Uint32Array, at: number): number {
+  const i = at >> 2;
+  return (words[i + 1]! | 0) * 0x1_0000_0000 + words[i]!;
 }
 
 /**
@@ -333,6 +324,6 @@ function encodeInto(arena: Arena, steps: readonly Step[], handles: readonly numb
     buffer,
     count: steps.length,
     keepAlive: [buffer],
-    out: (i) => (words[((i * STEP_SIZE + 72) >> 2) + 1]! | 0) * 0x1_0000_0000 + words[(i * STEP_SIZE + 72) >> 2]!,
+    out: (i) => get64(words, i * STEP_SIZE + 72),
   };
 }

@@ -2,7 +2,7 @@
 // this thread, for host-side setup and cleanup (runHostSteps).
 import { ptr } from "bun:ffi";
 import type { Step } from "../plan/steps.ts";
-import { encodeSteps, getInt64, setInt64, SPAWN_SIZE } from "./encode.ts";
+import { encodeSteps, get64, put64, SPAWN_SIZE } from "./encode.ts";
 import { CLONE_NEWPID } from "./clone-flags.ts";
 import { helper, initProgramFd } from "./helper.ts";
 import { sandboxLives, spawnDone } from "./spawner-wakeups.ts";
@@ -31,18 +31,18 @@ export interface SpawnedSandbox {
 function prepareSpawn(steps: readonly Step[], cloneFlags: number) {
   const encoded = encodeSteps(steps);
   const spawn = new Uint8Array(SPAWN_SIZE);
-  const view = new DataView(spawn.buffer);
-  setInt64(view, 0, cloneFlags);
-  setInt64(view, 8, ptr(encoded.buffer));
-  setInt64(view, 16, encoded.count);
-  setInt64(view, 120, cloneFlags & CLONE_NEWPID ? initProgramFd() : -1);
-  return { encoded, spawn, view };
+  const words = new Uint32Array(spawn.buffer);
+  put64(words, 0, cloneFlags);
+  put64(words, 8, ptr(encoded.buffer));
+  put64(words, 16, encoded.count);
+  put64(words, 120, cloneFlags & CLONE_NEWPID ? initProgramFd() : -1);
+  return { encoded, spawn, words };
 }
 
 /** What sbx_spawn left in `spawn`, as a SpawnedSandbox. Throws when clone itself failed. */
-function spawned(steps: readonly Step[], { encoded, spawn, view }: ReturnType<typeof prepareSpawn>, pid: number): SpawnedSandbox {
+function spawned(steps: readonly Step[], { encoded, spawn, words }: ReturnType<typeof prepareSpawn>, pid: number): SpawnedSandbox {
   const native = helper();
-  const field = (off: number) => getInt64(view, off);
+  const field = (off: number) => get64(words, off);
   if (pid < 0) {
     native.sbx_release(spawn);
     throw Object.assign(new Error("clone failed"), { errno: -pid });
@@ -106,7 +106,7 @@ export async function spawnStepsConcurrently(steps: readonly Step[], cloneFlags:
   let sandbox: SpawnedSandbox;
   try {
     try {
-      await spawnDone(prepared.view);
+      await spawnDone(prepared.words);
     } catch {
       // The spawn goes on regardless, and its sandbox must not be lost: wait
       // for it here instead.
@@ -114,7 +114,7 @@ export async function spawnStepsConcurrently(steps: readonly Step[], cloneFlags:
     } finally {
       inFlight--;
     }
-    sandbox = spawned(steps, prepared, getInt64(prepared.view, 160));
+    sandbox = spawned(steps, prepared, get64(prepared.words, 160));
   } catch (e) {
     released();
     throw e;
@@ -158,14 +158,13 @@ export function runAllHostSteps(steps: readonly Step[], handles: readonly number
   return failed > 0 ? { index: Number(first[0]), errno: err[0]! } : null;
 }
 
-/** Non-blocking wait4: the wait status and usage, or null while running. */
 /** Where sbx_wait leaves a status and a usage (one thread calls it). */
 const waitStatus = new Int32Array(1);
 const waitUsage = new BigInt64Array(3);
 
+/** Non-blocking wait4: the wait status and usage, or null while running. */
 export function tryWait(pid: number): { status: number; userUs: number; sysUs: number; maxRssKb: number } | null {
-  const [status, ru] = [waitStatus, waitUsage];
-  const r = Number(helper().sbx_wait(pid, ptr(status), ptr(ru)));
+  const r = Number(helper().sbx_wait(pid, ptr(waitStatus), ptr(waitUsage)));
   if (r <= 0) return null;
-  return { status: status[0]!, userUs: Number(ru[0]), sysUs: Number(ru[1]), maxRssKb: Number(ru[2]) };
+  return { status: waitStatus[0]!, userUs: Number(waitUsage[0]), sysUs: Number(waitUsage[1]), maxRssKb: Number(waitUsage[2]) };
 }

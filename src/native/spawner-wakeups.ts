@@ -6,8 +6,8 @@
 // fstat, fcntl, two epoll_ctl) and their teardown for every sandbox.
 import { helper } from "./helper.ts";
 
-/** Offset of async_pending in struct sbx_spawn: nonzero while a spawner thread has the spawn. */
-const ASYNC_PENDING = 168;
+/** async_pending in struct sbx_spawn (byte 168), as a 32-bit word's index: nonzero while a spawner thread has the spawn. */
+const ASYNC_PENDING = 168 / 4;
 
 interface Waiter {
   resolve(): void;
@@ -15,7 +15,7 @@ interface Waiter {
 }
 
 /** Spawns handed to spawner threads and not yet seen done, by their record. */
-const awaiting = new Map<DataView, Waiter>();
+const awaiting = new Map<Uint32Array, Waiter>();
 /**
  * Sandboxes spawned off this thread and not yet released: the reader runs
  * on while there are any, since more spawns are then likely (a batch), and
@@ -28,9 +28,9 @@ let watcherGone: Promise<void> | null = null;
 
 /** Settles every awaited spawn whose spawner thread is done with it. */
 function settleDone(): void {
-  for (const [view, waiter] of awaiting) {
-    if (view.getInt32(ASYNC_PENDING, true) !== 0) continue;
-    awaiting.delete(view);
+  for (const [record, waiter] of awaiting) {
+    if (record[ASYNC_PENDING] !== 0) continue;
+    awaiting.delete(record);
     waiter.resolve();
   }
 }
@@ -91,9 +91,9 @@ function unwatchIfIdle(): void {
   if (!watching()) watcher?.stop();
 }
 
-/** Resolves once the spawner thread is done with the spawn whose record `view` is (sbx_spawn_async). */
-export function spawnDone(view: DataView): Promise<void> {
-  const done = new Promise<void>((resolve, reject) => awaiting.set(view, { resolve, reject }));
+/** Resolves once the spawner thread is done with the spawn whose record (as 32-bit words) is `record` (sbx_spawn_async). */
+export function spawnDone(record: Uint32Array): Promise<void> {
+  const done = new Promise<void>((resolve, reject) => awaiting.set(record, { resolve, reject }));
   watch();
   return done;
 }

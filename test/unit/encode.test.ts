@@ -2,18 +2,19 @@
 // bigints, and strings as NUL-terminated UTF-8 in the same arena.
 import { describe, expect, test } from "bun:test";
 import { CString, type Pointer, ptr, read } from "bun:ffi";
-import { encodeSteps, getInt64, setInt64, STEP_SIZE } from "../../src/native/encode.ts";
+import { encodeSteps, get64, put64, STEP_SIZE } from "../../src/native/encode.ts";
 
 describe("64-bit fields", () => {
   test("numbers and bigints land as the int64 DataView would write", () => {
-    const view = new DataView(new ArrayBuffer(8));
+    const words = new Uint32Array(2);
+    const view = new DataView(words.buffer);
     for (const n of [0, 1, -1, 2 ** 32, 2 ** 32 - 1, -(2 ** 40) - 3, Number.MAX_SAFE_INTEGER, Number.MIN_SAFE_INTEGER]) {
-      setInt64(view, 0, n);
+      put64(words, 0, n);
       expect(view.getBigInt64(0, true)).toBe(BigInt(n));
-      expect(getInt64(view, 0)).toBe(n);
+      expect(get64(words, 0)).toBe(n);
     }
     for (const b of [0n, (1n << 41n) - 1n, 2n ** 64n - 1n /* RLIM_INFINITY */]) {
-      setInt64(view, 0, b);
+      put64(words, 0, b);
       expect(view.getBigUint64(0, true)).toBe(BigInt.asUintN(64, b));
     }
   });
@@ -21,9 +22,9 @@ describe("64-bit fields", () => {
 
 /** Reads back what native code would: the 64-bit field of a step, strings, pointer arrays. */
 function reader(encoded: ReturnType<typeof encodeSteps>) {
-  const view = new DataView(encoded.buffer.buffer);
+  const words = new Uint32Array(encoded.buffer.buffer);
   const at = (n: number) => n as Pointer;
-  const field = (step: number, offset: number) => getInt64(view, step * STEP_SIZE + offset);
+  const field = (step: number, offset: number) => get64(words, step * STEP_SIZE + offset);
   const string = (address: number) => new CString(at(address)).toString();
   const array = (address: number) => {
     const out: string[] = [];
