@@ -94,6 +94,7 @@ export async function runBatch(req: BatchRequest, out: (record: ResultRecord) =>
   // until its result is out: the next sandbox is set up meanwhile.
   const slots = new Set<Promise<void>>();
   const running = new Set<Promise<void>>();
+  const forget = (set: Set<Promise<void>>, p: Promise<void>) => void p.then(() => set.delete(p), () => set.delete(p));
   let lineNo = 0;
   try {
     for await (const text of lines(input)) {
@@ -112,7 +113,6 @@ export async function runBatch(req: BatchRequest, out: (record: ResultRecord) =>
       // A failure to write results (EPIPE) ends the batch: it reaches the
       // loop through the line's slot.
       job.then(freeSlot, failSlot);
-      const forget = (set: Set<Promise<void>>, p: Promise<void>) => void p.then(() => set.delete(p), () => set.delete(p));
       slots.add(slot);
       forget(slots, slot);
       running.add(job);

@@ -79,9 +79,8 @@ const drainBuffer = new Uint8Array(SMALL);
 
 /** The read end of one captured pipe (non-blocking), read to EOF. */
 export class CapturePipe {
-  readonly done: Promise<Uint8Array>;
-  private settle!: (bytes: Uint8Array) => void;
-  private fail!: (e: unknown) => void;
+  private readonly outcome = Promise.withResolvers<Uint8Array>();
+  readonly done = this.outcome.promise;
   private streaming = false;
   private finished = false;
   private readonly bytes: CapturedBytes;
@@ -92,22 +91,18 @@ export class CapturePipe {
     overflow: () => void,
   ) {
     this.bytes = new CapturedBytes(limit, overflow);
-    this.done = new Promise((resolve, reject) => {
-      this.settle = resolve;
-      this.fail = reject;
-    });
   }
 
   private finish(): void {
     this.finished = true;
     close(this.fd);
-    this.settle(this.bytes.result());
+    this.outcome.resolve(this.bytes.result());
   }
 
   private failWith(e: unknown): void {
     this.finished = true;
     close(this.fd);
-    this.fail(e);
+    this.outcome.reject(e);
   }
 
   /** Reads with a stream from now on, to EOF. */
