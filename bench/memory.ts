@@ -8,6 +8,7 @@ import { yieldToSignals } from "./cleanup.ts";
 import { failureText, succeeded, timedSync } from "./proc.ts";
 import { summarize, type Summary } from "./stats.ts";
 import { bytesLabel } from "./units.ts";
+import { warmSandboxConfig } from "./warm.ts";
 
 export interface MemoryFigure {
   key: string;
@@ -49,7 +50,7 @@ export async function runMemory(bin: string, root: string, work: string, bytes: 
   ];
   // batch, supervising one sandbox after another from a file of N lines, then J at a time.
   const lines = join(work, "memory-batch.jsonl");
-  const line = JSON.stringify({ command: ["/bin/true"], filesystem_root: root, network: "isolated", extra_mounts: [[null, "/proc", "proc"]], filesystem_writable_paths: "none" });
+  const line = JSON.stringify(warmSandboxConfig(root));
   writeFileSync(lines, `${Array.from({ length: batchLines }, () => line).join("\n")}\n`);
   cases.push({ key: "batch", label: `sandboxlib batch --jobs 1 (${batchLines} sandboxes)`, holdsOutput: false, timeoutMs: 300_000, argv: [bin, "batch", "--jobs", "1", lines] });
   cases.push({ key: "batch_jobs", label: `sandboxlib batch --jobs ${jobs} (${batchLines} sandboxes)`, holdsOutput: false, timeoutMs: 300_000, argv: [bin, "batch", "--jobs", String(jobs), lines] });

@@ -77,11 +77,15 @@ export function batchUnavailable(bin: string): string | null {
   return null;
 }
 
+/** A batch line's config for the warm sandboxes: /bin/true, the isolation bwrap is given. */
+export function warmSandboxConfig(root: string): Record<string, unknown> {
+  return { command: ["/bin/true"], filesystem_root: root, network: "isolated", extra_mounts: [[null, "/proc", "proc"]], filesystem_writable_paths: "none" };
+}
+
 export async function warmBatch(bin: string, root: string, n: number, jobs: number): Promise<WarmBatch> {
   const missing = batchUnavailable(bin);
   if (missing) return { per_sandbox_ms: null, total_ms: null, note: missing };
-  const line = (i: number) =>
-    JSON.stringify({ id: String(i), command: ["/bin/true"], filesystem_root: root, network: "isolated", extra_mounts: [[null, "/proc", "proc"]], filesystem_writable_paths: "none" });
+  const line = (i: number) => JSON.stringify({ id: String(i), ...warmSandboxConfig(root) });
   const input = Buffer.from(`${Array.from({ length: n }, (_, i) => line(i)).join("\n")}\n`);
   const argv = [bin, "batch", "--jobs", String(jobs)];
   const start = performance.now();
