@@ -1,11 +1,11 @@
 // Lays out plan steps as the C structs of helper.c (struct sbx_step, 80
-// bytes; struct sbx_spawn, 160 bytes). Every string and pointer array is kept
+// bytes; struct sbx_spawn, 184 bytes). Every string and pointer array is kept
 // referenced by the returned object until the native call is over.
 import { ptr } from "bun:ffi";
 import type { Step } from "../plan/steps.ts";
 
 export const STEP_SIZE = 80;
-export const SPAWN_SIZE = 176;
+export const SPAWN_SIZE = 184;
 
 const OPCODES: Record<Step["op"], number> = {
   mount: 1,

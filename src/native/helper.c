@@ -86,6 +86,7 @@ extern int pthread_join(unsigned long, void **);
 #define PR_SET_NAME 15
 #define PR_SET_DUMPABLE 4
 #define PR_SET_SECCOMP 22
+#define PR_CAPBSET_READ 23
 #define PR_CAPBSET_DROP 24
 #define PR_SET_NO_NEW_PRIVS 38
 #define PR_CAP_AMBIENT 47
@@ -219,6 +220,7 @@ struct sbx_spawn {
   long async_result;      /* 160 out: what sbx_spawn returned, for sbx_spawn_async */
   int async_pending;      /* 168 internal: nonzero while a spawner thread has the spawn (sbx_spawn_async) */
   int async_pad;          /* 172 */
+  long bounding_set;      /* 176 in, for sbx_spawn_async: capabilities the spawner thread may narrow its bounding set to */
 };
 
 enum {
@@ -591,15 +593,22 @@ static int close_from(struct ctx *c, unsigned int first, const int *keep, long n
   return (int)syscall(SYS_close_range, from, ~0U, 0);
 }
 
+/* Drops from this thread's bounding set every capability not in `keep`,
+ * skipping those already gone: each drop copies the thread's credentials,
+ * a reading does not. Returns 0, or -1 with errno set. */
+static int narrow_bounding_set(unsigned long keep) {
+  for (int cap = 0; cap < 64; cap++) {
+    int present = prctl(PR_CAPBSET_READ, cap, 0, 0, 0);
+    if (present < 0) break; /* past the kernel's last capability */
+    if (!present || (keep & (1UL << cap))) continue;
+    if (prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) < 0) return -1;
+  }
+  return 0;
+}
+
 static int do_capabilities(struct sbx_step *s) {
   unsigned long keep = (unsigned long)s->a;
-  for (int cap = 0; cap < 64; cap++) {
-    if (keep & (1UL << cap)) continue;
-    if (prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) < 0) {
-      if (errno == EINVAL) break; /* past the kernel's last capability */
-      return -1;
-    }
-  }
+  if (narrow_bounding_set(keep) < 0) return -1;
   prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0); /* EINVAL before Linux 4.3 */
   if (!s->b) return 0;
   unsigned int header[2];
@@ -1155,20 +1164,35 @@ long sbx_spawn(struct sbx_spawn *sp) {
  * that spawned a child dies, so a spawner must live as long as the process.
  * They block every signal, which stay with the caller's threads. */
 
-static int spawn_jobs[2] = {-1, -1};
+/* Spawner threads come in pools, one per bounding set asked for: a pool's
+ * threads narrow their own bounding set once, at start, and every sandbox
+ * cloned by them inherits it. Dropped in each sandbox instead, the same
+ * capabilities cost two copies of its credentials each (command and init),
+ * some 80 per sandbox. A pool serves only spawns whose capabilities its
+ * bounding set holds: the sandbox's own capabilities step still drops what
+ * it must, and finds the rest already gone. */
+struct spawner_pool {
+  unsigned long bounding_set;
+  int jobs[2]; /* queued spawns (struct sbx_spawn pointers) */
+  long threads;
+};
+#define MAX_POOLS 8
+static struct spawner_pool pools[MAX_POOLS];
+static long pool_count = 0;
 /* One wake-up pipe for every spawn of the process: a spawner writes a byte
  * after each spawn it finishes, and the caller, woken, looks at which of its
  * spawns have cleared their async_pending word. A pipe per spawn cost the
  * caller a pipe, a stream and their teardown for every sandbox. The write
  * end does not block: a full pipe wakes the reader as well. */
 static int spawn_wake[2] = {-1, -1};
-static long spawner_count = 0;
 
-static void *spawner_main(void *unused) {
-  (void)unused;
+static void *spawner_main(void *arg) {
+  struct spawner_pool *pool = (struct spawner_pool *)arg;
+  /* Best effort: without CAP_SETPCAP each sandbox drops its own. */
+  narrow_bounding_set(pool->bounding_set);
   for (;;) {
     struct sbx_spawn *sp = 0;
-    if (read(spawn_jobs[0], &sp, sizeof sp) != (long)sizeof sp) continue;
+    if (read(pool->jobs[0], &sp, sizeof sp) != (long)sizeof sp) continue;
     sp->async_result = sbx_spawn(sp);
     /* The word first, then the byte: a caller woken by the byte finds the
      * word cleared. */
@@ -1181,26 +1205,46 @@ static void *spawner_main(void *unused) {
 }
 
 /* More set-ups at once than this gain nothing; spawns beyond it wait in the
- * queue for a thread. */
+ * queue for a thread of their pool. */
 #define MAX_SPAWNERS 64
 
-/* Makes sure `n` spawner threads exist (at most MAX_SPAWNERS), so that each
- * spawn in flight has one. Called from one thread only. Returns how many
- * threads there are, or -errno when there are none and none could start. */
-long sbx_spawners(long n) {
-  if (spawn_jobs[0] < 0 && pipe2(spawn_jobs, O_CLOEXEC) < 0) return -(long)errno;
+/* The pool whose threads keep `bounding_set`. Past MAX_POOLS - 1 sets, the
+ * rest share the last pool, which keeps every capability. NULL (errno set)
+ * when a pool's job pipe cannot be made. */
+static struct spawner_pool *pool_for(unsigned long bounding_set) {
+  for (long i = 0; i < pool_count; i++)
+    if (pools[i].bounding_set == bounding_set) return &pools[i];
+  unsigned long wanted = pool_count < MAX_POOLS - 1 ? bounding_set : ~0UL;
+  for (long i = 0; i < pool_count; i++)
+    if (pools[i].bounding_set == wanted) return &pools[i];
+  struct spawner_pool *pool = &pools[pool_count];
+  if (pipe2(pool->jobs, O_CLOEXEC) < 0) return 0;
+  pool->bounding_set = wanted;
+  pool->threads = 0;
+  pool_count++;
+  return pool;
+}
+
+/* Makes sure the pool for `bounding_set` has `n` spawner threads (at most
+ * MAX_SPAWNERS), so that each spawn in flight has one. Called from one
+ * thread only, which must hold every capability of `bounding_set` in its
+ * own (threads inherit it). Returns how many threads the pool has, or
+ * -errno when it has none and none could start. */
+long sbx_spawners(long n, long bounding_set) {
   if (spawn_wake[0] < 0) {
     if (pipe2(spawn_wake, O_CLOEXEC) < 0) return -(long)errno;
     fcntl(spawn_wake[1], F_SETFL, 04000 /* O_NONBLOCK */);
   }
-  while (spawner_count < n && spawner_count < MAX_SPAWNERS) {
+  struct spawner_pool *pool = pool_for((unsigned long)bounding_set);
+  if (!pool) return -(long)errno;
+  while (pool->threads < n && pool->threads < MAX_SPAWNERS) {
     unsigned long tid;
-    int r = start_thread(&tid, spawner_main, 0);
-    if (r != 0) return spawner_count > 0 ? spawner_count : -(long)r;
+    int r = start_thread(&tid, spawner_main, pool);
+    if (r != 0) return pool->threads > 0 ? pool->threads : -(long)r;
     pthread_detach(tid);
-    spawner_count++;
+    pool->threads++;
   }
-  return spawner_count;
+  return pool->threads;
 }
 
 /* The read end of the wake-up pipe (valid once sbx_spawners succeeded). */
@@ -1214,14 +1258,17 @@ void sbx_await_spawn(struct sbx_spawn *sp) {
   wait_cleared(&sp->async_pending);
 }
 
-/* Queues `sp` for a spawner thread (see sbx_spawners), which runs sbx_spawn
- * (give `sp` its stack first, with sbx_take_stack, from the caller's thread),
+/* Queues `sp` for a thread of the pool for sp->bounding_set (see
+ * sbx_spawners, called first with the same set), which runs sbx_spawn (give
+ * `sp` its stack first, with sbx_take_stack, from the caller's thread),
  * stores its result in sp->async_result, clears sp->async_pending and writes
  * a byte to the wake-up pipe. `sp` and what it points to must stay alive
  * until then. Returns 0 or -errno. */
 long sbx_spawn_async(struct sbx_spawn *sp) {
+  struct spawner_pool *pool = pool_for((unsigned long)sp->bounding_set);
+  if (!pool || pool->threads == 0) return -(long)(pool ? EAGAIN : errno);
   sp->async_pending = 1;
-  if (write(spawn_jobs[1], &sp, sizeof sp) != (long)sizeof sp) {
+  if (write(pool->jobs[1], &sp, sizeof sp) != (long)sizeof sp) {
     sp->async_pending = 0;
     return -(long)errno;
   }

@@ -9,7 +9,7 @@ import { close, memfdCreate, writeAll } from "./libc.ts";
 
 const symbols = {
   sbx_spawn: { args: [FFIType.ptr], returns: FFIType.i64 },
-  sbx_spawners: { args: [FFIType.i64], returns: FFIType.i64 },
+  sbx_spawners: { args: [FFIType.i64, FFIType.i64], returns: FFIType.i64 },
   sbx_spawn_async: { args: [FFIType.ptr], returns: FFIType.i64 },
   sbx_take_stack: { args: [FFIType.ptr], returns: FFIType.i64 },
   sbx_spawn_wake_fd: { args: [], returns: FFIType.i64 },

@@ -63,6 +63,7 @@ __asm__(".text\n.global _start\n_start:\n  mov x0, sp\n  bl init_main\n  b .\n")
 #define SIGKILL 9
 #define WNOHANG 1
 #define PR_SET_DUMPABLE 4
+#define PR_CAPBSET_READ 23
 #define PR_CAPBSET_DROP 24
 #define PR_SET_NO_NEW_PRIVS 38
 #define CAP_KILL 5
@@ -74,8 +75,13 @@ struct rusage_lite {
 static void drop_privileges(void) {
   /* Nothing in the sandbox may take this process over: it may only signal. */
   sys(SYS_prctl, PR_SET_DUMPABLE, 0, 0, 0);
-  for (long cap = 0; cap < 64; cap++)
-    if (cap != CAP_KILL && sys(SYS_prctl, PR_CAPBSET_DROP, cap, 0, 0) < 0 && cap > 40) break;
+  /* Only those still there: a drop copies the credentials, a reading does
+   * not, and a spawner thread of sandboxlib may have dropped most already. */
+  for (long cap = 0; cap < 64; cap++) {
+    long present = sys(SYS_prctl, PR_CAPBSET_READ, cap, 0, 0);
+    if (present < 0) break; /* past the kernel's last capability */
+    if (present == 1 && cap != CAP_KILL) sys(SYS_prctl, PR_CAPBSET_DROP, cap, 0, 0);
+  }
   unsigned int header[2] = {0x20080522, 0};
   unsigned int data[6] = {1u << CAP_KILL, 1u << CAP_KILL, 0, 0, 0, 0};
   sys(SYS_capset, (long)header, (long)data, 0, 0);

@@ -84,6 +84,19 @@ export function spawnSteps(steps: readonly Step[], cloneFlags: number): SpawnedS
 /** Spawns in flight on spawner threads (the helper starts a thread for each, up to a limit). */
 let inFlight = 0;
 
+/** What the sandbox init needs beside the command's capabilities: it keeps KILL, and drops the rest of its bounding set with SETPCAP. */
+const INIT_CAPABILITIES = (1n << 5n) | (1n << 8n);
+
+/**
+ * The bounding set a spawner thread may narrow itself to before cloning
+ * these steps' sandbox (see sbx_spawners): the command's capabilities and
+ * its init's; every capability (-1) when the plan drops none.
+ */
+export function spawnerBoundingSet(steps: readonly Step[]): bigint {
+  for (const step of steps) if (step.op === "capabilities") return step.keep | INIT_CAPABILITIES;
+  return -1n;
+}
+
 /**
  * spawnSteps on a spawner thread of the helper: this thread goes on (other
  * sandboxes are planned and reported meanwhile) and several sandboxes are
@@ -91,9 +104,11 @@ let inFlight = 0;
  */
 export async function spawnStepsConcurrently(steps: readonly Step[], cloneFlags: number): Promise<SpawnedSandbox> {
   const native = helper();
+  const boundingSet = spawnerBoundingSet(steps);
   // No thread could start (a thread limit, say): this thread spawns.
-  if (Number(native.sbx_spawners(inFlight + 1)) < 0) return spawnSteps(steps, cloneFlags);
+  if (Number(native.sbx_spawners(inFlight + 1, boundingSet)) < 0) return spawnSteps(steps, cloneFlags);
   const prepared = prepareSpawn(steps, cloneFlags);
+  put64(prepared.words, 176, boundingSet);
   // The stack comes from this thread: the spare stacks are this thread's.
   const stacked = Number(native.sbx_take_stack(prepared.spawn));
   const queued = stacked < 0 ? stacked : Number(native.sbx_spawn_async(prepared.spawn));

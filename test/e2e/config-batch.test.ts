@@ -146,6 +146,24 @@ describe.skipIf(!isRoot)("batch", () => {
     expect(most).toBe(2);
   });
 
+  test("sandboxes set up side by side with different capabilities each get exactly theirs, and their init only KILL", async () => {
+    // The first entry runs from the JavaScript thread; the others, started
+    // while it sleeps, from spawner threads, which narrow their own bounding
+    // set to their pool's: a thread of one set must never serve another.
+    const caps = (extra: Record<string, unknown>, wait = "") =>
+      job({ command: ["sh", "-c", `${wait}grep -E '^Cap(Bnd|Eff|Prm)' /proc/self/status /proc/1/status | tr -s '\\t' ' '`], extra_mounts: [[null, "/proc", "proc"]], ...extra });
+    const { code, results } = await batch(
+      [caps({}, "sleep 0.3; "), caps({}), caps({ "cap-add": ["SYS_PTRACE", "NET_ADMIN"] }), caps({ "cap-drop": ["ALL"] }), caps({ "cap-drop": ["KILL"] }), caps({ "cap-add": ["SYS_PTRACE", "NET_ADMIN"] }), caps({})],
+      ["--jobs", "7"],
+    );
+    expect(code).toBe(0);
+    const expected = (mask: string) =>
+      `/proc/self/status:CapPrm: ${mask}\n/proc/self/status:CapEff: ${mask}\n/proc/self/status:CapBnd: ${mask}\n` +
+      "/proc/1/status:CapPrm: 0000000000000020\n/proc/1/status:CapEff: 0000000000000020\n/proc/1/status:CapBnd: 0000000000000020\n";
+    const masks = ["00000000a80425fb", "00000000a80425fb", "00000000a80c35fb", "0000000000000000", "00000000a80425db", "00000000a80c35fb", "00000000a80425fb"];
+    expect(results.map((r) => r.stdout)).toEqual(masks.map(expected));
+  });
+
   test("SIGKILL of batch leaves no process and no mount, sandboxes set up by spawner threads included", async () => {
     // The first entry is spawned from the JavaScript thread; the others,
     // started while it runs, from spawner threads: PDEATHSIG follows those.
