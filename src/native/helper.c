@@ -880,9 +880,9 @@ static int run_steps_from(struct ctx *c, struct sbx_spawn *sp, long from) {
     if (s->op == OP_FORK_COMMAND) return (int)i;
     if (s->op == OP_EXEC && sp->go_rfd >= 0) {
       /* Not one instruction of the command runs while the init still shares
-       * the caller's memory: the steps above ran beside its exec of
-       * sandboxlib-init, the command waits for it (its end of the pipe is
-       * close-on-exec). */
+       * the caller's memory or holds privileges: the steps above ran beside
+       * its exec of sandboxlib-init, the command waits for it to close its
+       * end of the pipe, once it has shed its privileges (or died). */
       char byte;
       while (read((int)sp->go_rfd, &byte, 1) != 0 && errno == EINTR) {
       }
@@ -975,11 +975,13 @@ static void init_loop(struct sbx_spawn *sp, long cmd_pid, int own_pid_ns) {
 static void exec_init(struct sbx_spawn *sp, int cmd_pid) {
   int status = fcntl((int)sp->status_wfd, 1030 /* F_DUPFD_CLOEXEC */, 10);
   int self = fcntl((int)sp->init_fd, 1030, 10);
-  if (status < 0 || self < 0) return;
-  if (dup2(status, 3) < 0 || dup2(self, 4) < 0) return;
-  /* 0-2 and everything above 4 go. */
+  int go = fcntl((int)sp->go_wfd, 1030, 10);
+  if (status < 0 || self < 0 || go < 0) return;
+  /* dup2 clears close-on-exec: these three cross the exec. */
+  if (dup2(status, 3) < 0 || dup2(self, 4) < 0 || dup2(go, 5) < 0) return;
+  /* 0-2 and everything above 5 go. */
   syscall(SYS_close_range, 0, 2, 0);
-  syscall(SYS_close_range, 5, ~0U, 0);
+  syscall(SYS_close_range, 6, ~0U, 0);
   char pid[24];
   snprintf(pid, sizeof pid, "%d", cmd_pid);
   char *argv[3];
@@ -1058,7 +1060,8 @@ static int sandbox_main(void *arg) {
   sp->go_rfd = go[0];
   sp->go_wfd = go[1];
   /* The command shares this memory until it execs. With sandboxlib-init,
-   * it first waits for the init to exec (go pipe); otherwise CLONE_VFORK
+   * it first waits for the init to exec and shed its privileges (go pipe,
+   * closed by sandboxlib-init); otherwise CLONE_VFORK
    * holds the init until the command has exec'd. Either way the caller
    * waits for the command's exec too: the kernel clears sp->cmd_tid then. */
   int pid = clone(command_main, stack2, CLONE_VM | SIGCHLD | (separate ? 0 : CLONE_VFORK) | CLONE_PARENT_SETTID | CLONE_CHILD_CLEARTID, sp,
@@ -1071,7 +1074,8 @@ static int sandbox_main(void *arg) {
   if (separate) {
     close(go[0]);
     exec_init(sp, pid);
-    close(go[1]); /* the exec failed: let the command go, keep the init here */
+    /* The exec failed: the init stays here, and the command goes once the
+     * close_range below has closed every copy of the go pipe's end. */
   }
   /* The init keeps nothing of the caller's: its descriptors are a copy of
    * the caller's table (host files, sockets), reachable through /proc/1/fd. */

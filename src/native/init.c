@@ -11,6 +11,7 @@
  *   argv[1]  the command's pid (in this PID namespace)
  *   fd 3     where the command's wait status and usage go, at the end
  *   fd 4     this program's own memfd (closed at once)
+ *   fd 5     the command waits for its end: closed once privileges are shed
  *
  * It forwards every signal it receives to the command, reaps every orphan,
  * and when the command exits kills what is left, writes the status and exits.
@@ -94,6 +95,7 @@ __attribute__((used)) void init_main(long *sp) {
   for (const char *p = argv[1]; p && *p >= '0' && *p <= '9'; p++) cmd = cmd * 10 + (*p - '0');
   sys(SYS_close, 4, 0, 0, 0);
   drop_privileges();
+  sys(SYS_close, 5, 0, 0, 0); /* the command may start */
   long record[4] = {-1, 0, 0, 0};
   unsigned long all = ~0UL;
   for (;;) {
