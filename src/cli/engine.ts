@@ -1,4 +1,10 @@
-// The JavaScript engine settings of `sandboxlib batch`. A batch runs the same
+// The JavaScript engine settings of the executable. It is built to start with
+// the JIT ten times slower to compile (scripts/executable.ts): start-up code
+// runs once, and compiling it costs more than it saves. Once a sandbox runs,
+// what follows is the hot kind (a capture loop, a batch's per-sandbox code):
+// the usual policy comes back then.
+//
+// `sandboxlib batch`, besides, runs the same
 // few hundred lines of glue around system calls for each sandbox; the
 // optimizing compiler of JavaScriptCore (DFG, and FTL above it) spends more
 // CPU compiling that glue, on threads of its own that compete with the
@@ -32,4 +38,9 @@ export function restartTunedForBatch(args: readonly string[]): void {
   if (!compiled() || Object.keys(OPTIONS).some((name) => process.env[name] !== undefined)) return;
   const env = Object.entries({ ...process.env, ...OPTIONS, [TUNED]: "1" }).map(([name, value]) => `${name}=${value}`);
   runHostSteps([{ op: "exec", file: process.execPath, argv: [process.argv0, ...args], env, searchPath: null }]);
+}
+
+/** The start-up is over (a sandbox runs): the JIT goes back to its usual policy. */
+export function startUpDone(): void {
+  if (compiled()) Bun.unsafe.setJITPolicy(1);
 }

@@ -6,7 +6,7 @@ import { EXECUTORS, executorForPlatform, getExecutor } from "../executors/regist
 import { close, isOpenFd, SysError, writeText } from "../native/libc.ts";
 import { signalAll } from "../supervise/active.ts";
 import { parseConfigText } from "./config-file.ts";
-import { restartTunedForBatch } from "./engine.ts";
+import { restartTunedForBatch, startUpDone } from "./engine.ts";
 import { BATCH_HELP, MAIN_HELP, RUN_HELP } from "./help.ts";
 import { parseCommandLine, type RunRequest, settingsFor } from "./parse.ts";
 import { failureFields, resultRecord, statusFields, writeResultLine } from "./report.ts";
@@ -58,7 +58,10 @@ async function run(req: RunRequest): Promise<number> {
       const executor: Executor = s.backend ? getExecutor(s.backend) : executorForPlatform();
       let options = toSandboxOptions(s, opened, "run");
       if (s.degrade) options = executor.degradeConfigForCapabilities(options);
-      options.onStart = (pid) => report({ child_pid: pid });
+      options.onStart = (pid) => {
+        startUpDone();
+        report({ child_pid: pid });
+      };
       const result = await executor.runSandbox(s.command, options);
       report(statusFields(result));
       if (s.json) writeResultLine(1, resultRecord(result));
@@ -99,6 +102,7 @@ export async function main(argv: readonly string[]): Promise<number> {
         return await run(req);
       case "batch":
         restartTunedForBatch(argv);
+        startUpDone();
         return await (await import("./batch.ts")).runBatch(req, (record) => writeResultLine(1, record));
       case "check":
         return await (await import("./check.ts")).runCheck(req.args, async (text) => writeText(1, text));
