@@ -49,16 +49,17 @@ async function main(): Promise<void> {
     notes.push(`The machine was busy when the benchmark started (1-minute load average ${machine.load_average_1m.toFixed(2)} on ${machine.nproc} CPUs): other work skews the figures.`);
   }
 
-  const variants = coldVariants(BIN, root, references.emptyBun, references.floor);
+  const bin = references.sandboxlib;
+  const variants = coldVariants(bin, root, references.emptyBun, references.floor);
   log(`cold: ${WARMUP_ROUNDS} warm-up + ${ROUNDS} rounds of ${variants.length} variants`);
   const cold = await runCold(variants, ROUNDS, WARMUP_ROUNDS, log);
   // Twice the CPUs: a sandbox spends part of its life waiting in the kernel
   // (namespace set-up, exit), so one per CPU leaves CPUs idle.
-  const warm = await runWarm(BIN, root, WARM_N, references.floor, 2 * machine.nproc, REPETITIONS, log);
+  const warm = await runWarm(bin, root, WARM_N, references.floor, 2 * machine.nproc, REPETITIONS, log);
   log(`capture: ${CAPTURE_BYTES} bytes x ${REPETITIONS}`);
-  const capture = await runCapture(BIN, root, work, CAPTURE_BYTES, REPETITIONS, log);
+  const capture = await runCapture(bin, root, work, CAPTURE_BYTES, REPETITIONS, log);
   log("memory: GNU time around sandboxlib run");
-  const memory = await runMemory(BIN, root, work, CAPTURE_BYTES, WARM_N, warm.concurrent.jobs, REPETITIONS);
+  const memory = await runMemory(bin, root, work, CAPTURE_BYTES, WARM_N, warm.concurrent.jobs, REPETITIONS);
 
   notes.push(
     "Cold times are wall times from spawn to reap, measured by this harness (Bun.spawnSync + performance.now()); the /bin/true row is the harness's own floor. hyperfine is not used: it cannot interleave variants.",

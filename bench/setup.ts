@@ -1,6 +1,6 @@
 // What the benchmark needs before it can measure anything: root, the peer
 // tools (bwrap, a static busybox, GNU time) and a current dist/sandboxlib.
-import { existsSync, readdirSync, statSync } from "node:fs";
+import { chmodSync, copyFileSync, existsSync, readdirSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { compileExecutable } from "../scripts/executable.ts";
 import { failureText, succeeded, timedSync } from "./proc.ts";
@@ -65,17 +65,28 @@ export function ensureBuilt(log: (line: string) => void): string | null {
 }
 
 export interface References {
+  /**
+   * dist/sandboxlib copied now, when the empty Bun is built: on this VM the
+   * same executable starts slower when its file was written minutes or
+   * hours before than a fresh copy of it does (13.55 against 12.14 ms, 200
+   * interleaved cold runs, a copy 9 minutes old), which would skew its
+   * comparison with a reference built now.
+   */
+  sandboxlib: string;
   /** bench/empty.ts compiled as dist/sandboxlib is: Bun's start-up alone. */
   emptyBun: string;
   /** bench/floor.c: the same warm isolation in C, nothing else. */
   floor: string;
 }
 
-/** Builds the two reference programs into `dir`. */
+/** Builds the two reference programs into `dir`, beside a copy of dist/sandboxlib made at the same time. */
 export async function buildReferences(dir: string): Promise<References> {
+  const sandboxlib = join(dir, "sandboxlib");
+  copyFileSync(BIN, sandboxlib);
+  chmodSync(sandboxlib, 0o755);
   const emptyBun = join(dir, "empty-bun");
   await compileExecutable(join(import.meta.dir, "empty.ts"), emptyBun);
   const floor = join(dir, "floor");
   mustSucceed(["gcc", "-O2", "-Wall", "-o", floor, join(import.meta.dir, "floor.c")], 60_000);
-  return { emptyBun, floor };
+  return { sandboxlib, emptyBun, floor };
 }
