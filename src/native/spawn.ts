@@ -92,7 +92,7 @@ const INIT_CAPABILITIES = (1n << 5n) | (1n << 8n);
  * these steps' sandbox (see sbx_spawners): the command's capabilities and
  * its init's; every capability (-1) when the plan drops none.
  */
-export function spawnerBoundingSet(steps: readonly Step[]): bigint {
+function spawnerBoundingSet(steps: readonly Step[]): bigint {
   for (const step of steps) if (step.op === "capabilities") return step.keep | INIT_CAPABILITIES;
   return -1n;
 }
