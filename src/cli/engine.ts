@@ -1,8 +1,9 @@
 // The JavaScript engine settings of the executable. It is built to start with
 // the JIT ten times slower to compile (scripts/executable.ts): start-up code
-// runs once, and compiling it costs more than it saves. Once a sandbox runs,
-// what follows is the hot kind (a capture loop, a batch's per-sandbox code):
-// the usual policy comes back then.
+// runs once, and compiling it costs more than it saves. The usual policy
+// comes back where the hot kind of code begins: when `run`'s sandbox starts
+// (the capture loop), when `batch` starts (its per-sandbox code), and before
+// an image is unpacked (the decompressors).
 //
 // `sandboxlib batch`, besides, runs the same
 // few hundred lines of glue around system calls for each sandbox; the
@@ -40,7 +41,7 @@ export function restartTunedForBatch(args: readonly string[]): void {
   runHostSteps([{ op: "exec", file: process.execPath, argv: [process.argv0, ...args], env, searchPath: null }]);
 }
 
-/** The start-up is over (a sandbox runs): the JIT goes back to its usual policy. */
+/** The start-up is over (hot code follows): the JIT goes back to its usual policy. */
 export function startUpDone(): void {
   if (compiled()) Bun.unsafe.setJITPolicy(1);
 }

@@ -3,6 +3,7 @@
 // is removed afterwards whatever happens, unless --keep-root said to keep it.
 import { InterruptedError } from "../config/errors.ts";
 import { stat } from "../native/libc.ts";
+import { startUpDone } from "./engine.ts";
 import type { RunSettings } from "./settings.ts";
 
 /** A plain directory (the common case) needs none of the image code, which is loaded only for images. */
@@ -28,6 +29,7 @@ export function applyImageDefaults(s: RunSettings, defaults: { command: string[]
 
 export async function withPreparedRoot<T>(s: RunSettings, interrupt: AbortSignal | undefined, run: () => Promise<T>): Promise<T> {
   if (s.keepRoot === null && s.imageRef === null && isPlainDirectory(s.root)) return run();
+  startUpDone(); // the decompressors are hot code
   const { prepareRoot } = await import("../images/prepare.ts");
   const prepared = await prepareRoot(s.root, { keepRoot: s.keepRoot, imageRef: s.imageRef, signal: interrupt });
   try {

@@ -599,8 +599,9 @@ static int close_from(struct ctx *c, unsigned int first, const int *keep, long n
 static int narrow_bounding_set(unsigned long keep) {
   for (int cap = 0; cap < 64; cap++) {
     int present = prctl(PR_CAPBSET_READ, cap, 0, 0, 0);
-    if (present < 0) break; /* past the kernel's last capability */
-    if (!present || (keep & (1UL << cap))) continue;
+    if (present < 0 && errno == EINVAL) break; /* past the kernel's last capability */
+    /* A reading that fails otherwise counts as present: the drop decides. */
+    if (present == 0 || (keep & (1UL << cap))) continue;
     if (prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) < 0) return -1;
   }
   return 0;
@@ -1074,8 +1075,11 @@ static int sandbox_main(void *arg) {
   if (separate) {
     close(go[0]);
     exec_init(sp, pid);
-    /* The exec failed: the init stays here, and the command goes once the
-     * close_range below has closed every copy of the go pipe's end. */
+    /* The exec failed: the init stays here, and the command goes once every
+     * copy of the go pipe's end is closed (the close_range below closes
+     * any other). */
+    close(go[1]);
+    close(5);
   }
   /* The init keeps nothing of the caller's: its descriptors are a copy of
    * the caller's table (host files, sockets), reachable through /proc/1/fd. */

@@ -63,6 +63,7 @@ __asm__(".text\n.global _start\n_start:\n  mov x0, sp\n  bl init_main\n  b .\n")
 #define SIGCHLD 17
 #define SIGKILL 9
 #define WNOHANG 1
+#define EINVAL 22
 #define PR_SET_DUMPABLE 4
 #define PR_CAPBSET_READ 23
 #define PR_CAPBSET_DROP 24
@@ -80,8 +81,9 @@ static void drop_privileges(void) {
    * not, and a spawner thread of sandboxlib may have dropped most already. */
   for (long cap = 0; cap < 64; cap++) {
     long present = sys(SYS_prctl, PR_CAPBSET_READ, cap, 0, 0);
-    if (present < 0) break; /* past the kernel's last capability */
-    if (present == 1 && cap != CAP_KILL) sys(SYS_prctl, PR_CAPBSET_DROP, cap, 0, 0);
+    if (present == -EINVAL) break; /* past the kernel's last capability */
+    /* A reading that fails otherwise counts as present. */
+    if (present != 0 && cap != CAP_KILL) sys(SYS_prctl, PR_CAPBSET_DROP, cap, 0, 0);
   }
   unsigned int header[2] = {0x20080522, 0};
   unsigned int data[6] = {1u << CAP_KILL, 1u << CAP_KILL, 0, 0, 0, 0};

@@ -81,8 +81,8 @@ export function spawnSteps(steps: readonly Step[], cloneFlags: number): SpawnedS
   return spawned(steps, prepared, Number(helper().sbx_spawn(prepared.spawn)));
 }
 
-/** Spawns in flight on spawner threads (the helper starts a thread for each, up to a limit). */
-let inFlight = 0;
+/** Spawns in flight on spawner threads, by bounding set (the helper starts a thread of that set's pool for each, up to a limit). */
+const inFlight = new Map<bigint, number>();
 
 /** What the sandbox init needs beside the command's capabilities: it keeps KILL, and drops the rest of its bounding set with SETPCAP. */
 const INIT_CAPABILITIES = (1n << 5n) | (1n << 8n);
@@ -105,8 +105,9 @@ function spawnerBoundingSet(steps: readonly Step[]): bigint {
 export async function spawnStepsConcurrently(steps: readonly Step[], cloneFlags: number): Promise<SpawnedSandbox> {
   const native = helper();
   const boundingSet = spawnerBoundingSet(steps);
+  const flying = inFlight.get(boundingSet) ?? 0;
   // No thread could start (a thread limit, say): this thread spawns.
-  if (Number(native.sbx_spawners(inFlight + 1, boundingSet)) < 0) return spawnSteps(steps, cloneFlags);
+  if (Number(native.sbx_spawners(flying + 1, boundingSet)) < 0) return spawnSteps(steps, cloneFlags);
   const prepared = prepareSpawn(steps, cloneFlags);
   put64(prepared.words, 176, boundingSet);
   // The stack comes from this thread: the spare stacks are this thread's.
@@ -116,7 +117,7 @@ export async function spawnStepsConcurrently(steps: readonly Step[], cloneFlags:
     native.sbx_release(prepared.spawn);
     throw Object.assign(new Error(stacked < 0 ? "cannot map a stack" : "cannot queue a spawn"), { errno: -queued });
   }
-  inFlight++;
+  inFlight.set(boundingSet, (inFlight.get(boundingSet) ?? 0) + 1);
   const released = sandboxLives();
   let sandbox: SpawnedSandbox;
   try {
@@ -127,7 +128,7 @@ export async function spawnStepsConcurrently(steps: readonly Step[], cloneFlags:
       // for it here instead.
       native.sbx_await_spawn(prepared.spawn);
     } finally {
-      inFlight--;
+      inFlight.set(boundingSet, inFlight.get(boundingSet)! - 1);
     }
     sandbox = spawned(steps, prepared, get64(prepared.words, 160));
   } catch (e) {
