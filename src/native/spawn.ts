@@ -117,7 +117,7 @@ export async function spawnStepsConcurrently(steps: readonly Step[], cloneFlags:
     native.sbx_release(prepared.spawn);
     throw Object.assign(new Error(stacked < 0 ? "cannot map a stack" : "cannot queue a spawn"), { errno: -queued });
   }
-  inFlight.set(boundingSet, (inFlight.get(boundingSet) ?? 0) + 1);
+  inFlight.set(boundingSet, flying + 1);
   const released = sandboxLives();
   let sandbox: SpawnedSandbox;
   try {
