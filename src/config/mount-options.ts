@@ -67,12 +67,21 @@ export function isBindType(type: string | null): boolean {
 }
 
 /**
+ * What every mount of the sandbox gets unless its options say otherwise:
+ * no device nodes (a node made with a host disk's numbers reads and writes
+ * the disk) and no set-user-ID programs. `dev` / `suid` are the user's
+ * explicit choice and clear them.
+ */
+export const DEFAULT_MOUNT_FLAGS = MS_NOSUID | MS_NODEV;
+
+/**
  * Parses the options of an extra mount. `type` may itself say bind/rbind.
  * Binds are always recursive, so that nothing under the source is revealed
- * without the flags asked for.
+ * without the flags asked for. The flags start from DEFAULT_MOUNT_FLAGS;
+ * options apply in order, the last word on a flag wins ("dev,nodev" is nodev).
  */
 export function parseMountOptions(options: string, type: string | null): ParsedMount {
-  let flags = 0;
+  let flags = DEFAULT_MOUNT_FLAGS;
   let bind = isBindType(type);
   const data: string[] = [];
   for (const raw of options.split(",")) {

@@ -1,5 +1,6 @@
 // Linux capabilities by name, and the set a sandboxed command keeps:
-// Docker's default set unless --cap-add / --cap-drop say otherwise.
+// Docker's default set without MKNOD, unless --cap-add / --cap-drop say
+// otherwise.
 import { configError } from "../config/errors.ts";
 
 export const CAPABILITY_NUMBERS: Readonly<Record<string, number>> = {
@@ -11,11 +12,24 @@ export const CAPABILITY_NUMBERS: Readonly<Record<string, number>> = {
   WAKE_ALARM: 35, BLOCK_SUSPEND: 36, AUDIT_READ: 37, PERFMON: 38, BPF: 39, CHECKPOINT_RESTORE: 40,
 };
 
-/** Docker's default capability set: what a build needs as root, no more. */
+/**
+ * Docker's default capability set without MKNOD: what a build needs as
+ * root, no more. Docker keeps MKNOD only because its device cgroup refuses
+ * every device but a few; sandboxlib has no device policy, so a node made
+ * with a host disk's numbers would read and write the disk (every mount is
+ * nodev too, but for --dev). The README's Hardening section says why each
+ * of these is safe in the sandbox.
+ */
 export const DEFAULT_CAPABILITIES: readonly string[] = [
   "CHOWN", "DAC_OVERRIDE", "FOWNER", "FSETID", "KILL", "SETGID", "SETUID", "SETPCAP",
-  "NET_BIND_SERVICE", "NET_RAW", "SYS_CHROOT", "MKNOD", "AUDIT_WRITE", "SETFCAP",
+  "NET_BIND_SERVICE", "NET_RAW", "SYS_CHROOT", "AUDIT_WRITE", "SETFCAP",
 ];
+
+/** `set` without `names`: a backend's own defaults (e.g. no SYS_CHROOT where chroot can be escaped). */
+export function withoutCapabilities(set: readonly string[], names: readonly string[]): string[] {
+  const removed = new Set(names.map(capabilityName));
+  return set.filter((name) => !removed.has(name));
+}
 
 /** "sys_admin", "CAP_SYS_ADMIN" and "SYS_ADMIN" all name the same one. */
 export function capabilityName(raw: string): string {
@@ -25,12 +39,13 @@ export function capabilityName(raw: string): string {
 }
 
 /**
- * The capabilities the command keeps: the default set minus the drops
- * ("ALL" drops every one), plus the adds, whatever order they came in (as
- * Docker: --cap-drop ALL --cap-add CHOWN keeps CHOWN).
+ * The capabilities the command keeps: the default set (DEFAULT_CAPABILITIES
+ * unless a backend gives its own) minus the drops ("ALL" drops every one),
+ * plus the adds, whatever order they came in (as Docker: --cap-drop ALL
+ * --cap-add CHOWN keeps CHOWN).
  */
-export function resolveCapabilities(add: readonly string[], drop: readonly string[]): string[] {
-  const kept = new Set(DEFAULT_CAPABILITIES);
+export function resolveCapabilities(add: readonly string[], drop: readonly string[], defaults: readonly string[] = DEFAULT_CAPABILITIES): string[] {
+  const kept = new Set(defaults);
   for (const name of drop) {
     if (name.toUpperCase() === "ALL") kept.clear();
     else kept.delete(capabilityName(name));

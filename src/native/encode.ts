@@ -201,7 +201,7 @@ function encodeInto(arena: Arena, steps: readonly Step[], handles: readonly numb
     let c: number | bigint = 0;
     switch (step.op) {
       case "mount":
-        flags = (step.inRoot ? 1 : 0) | (step.sourceInRoot ? 2 : 0);
+        flags = (step.inRoot ? 1 : 0) | (step.sourceInRoot ? 2 : 0) | (step.optional ? 4 : 0);
         a = step.flags;
         b = step.keepHandle ? 1 : 0;
         str(0, step.source);
@@ -279,6 +279,7 @@ function encodeInto(arena: Arena, steps: readonly Step[], handles: readonly numb
         str(3, step.searchPath);
         break;
       case "setattr":
+        flags = step.optional ? 4 : 0;
         a = step.set;
         b = step.clear;
         c = step.recursive ? 1 : 0;

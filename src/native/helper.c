@@ -225,7 +225,7 @@ struct sbx_spawn {
 
 enum {
   OP_MOUNT = 1,         /* s1 source, s2 target, s3 fstype, s4 data, a flags, b keep a handle;
-                           flags&1: target in root, flags&2: source in root */
+                           flags&1: target in root, flags&2: source in root, flags&4: optional */
   OP_MKDIRS = 2,        /* s1 path in root, a mode, b 1: last component is a file; out = components created */
   OP_UMOUNT_FD = 3,     /* a fd to the mount's root, b umount2 flags; closes the fd */
   OP_CHROOT = 4,        /* s1 */
@@ -236,7 +236,7 @@ enum {
   OP_CLOSE_FROM = 9,    /* a first fd to close; s1 int[] of fds to keep (ascending), b their count */
   OP_SETSID = 10,
   OP_EXEC = 11,         /* s1 file, s2 argv, s3 envp, s4 search PATH */
-  OP_SETATTR = 12,      /* s1 path in root, a attr_set, b attr_clr, c recursive */
+  OP_SETATTR = 12,      /* s1 path in root, a attr_set, b attr_clr, c recursive; flags&4: optional */
   OP_OPEN_ROOT = 13,    /* s1 root directory */
   OP_FORK_COMMAND = 14, /* the following steps run in the command process; this one becomes init */
   OP_RMDIRS = 15,       /* s1 path in root, a number of trailing components to remove, b 1: last is a file */
@@ -434,6 +434,14 @@ static int target_path(struct ctx *c, struct sbx_step *s, const char *path, char
   return 0;
 }
 
+/* An optional step (flags&4: kernel files that vary by kernel, masked or
+ * made read-only) whose path in the root does not exist is skipped: only the
+ * failure to open that path comes here, never the mount's own. */
+#define STEP_OPTIONAL 4
+static int skip_if_missing(struct sbx_step *s) {
+  return (s->flags & STEP_OPTIONAL) && errno == ENOENT ? 0 : -1;
+}
+
 static int do_mount(struct ctx *c, struct sbx_step *s) {
   char target[4096], source[4096];
   int fd, sfd = -1;
@@ -441,7 +449,7 @@ static int do_mount(struct ctx *c, struct sbx_step *s) {
   if (s->flags & 2) {
     /* A bind whose source is also inside the root (writable paths). */
     sfd = open_in_root(c, s->s1, O_PATH);
-    if (sfd < 0) return -1;
+    if (sfd < 0) return skip_if_missing(s);
     snprintf(source, 64, "/proc/self/fd/%d", sfd);
     src = source;
   }
@@ -449,7 +457,7 @@ static int do_mount(struct ctx *c, struct sbx_step *s) {
     int e = errno;
     if (sfd >= 0) close(sfd);
     errno = e;
-    return -1;
+    return skip_if_missing(s);
   }
   int r = mount(src, target, s->s3, (unsigned long)s->a, s->s4);
   int e = errno;
@@ -478,7 +486,7 @@ static int do_setattr(struct ctx *c, struct sbx_step *s) {
   attr.propagation = 0;
   attr.userns_fd = 0;
   int fd = open_in_root(c, s->s1, O_PATH);
-  if (fd < 0) return -1;
+  if (fd < 0) return skip_if_missing(s);
   long r = syscall(SYS_mount_setattr, fd, "", AT_EMPTY_PATH | (s->c ? AT_RECURSIVE : 0), &attr, sizeof attr);
   int e = errno;
   close(fd);

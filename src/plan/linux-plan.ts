@@ -4,7 +4,7 @@
 import { MS_BIND, MS_PRIVATE, MS_REC } from "../config/mount-options.ts";
 import { CLONE_NEWIPC, CLONE_NEWNET, CLONE_NEWNS, CLONE_NEWPID, CLONE_NEWUTS } from "../native/clone-flags.ts";
 import type { PlanInput } from "./input.ts";
-import { extraMountSteps, MOUNT_ATTR_RDONLY, removableCreations } from "./mounts.ts";
+import { extraMountSteps, kernelFsReadOnlyPaths, MOUNT_ATTR_NODEV, MOUNT_ATTR_NOSUID, MOUNT_ATTR_RDONLY, removableCreations } from "./mounts.ts";
 import { isWithin } from "./paths.ts";
 import { cgroupSteps, commandSteps, type SandboxPlan } from "./sandbox-plan.ts";
 import type { Step } from "./steps.ts";
@@ -37,11 +37,15 @@ function writableSteps(input: PlanInput): Step[] {
   steps.push(rdonlyRoot);
   for (const path of writable) steps.push({ op: "setattr", path, set: 0, clear: MOUNT_ATTR_RDONLY, recursive: true });
   // Clearing is recursive: read-only mounts asked for below a writable path
-  // get their flag back.
+  // get their flag back, and so do the kernel files of proc and sysfs.
+  const below = (path: string) => writable.some((w) => isWithin(path, w));
   for (const m of input.mounts) {
-    if (m.readOnly && writable.some((w) => isWithin(m.target, w))) {
+    if (m.readOnly && below(m.target)) {
       steps.push({ op: "setattr", path: m.target, set: MOUNT_ATTR_RDONLY, clear: 0, recursive: true });
     }
+  }
+  for (const path of kernelFsReadOnlyPaths(input.mounts)) {
+    if (below(path)) steps.push({ op: "setattr", path, set: MOUNT_ATTR_RDONLY, clear: 0, recursive: true, optional: true });
   }
   return steps;
 }
@@ -62,6 +66,9 @@ export function planLinux(input: PlanInput): SandboxPlan {
     ...cgroupSteps(input),
     ...privateRootSteps(input.root),
     { op: "open-root", path: input.rootReentry },
+    // No device nodes, no set-user-ID programs anywhere in the root, its
+    // submounts included; before the extra mounts, so that --dev's nodes work.
+    { op: "setattr", path: "", set: MOUNT_ATTR_NODEV | MOUNT_ATTR_NOSUID, clear: 0, recursive: true },
     ...extraMountSteps(input.mounts, false),
     ...writableSteps(input),
     { op: "close-root" },

@@ -60,9 +60,97 @@ export function bindAttributes(flags: number): number {
 }
 
 /**
+ * Attributes a bind must lose: the options leave out nodev or nosuid only
+ * when they said `dev` or `suid` (see DEFAULT_MOUNT_FLAGS), and a bind
+ * copies its source mount's flags, which may have them (a source inside
+ * the root, whose bind onto itself is nodev,nosuid).
+ */
+function bindClearedAttributes(flags: number): number {
+  return (flags & MS_NODEV ? 0 : MOUNT_ATTR_NODEV) | (flags & MS_NOSUID ? 0 : MOUNT_ATTR_NOSUID);
+}
+
+// Kernel files that root in the sandbox must not reach: what runc and
+// Docker mask and make read-only in every container (and bubblewrap for its
+// --proc). Without a user namespace, /proc/sys writes the host's sysctls:
+// kernel.core_pattern set to a program in the root runs it as host root.
+
+/** Files of a proc mount hidden under /dev/null (they read empty). */
+export const PROC_MASKED_FILES: readonly string[] = [
+  "kcore", "keys", "timer_list", "timer_stats", "sched_debug", "latency_stats", "interrupts",
+];
+/** Directories of a proc mount hidden under an empty read-only tmpfs. */
+export const PROC_MASKED_DIRS: readonly string[] = ["acpi", "asound", "scsi"];
+/** Paths of a proc mount made read-only: sysctls, SysRq, IRQ affinity, bus and filesystem settings. */
+export const PROC_READ_ONLY: readonly string[] = ["sys", "sysrq-trigger", "irq", "bus", "fs"];
+/** Directories of a sysfs mount (itself read-only) hidden: firmware tables, power capping (RAPL). */
+export const SYSFS_MASKED_DIRS: readonly string[] = ["firmware", "devices/virtual/powercap"];
+
+/** Bound over masked files: reads give nothing, writes go nowhere. */
+const NULL_DEVICE = "/dev/null";
+const READ_ONLY_ATTRS = MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC;
+
+/**
+ * Steps that hide `path` (in the root), skipped where this kernel has no
+ * such file. A file gets the host's /dev/null bound over it, read-only so
+ * that nobody inside can chmod the host's node through it (not nodev: it
+ * must stay a working null device); a directory an empty read-only tmpfs.
+ */
+function maskSteps(path: string, isDir: boolean, keepHandle: boolean): Step[] {
+  if (isDir) {
+    const flags = MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC;
+    return [{ op: "mount", source: "tmpfs", target: path, inRoot: true, sourceInRoot: false, fstype: "tmpfs", flags, data: "mode=555", keepHandle, optional: true }];
+  }
+  return [
+    { op: "mount", source: NULL_DEVICE, target: path, inRoot: true, sourceInRoot: false, fstype: null, flags: MS_BIND, data: null, keepHandle, optional: true },
+    { op: "setattr", path, set: MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NOEXEC, clear: 0, recursive: false, optional: true },
+  ];
+}
+
+/** `path` (in the root) bound onto itself and made read-only, submounts included; skipped where it does not exist. */
+function readOnlySteps(path: string, keepHandle: boolean): Step[] {
+  return [
+    { op: "mount", source: path, target: path, inRoot: true, sourceInRoot: true, fstype: null, flags: MS_BIND | MS_REC, data: null, keepHandle, optional: true },
+    { op: "setattr", path, set: READ_ONLY_ATTRS, clear: 0, recursive: true, optional: true },
+  ];
+}
+
+/** What follows a proc or sysfs mount at `target`: the masks and read-only paths above. */
+function kernelFsSteps(m: PlannedMount, keepHandle: boolean): Step[] {
+  const at = (name: string) => `${m.target}/${name}`;
+  if (m.fstype === "proc") {
+    return [
+      ...PROC_READ_ONLY.flatMap((name) => readOnlySteps(at(name), keepHandle)),
+      ...PROC_MASKED_FILES.flatMap((name) => maskSteps(at(name), false, keepHandle)),
+      ...PROC_MASKED_DIRS.flatMap((name) => maskSteps(at(name), true, keepHandle)),
+    ];
+  }
+  if (m.fstype === "sysfs") return SYSFS_MASKED_DIRS.flatMap((name) => maskSteps(at(name), true, keepHandle));
+  return [];
+}
+
+/**
+ * Paths (in the root) that the proc and sysfs hardening leaves read-only:
+ * a planner that clears the read-only flag below a writable path sets it
+ * back on these.
+ */
+export function kernelFsReadOnlyPaths(mounts: readonly PlannedMount[]): string[] {
+  const paths: string[] = [];
+  for (const m of mounts) {
+    const at = (name: string) => `${m.target}/${name}`;
+    if (m.fstype === "proc") paths.push(...[...PROC_READ_ONLY, ...PROC_MASKED_FILES, ...PROC_MASKED_DIRS].map(at));
+    if (m.fstype === "sysfs") paths.push(m.target, ...SYSFS_MASKED_DIRS.map(at));
+  }
+  return paths;
+}
+
+/**
  * Creates each mount point that is missing, then mounts. A bind ignores
  * per-mount flags, so its ro/nosuid/nodev/noexec are applied afterwards to
- * the whole bound tree, submounts included.
+ * the whole bound tree, submounts included. Every mount is nodev and nosuid
+ * unless its options said `dev` or `suid` (the flags carry that: see
+ * DEFAULT_MOUNT_FLAGS), except sandboxlib's own /dev, whose nodes must work.
+ * A sysfs mount is always read-only; proc and sysfs get their kernel files
+ * masked and made read-only right after they are mounted.
  */
 export function extraMountSteps(mounts: readonly PlannedMount[], keepHandles: boolean): Step[] {
   const steps: Step[] = [];
@@ -84,11 +172,14 @@ export function extraMountSteps(mounts: readonly PlannedMount[], keepHandles: bo
         data: null,
         keepHandle: keepHandles,
       });
-      const attrs = bindAttributes(m.flags);
-      if (attrs) steps.push({ op: "setattr", path: m.target, set: attrs, clear: 0, recursive: true });
+      const set = bindAttributes(m.flags);
+      const clear = bindClearedAttributes(m.flags);
+      if (set || clear) steps.push({ op: "setattr", path: m.target, set, clear, recursive: true });
       continue;
     }
-    steps.push(fsMount(m.source ?? m.fstype ?? "none", m.target, m.fstype ?? "none", m.flags, m.data, keepHandles));
+    const flags = m.fstype === "sysfs" ? m.flags | MS_RDONLY : m.flags;
+    steps.push(fsMount(m.source ?? m.fstype ?? "none", m.target, m.fstype ?? "none", flags, m.data, keepHandles));
+    steps.push(...kernelFsSteps(m, keepHandles));
   }
   return steps;
 }

@@ -21,6 +21,8 @@ export type Step =
       data: string | null;
       /** Keep an O_PATH handle on the new mount (host-side plans), for cleanup. */
       keepHandle: boolean;
+      /** Skipped when its path in the root does not exist (kernel files that vary by kernel). */
+      optional?: true;
     }
   | { op: "mkdirs"; path: string; mode: number; file: boolean }
   | { op: "umount-handle"; handleOf: number; flags: number }
@@ -32,7 +34,8 @@ export type Step =
   | { op: "close-from"; fd: number; keep: readonly number[] }
   | { op: "setsid" }
   | { op: "exec"; file: string; argv: string[]; env: string[]; searchPath: string | null }
-  | { op: "setattr"; path: string; set: number; clear: number; recursive: boolean }
+  /** mount_setattr; `optional`: skipped when the path does not exist. */
+  | { op: "setattr"; path: string; set: number; clear: number; recursive: boolean; optional?: true }
   | { op: "open-root"; path: string }
   | { op: "close-root" }
   | { op: "fork-command" }

@@ -2,6 +2,7 @@ import { describe, expect, test } from "bun:test";
 import { checkCapabilities, degradeForCapabilities } from "../../src/config/capabilities.ts";
 import { getExecutor } from "../../src/executors/registry.ts";
 import type { SandboxOptions } from "../../src/config/options.ts";
+import { DEFAULT_CAPABILITIES, resolveCapabilities, withoutCapabilities } from "../../src/hardening/capabilities.ts";
 
 const chroot = getExecutor("chroot");
 const linux = getExecutor("linux");
@@ -64,5 +65,29 @@ describe("degradeConfigForCapabilities", () => {
       "filesystem_writable_paths=none is not supported by the chroot backend",
     );
     expect(() => checkCapabilities({ network: "isolated", filesystemWritablePaths: ["/a"] }, linux.CAPABILITIES, "linux")).not.toThrow();
+  });
+});
+
+describe("the command's Linux capabilities", () => {
+  test("the default set is Docker's without MKNOD (no device policy here to make it safe)", () => {
+    expect([...DEFAULT_CAPABILITIES].sort()).toEqual([
+      "AUDIT_WRITE", "CHOWN", "DAC_OVERRIDE", "FOWNER", "FSETID", "KILL", "NET_BIND_SERVICE", "NET_RAW",
+      "SETFCAP", "SETGID", "SETPCAP", "SETUID", "SYS_CHROOT",
+    ]);
+    expect(resolveCapabilities([], [])).not.toContain("MKNOD");
+  });
+
+  test("--cap-add MKNOD brings it back; adds win over drops, ALL drops the defaults", () => {
+    expect(resolveCapabilities(["mknod"], [])).toContain("MKNOD");
+    expect(resolveCapabilities(["CAP_MKNOD"], ["ALL"])).toEqual(["MKNOD"]);
+    expect(resolveCapabilities([], ["ALL"])).toEqual([]);
+  });
+
+  test("a backend can start from its own defaults (withoutCapabilities)", () => {
+    const noChroot = withoutCapabilities(DEFAULT_CAPABILITIES, ["sys_chroot"]);
+    expect(noChroot).toEqual(DEFAULT_CAPABILITIES.filter((c) => c !== "SYS_CHROOT"));
+    expect(resolveCapabilities([], [], noChroot)).not.toContain("SYS_CHROOT");
+    expect(resolveCapabilities(["SYS_CHROOT"], [], noChroot)).toContain("SYS_CHROOT");
+    expect(() => withoutCapabilities(DEFAULT_CAPABILITIES, ["NO_SUCH"])).toThrow("unknown capability: NO_SUCH");
   });
 });
