@@ -3,7 +3,6 @@
 import { ptr } from "bun:ffi";
 import type { Step } from "../plan/steps.ts";
 import { encodeSteps, get64, put64, SPAWN_SIZE } from "./encode.ts";
-import { CLONE_NEWPID } from "./clone-flags.ts";
 import { helper, initProgramFd } from "./helper.ts";
 import { sandboxLives, spawnDone } from "./spawner-wakeups.ts";
 
@@ -16,6 +15,8 @@ export interface StepFailure {
 
 export interface SpawnedSandbox {
   pid: number;
+  /** The command process's pid, as the sandbox init sees it (in its PID namespace); 0 when none was started. */
+  commandPid: number;
   /** Set when setup or exec failed inside the child. */
   failure: StepFailure | null;
   /** The command's wait status as recorded by the sandbox init, or null. */
@@ -35,7 +36,8 @@ function prepareSpawn(steps: readonly Step[], cloneFlags: number) {
   put64(words, 0, cloneFlags);
   put64(words, 8, ptr(encoded.buffer));
   put64(words, 16, encoded.count);
-  put64(words, 120, cloneFlags & CLONE_NEWPID ? initProgramFd() : -1);
+  // Plans that start a command beside an init have sandboxlib-init take over.
+  put64(words, 120, steps.some((s) => s.op === "fork-command") ? initProgramFd() : -1);
   return { encoded, spawn, words };
 }
 
@@ -53,6 +55,7 @@ function spawned(steps: readonly Step[], { encoded, spawn, words }: ReturnType<t
   let keep: unknown[] | null = [spawn, encoded.keepAlive];
   return {
     pid,
+    commandPid: field(48),
     failure: failIndex >= 0 ? { index: failIndex, errno: field(32) } : null,
     commandStatus: () => {
       if (keep) native.sbx_collect(spawn);

@@ -10,7 +10,7 @@ import { MOUNT_ATTR_RDONLY, removableCreations } from "../../src/plan/mounts.ts"
 import { posix } from "node:path";
 import { absolutePath, inRootPath, isWithin } from "../../src/plan/paths.ts";
 import type { Step } from "../../src/plan/steps.ts";
-import { DEFAULT_CAPABILITIES } from "../../src/hardening/capabilities.ts";
+import { capabilityMask, DEFAULT_CAPABILITIES } from "../../src/hardening/capabilities.ts";
 import { buildSeccompFilter, policiesFor, policyKey } from "../../src/hardening/seccomp.ts";
 
 const base: PlanInput = {
@@ -67,54 +67,69 @@ describe("paths in the root", () => {
 });
 
 describe("chroot plan", () => {
-  test("no mounts: nothing on the host; chroot, chdir, stdio, close, exec", () => {
+  test("no mounts: no namespace; the init forks, then the command chroots, chdirs, sheds and execs", () => {
     const plan = planChroot(base);
-    expect(plan.host).toEqual([]);
     expect(plan.cloneFlags).toBe(0);
     expect(ops(plan.child)).toEqual([
-      "chroot", "chdir", "setsid", "dup2", "dup2", "dup2", "close-from", "capabilities", "capabilities", "no-new-privs", "exec",
+      "fork-command", "chroot", "chdir", "setsid", "dup2", "dup2", "dup2", "close-from", "capabilities", "capabilities", "no-new-privs", "exec",
     ]);
-    expect(plan.child.at(-1)).toEqual({ op: "exec", file: "make", argv: ["make", "-j2"], env: ["PATH=/bin"], searchPath: "/bin" });
-    expect(plan.child.slice(3, 6)).toEqual([
+    expect(plan.child.slice(1, 3)).toEqual([
+      { op: "chroot", path: "/srv/root" },
+      { op: "chdir", path: "/src" },
+    ]);
+    expect(plan.child.slice(4, 7)).toEqual([
       { op: "dup2", from: 10, to: 0 },
       { op: "dup2", from: 11, to: 1 },
       { op: "dup2", from: 12, to: 2 },
     ]);
+    expect(plan.child.at(-1)).toEqual({ op: "exec", file: "make", argv: ["make", "-j2"], env: ["PATH=/bin"], searchPath: "/bin" });
+    expect(plan.createsMountPoints).toBe(false);
   });
 
   test("root / is not chrooted into", () => {
-    expect(ops(planChroot({ ...base, root: "/" }).child)[0]).toBe("chdir");
+    expect(ops(planChroot({ ...base, root: "/" }).child).slice(0, 2)).toEqual(["fork-command", "chdir"]);
   });
 
-  test("mounts are made on the host in the root, with handles, and undone in reverse", () => {
+  test("the command keeps its capabilities but SYS_CHROOT", () => {
+    const keep = capabilityMask(DEFAULT_CAPABILITIES.filter((c) => c !== "SYS_CHROOT"));
+    const caps = planChroot(base).child.filter((s) => s.op === "capabilities");
+    expect(caps).toEqual([
+      { op: "capabilities", keep, setEffective: false },
+      { op: "capabilities", keep, setEffective: true },
+    ]);
+    expect(keep & (1n << 18n)).toBe(0n);
+    // The linux backend's command keeps it: a chroot there stays inside the sandbox.
+    const linuxCaps = planLinux(base).child.find((s) => s.op === "capabilities");
+    expect(linuxCaps).toMatchObject({ keep: capabilityMask(DEFAULT_CAPABILITIES) });
+  });
+
+  test("mounts: a mount namespace, / made private, the mounts in the root, all before the fork; no host steps", () => {
     const plan = planChroot({ ...base, mounts: [proc, tmpfs] });
-    expect(ops(plan.host)).toEqual(["open-root", "mkdirs", "mount", "mkdirs", "mount", "close-root"]);
-    expect(plan.host[2]).toMatchObject({ op: "mount", target: "proc", inRoot: true, fstype: "proc", keepHandle: true });
-    expect(plan.host[4]).toMatchObject({ target: "tmp", fstype: "tmpfs", data: "size=1m" });
-    // Both mounts succeeded (handles 7 and 8); /proc was created, /tmp existed.
-    const outs = [-1, 1, 7, 0, 8, -1];
-    const cleanup = plan.cleanup(outs, plan.host.length, []);
-    expect(cleanup).toEqual({
-      unmount: [
-        { op: "umount-handle", handleOf: 4, flags: 2 },
-        { op: "umount-handle", handleOf: 2, flags: 2 },
-      ],
-      remove: [{ op: "rmdirs", path: "proc", count: 1, file: false }],
-    });
+    expect(plan.cloneFlags).toBe(CLONE_NEWNS);
+    expect(ops(plan.child).slice(0, 9)).toEqual([
+      "mount", "open-root", "mkdirs", "mount", "mkdirs", "mount", "close-root", "fork-command", "chroot",
+    ]);
+    expect(plan.child[0]).toEqual({ op: "mount", source: null, target: "/", inRoot: false, sourceInRoot: false, fstype: null, flags: MS_REC | MS_PRIVATE, data: null, keepHandle: false });
+    expect(plan.child[1]).toEqual({ op: "open-root", path: "/srv/root" });
+    expect(plan.child[3]).toMatchObject({ op: "mount", target: "proc", inRoot: true, fstype: "proc", keepHandle: false });
+    expect(plan.child[5]).toMatchObject({ op: "mount", target: "tmp", inRoot: true, fstype: "tmpfs", data: "size=1m" });
+    expect(plan.child.some((s) => s.op === "umount-handle")).toBe(false);
     expect(plan.createsMountPoints).toBe(true);
   });
 
-  test("after a setup failure only what ran is undone", () => {
+  test("cgroup files are opened first, by the init; only the command joins", () => {
+    const plan = planChroot({ ...base, mounts: [tmpfs], cgroupProcs: ["/sys/fs/cgroup/x/cgroup.procs"] });
+    expect(ops(plan.child).slice(0, 3)).toEqual(["open-fd", "mount", "open-root"]);
+    const fork = plan.child.findIndex((s) => s.op === "fork-command");
+    expect(plan.child.findIndex((s) => s.op === "write-fd")).toBeGreaterThan(fork);
+    expect(plan.child.find((s) => s.op === "write-fd")).toEqual({ op: "write-fd", openedBy: 0, content: "0" });
+  });
+
+  test("cleanup: nothing to unmount (the namespace goes with the sandbox); created mount points are removed", () => {
     const plan = planChroot({ ...base, mounts: [proc, tmpfs] });
-    // The second mount (step 4) failed; its mount point had been created.
-    const outs = [-1, 1, 7, 1, -1, -1];
-    expect(plan.cleanup(outs, 4, [])).toEqual({
-      unmount: [{ op: "umount-handle", handleOf: 2, flags: 2 }],
-      remove: [
-        { op: "rmdirs", path: "tmp", count: 1, file: false },
-        { op: "rmdirs", path: "proc", count: 1, file: false },
-      ],
-    });
+    // /proc was created (one component), /tmp existed.
+    const outs = plan.child.map((s, i) => (s.op === "mkdirs" ? (i === 2 ? 1 : 0) : -1));
+    expect(plan.cleanup(outs)).toEqual({ remove: [{ op: "rmdirs", path: "proc", count: 1, file: false }] });
   });
 });
 
@@ -126,7 +141,6 @@ describe("linux plan", () => {
 
   test("private /, root bound onto itself, pivot_root, init, then the command", () => {
     const plan = planLinux({ ...base, network: "isolated" });
-    expect(plan.host).toEqual([]);
     expect(ops(plan.child)).toEqual([
       "mount", "mount", "open-root", "close-root", "pivot-root", "sethostname", "loopback-up", "chdir",
       "fork-command", "setsid", "dup2", "dup2", "dup2", "close-from", "capabilities", "capabilities", "no-new-privs", "exec",
@@ -160,10 +174,7 @@ describe("linux plan", () => {
     const inner = planMount({ source: null, target: "/tmp/inner", type: "tmpfs", options: "" });
     const plan = planLinux({ ...base, mounts: [tmpfs, inner] });
     const outs = plan.child.map((s) => (s.op === "mkdirs" ? 1 : -1));
-    expect(plan.cleanup([], 0, outs)).toEqual({
-      unmount: [],
-      remove: [{ op: "rmdirs", path: "tmp", count: 1, file: false }],
-    });
+    expect(plan.cleanup(outs)).toEqual({ remove: [{ op: "rmdirs", path: "tmp", count: 1, file: false }] });
   });
 
   test("the minimal /dev has safe nodes only, pts and shm", () => {
