@@ -4,7 +4,7 @@
  * Compiled in-process by bun:ffi's cc (TinyCC), so it declares its own
  * prototypes: target hosts have no libc headers. TypeScript prepares a list of
  * steps (struct sbx_step, layout mirrored in steps-layout.ts); this file only
- * executes them, in the calling thread (host-side setup and cleanup) or in a
+ * executes them, in the calling thread (removing created mount points) or in a
  * cloned child that shares the caller's memory (CLONE_VM) until it execs.
  *
  * Rules that keep the child safe (see DESIGN.md):
@@ -233,10 +233,9 @@ struct sbx_spawn {
 };
 
 enum {
-  OP_MOUNT = 1,         /* s1 source, s2 target, s3 fstype, s4 data, a flags, b keep a handle;
+  OP_MOUNT = 1,         /* s1 source, s2 target, s3 fstype, s4 data, a flags;
                            flags&1: target in root, flags&2: source in root */
   OP_MKDIRS = 2,        /* s1 path in root, a mode, b 1: last component is a file; out = components created */
-  OP_UMOUNT_FD = 3,     /* a fd to the mount's root, b umount2 flags; closes the fd */
   OP_CHROOT = 4,        /* s1 */
   OP_CHDIR = 5,         /* s1 */
   OP_PIVOT_ROOT = 6,    /* s1 new root (absolute) */
@@ -464,20 +463,8 @@ static int do_mount(struct ctx *c, struct sbx_step *s) {
   int e = errno;
   if (fd >= 0) close(fd);
   if (sfd >= 0) close(sfd);
-  if (r < 0) {
-    errno = e;
-    return -1;
-  }
-  /* Keep a handle on the new mount so cleanup unmounts exactly it, even if
-   * the command renamed or replaced the path above it. */
-  if (s->b) {
-    if (s->flags & 1)
-      s->out = open_in_root(c, s->s2, O_PATH);
-    else
-      s->out = openat(-100, s->s2, O_PATH | O_CLOEXEC);
-    if (s->out < 0) return -1;
-  }
-  return 0;
+  errno = e;
+  return r < 0 ? -1 : 0;
 }
 
 static int do_setattr(struct ctx *c, struct sbx_step *s) {
@@ -668,15 +655,6 @@ static int run_step(struct ctx *c, struct sbx_step *s) {
     return do_mount(c, s);
   case OP_MKDIRS:
     return mkdirs_in_root(c, s->s1, (int)s->a, (int)s->b, &s->out);
-  case OP_UMOUNT_FD: {
-    char p[64];
-    snprintf(p, sizeof p, "/proc/self/fd/%d", (int)s->a);
-    int r = umount2(p, (int)s->b);
-    int e = errno;
-    close((int)s->a);
-    errno = e;
-    return r;
-  }
   case OP_CHROOT:
     return chroot(s->s1);
   case OP_CHDIR:

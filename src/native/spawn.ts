@@ -1,5 +1,5 @@
 // The two ways a plan runs: in a cloned sandbox process (spawnSteps) or in
-// this thread, for host-side setup and cleanup (runHostSteps).
+// this thread (runHostSteps: removing created mount points, re-exec).
 import { ptr } from "bun:ffi";
 import type { Step } from "../plan/steps.ts";
 import { encodeSteps, get64, put64, SPAWN_SIZE } from "./encode.ts";
@@ -151,14 +151,14 @@ export async function spawnStepsConcurrently(steps: readonly Step[], cloneFlags:
 export interface HostRun {
   /** The failing step, or null when all ran. */
   failure: StepFailure | null;
-  /** The `out` value of each step (kept mount handles, created components). */
+  /** The `out` value of each step (created components, opened descriptors). */
   outs: number[];
 }
 
 /** Runs steps in this thread, stopping at the first failure. */
-export function runHostSteps(steps: readonly Step[], handles: readonly number[] = []): HostRun {
+export function runHostSteps(steps: readonly Step[]): HostRun {
   if (steps.length === 0) return { failure: null, outs: [] };
-  const encoded = encodeSteps(steps, handles);
+  const encoded = encodeSteps(steps);
   const err = new Int32Array(1);
   const failed = Number(helper().sbx_run_steps(encoded.buffer, encoded.count, ptr(err)));
   return {
@@ -168,9 +168,9 @@ export function runHostSteps(steps: readonly Step[], handles: readonly number[] 
 }
 
 /** Runs every step in this thread even past failures (cleanup). */
-export function runAllHostSteps(steps: readonly Step[], handles: readonly number[] = []): StepFailure | null {
+export function runAllHostSteps(steps: readonly Step[]): StepFailure | null {
   if (steps.length === 0) return null;
-  const encoded = encodeSteps(steps, handles);
+  const encoded = encodeSteps(steps);
   const first = new BigInt64Array(1);
   const err = new Int32Array(1);
   const failed = Number(helper().sbx_run_all_steps(encoded.buffer, encoded.count, ptr(first), ptr(err)));

@@ -20,7 +20,7 @@ import type { Step } from "./steps.ts";
 export const CHROOT_WITHHELD_CAPABILITIES: readonly string[] = ["SYS_CHROOT"];
 
 export function planChroot(input: PlanInput): SandboxPlan {
-  const mountSteps = extraMountSteps(input.mounts, false);
+  const mountSteps = extraMountSteps(input.mounts);
   const mounts: Step[] = mountSteps.length ? [MAKE_ROOT_PRIVATE, { op: "open-root", path: input.root }, ...mountSteps, { op: "close-root" }] : [];
   const hardening = { ...input.hardening, capabilities: input.hardening.capabilities.filter((c) => !CHROOT_WITHHELD_CAPABILITIES.includes(c)) };
   const child: Step[] = [

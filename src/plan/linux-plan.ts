@@ -31,7 +31,6 @@ function writableSteps(input: PlanInput): Step[] {
       fstype: null,
       flags: MS_BIND | MS_REC,
       data: null,
-      keepHandle: false,
     });
   }
   steps.push(rdonlyRoot);
@@ -47,13 +46,13 @@ function writableSteps(input: PlanInput): Step[] {
 }
 
 /** "/" made private, submounts included: no mount made after it propagates to the host. */
-export const MAKE_ROOT_PRIVATE: Step = { op: "mount", source: null, target: "/", inRoot: false, sourceInRoot: false, fstype: null, flags: MS_REC | MS_PRIVATE, data: null, keepHandle: false };
+export const MAKE_ROOT_PRIVATE: Step = { op: "mount", source: null, target: "/", inRoot: false, sourceInRoot: false, fstype: null, flags: MS_REC | MS_PRIVATE, data: null };
 
 /** "/" made private, then `root` bound onto itself. */
 export function privateRootSteps(root: string): Step[] {
   return [
     MAKE_ROOT_PRIVATE,
-    { op: "mount", source: root, target: root, inRoot: false, sourceInRoot: false, fstype: null, flags: MS_BIND | MS_REC, data: null, keepHandle: false },
+    { op: "mount", source: root, target: root, inRoot: false, sourceInRoot: false, fstype: null, flags: MS_BIND | MS_REC, data: null },
   ];
 }
 
@@ -65,7 +64,7 @@ export function planLinux(input: PlanInput): SandboxPlan {
     ...cgroupSteps(input),
     ...privateRootSteps(input.root),
     { op: "open-root", path: input.rootReentry },
-    ...extraMountSteps(input.mounts, false),
+    ...extraMountSteps(input.mounts),
     ...writableSteps(input),
     { op: "close-root" },
     { op: "pivot-root", path: input.rootReentry },

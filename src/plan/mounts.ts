@@ -31,20 +31,20 @@ const DEV_LINKS: readonly [string, string][] = [
   ["ptmx", "pts/ptmx"],
 ];
 
-function fsMount(source: string, target: string, fstype: string, flags: number, data: string | null, keepHandle: boolean): Step {
-  return { op: "mount", source, target, inRoot: true, sourceInRoot: false, fstype, flags, data, keepHandle };
+function fsMount(source: string, target: string, fstype: string, flags: number, data: string | null): Step {
+  return { op: "mount", source, target, inRoot: true, sourceInRoot: false, fstype, flags, data };
 }
 
 /** A minimal /dev at `target`: tmpfs, a few safe device nodes, pts and shm. */
-function devSteps(target: string, keepHandle: boolean): Step[] {
+function devSteps(target: string): Step[] {
   const at = (name: string) => `${target}/${name}`;
   return [
-    fsMount("tmpfs", target, "tmpfs", MS_NOSUID | MS_NOEXEC, "mode=755,size=1m", keepHandle),
+    fsMount("tmpfs", target, "tmpfs", MS_NOSUID | MS_NOEXEC, "mode=755,size=1m"),
     ...DEV_NODES.map((d): Step => ({ op: "mknod", path: at(d.name), mode: S_IFCHR | 0o666, dev: makedev(d.major, d.minor) })),
     { op: "mkdirs", path: at("pts"), mode: 0o755, file: false },
-    fsMount("devpts", at("pts"), "devpts", MS_NOSUID | MS_NOEXEC, "newinstance,ptmxmode=0666,mode=0620", keepHandle),
+    fsMount("devpts", at("pts"), "devpts", MS_NOSUID | MS_NOEXEC, "newinstance,ptmxmode=0666,mode=0620"),
     { op: "mkdirs", path: at("shm"), mode: 0o1777, file: false },
-    fsMount("tmpfs", at("shm"), "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777", keepHandle),
+    fsMount("tmpfs", at("shm"), "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777"),
     ...DEV_LINKS.map(([name, text]): Step => ({ op: "symlink", target: text, path: at(name) })),
   ];
 }
@@ -64,12 +64,12 @@ export function bindAttributes(flags: number): number {
  * per-mount flags, so its ro/nosuid/nodev/noexec are applied afterwards to
  * the whole bound tree, submounts included.
  */
-export function extraMountSteps(mounts: readonly PlannedMount[], keepHandles: boolean): Step[] {
+export function extraMountSteps(mounts: readonly PlannedMount[]): Step[] {
   const steps: Step[] = [];
   for (const m of mounts) {
     steps.push({ op: "mkdirs", path: m.target, mode: 0o755, file: m.sourceIsFile });
     if (m.fstype === "dev") {
-      steps.push(...devSteps(m.target, keepHandles));
+      steps.push(...devSteps(m.target));
       continue;
     }
     if (m.bind) {
@@ -82,13 +82,12 @@ export function extraMountSteps(mounts: readonly PlannedMount[], keepHandles: bo
         fstype: null,
         flags: MS_BIND | MS_REC,
         data: null,
-        keepHandle: keepHandles,
       });
       const attrs = bindAttributes(m.flags);
       if (attrs) steps.push({ op: "setattr", path: m.target, set: attrs, clear: 0, recursive: true });
       continue;
     }
-    steps.push(fsMount(m.source ?? m.fstype ?? "none", m.target, m.fstype ?? "none", m.flags, m.data, keepHandles));
+    steps.push(fsMount(m.source ?? m.fstype ?? "none", m.target, m.fstype ?? "none", m.flags, m.data));
   }
   return steps;
 }

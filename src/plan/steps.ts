@@ -19,11 +19,8 @@ export type Step =
       fstype: string | null;
       flags: number;
       data: string | null;
-      /** Keep an O_PATH handle on the new mount (host-side plans), for cleanup. */
-      keepHandle: boolean;
     }
   | { op: "mkdirs"; path: string; mode: number; file: boolean }
-  | { op: "umount-handle"; handleOf: number; flags: number }
   | { op: "chroot"; path: string }
   | { op: "chdir"; path: string }
   | { op: "pivot-root"; path: string }
@@ -66,8 +63,6 @@ export function describeStep(step: Step): string {
     }
     case "mkdirs":
       return `create mount point ${shownPath(step.path)}`;
-    case "umount-handle":
-      return `unmount mount of step ${step.handleOf}`;
     case "chroot":
       return `chroot into ${step.path}`;
     case "chdir":
