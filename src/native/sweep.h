@@ -36,6 +36,8 @@
 #define SWEEP_O_RDONLY_CLOEXEC 02000000
 #define SWEEP_SIGKILL 9
 #define SWEEP_WNOHANG 1
+#define SWEEP_WALL 0x40000000
+#define SWEEP_ECHILD 10
 
 /* The parent and start time (clock ticks since boot) of /proc/<pid>, read
  * through `procfd`. Returns 0, or -1 when the process is gone. */
@@ -157,18 +159,25 @@ static long sweep_kill_round(void) {
  * still be named.
  */
 static void sweep_descendants(long cmd) {
+  int status;
+  /* Most commands leave nothing: without a child there is no descendant,
+   * and no need to read /proc. */
+  for (;;) {
+    long r = sweep_sys(SWEEP_SYS_wait4, -1, (long)&status, SWEEP_WNOHANG | SWEEP_WALL, 0);
+    if (r == -SWEEP_ECHILD) return;
+    if (r <= 0) break;
+  }
   for (;;) {
     long found = sweep_kill_round();
-    int status;
     if (found < 0) {
       sweep_sys(SWEEP_SYS_kill, -cmd, SWEEP_SIGKILL, 0, 0);
-      while (sweep_sys(SWEEP_SYS_wait4, -1, (long)&status, SWEEP_WNOHANG, 0) > 0) {
+      while (sweep_sys(SWEEP_SYS_wait4, -1, (long)&status, SWEEP_WNOHANG | SWEEP_WALL, 0) > 0) {
       }
       return;
     }
     /* What was killed is waited for; with nothing found, a child the walk
      * cannot see must not hold this process forever. */
-    long r = sweep_sys(SWEEP_SYS_wait4, -1, (long)&status, found > 0 ? 0 : SWEEP_WNOHANG, 0);
+    long r = sweep_sys(SWEEP_SYS_wait4, -1, (long)&status, (found > 0 ? 0 : SWEEP_WNOHANG) | SWEEP_WALL, 0);
     if (r <= 0) return;
   }
 }
