@@ -916,12 +916,12 @@ struct rusage_lite {
 };
 
 /* The sandbox's init, when sandboxlib-init could not take over (init.c does
- * the same): forwards signals to the command, reaps every orphan, and when
- * the command exits kills what it left behind and exits. As PID 1 of a PID
- * namespace, kill(-1) reaches all that is left; without one (`parent`, the
- * caller's pid, nonzero) it is a child subreaper that sweeps its
- * descendants (sweep.h), also when the caller dies. Raw syscalls only: it
- * runs beside the caller's thread. */
+ * the same): reaps every orphan, and when the command exits kills what it
+ * left behind and exits. As PID 1 of a PID namespace, it forwards signals
+ * to the command and kill(-1) reaches all that is left; without one
+ * (`parent`, the caller's pid, nonzero) it is a child subreaper that sweeps
+ * its descendants (sweep.h), also when the caller dies. Raw syscalls only:
+ * it runs beside the caller's thread. */
 static void init_loop(struct sbx_spawn *sp, long cmd_pid, long parent) {
   unsigned long all;
   set_all_signals(&all);
@@ -936,7 +936,9 @@ static void init_loop(struct sbx_spawn *sp, long cmd_pid, long parent) {
       rawsys(SYS_exit_group, 0, 0, 0, 0);
     }
     if (sig != SIGCHLD) {
-      rawsys(SYS_kill, cmd_pid, sig, 0, 0);
+      /* A subreaper forwards nothing: the caller signals the command's
+       * process group itself. */
+      if (!parent) rawsys(SYS_kill, cmd_pid, sig, 0, 0);
       continue;
     }
     for (;;) {

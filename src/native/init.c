@@ -16,8 +16,9 @@
  *   fd 4     this program's own memfd (closed at once)
  *   fd 5     the command waits for its end: closed once privileges are shed
  *
- * It forwards every signal it receives to the command, reaps every orphan,
- * and when the command exits kills what is left, writes the status and exits.
+ * As PID 1 it forwards every signal it receives to the command. It reaps
+ * every orphan, and when the command exits kills what is left, writes the
+ * status and exits.
  * All signals arrive blocked (the mask survives execve), none is lost.
  *
  * As PID 1, kill(-1) reaches every other process of the namespace. Without
@@ -25,9 +26,11 @@
  * child subreaper instead (made one before its exec, which keeps it), and
  * sweeps its descendants found in /proc (sweep.h) when the command exits and
  * when sandboxlib dies; its parent-death signal is then one it waits for
- * (SIGTERM), not SIGKILL. A root command in the host's PID namespace can
- * still kill or stop it (it has CAP_KILL); sandboxlib then sweeps what it
- * can name itself (src/supervise/leftovers.ts).
+ * (SIGTERM), not SIGKILL. It keeps only CAP_KILL and is not dumpable, as
+ * PID 1 is, but a root command in the host's PID namespace (it has
+ * CAP_KILL) can still signal it: killed, sandboxlib sweeps what it can name
+ * itself (src/supervise/leftovers.ts); stopped, it holds sandboxlib up, as
+ * stopping sandboxlib itself would.
  */
 
 #if defined(__x86_64__)
@@ -156,7 +159,10 @@ __attribute__((used)) void init_main(long *sp) {
     if (sig < 0) continue;
     if (parent && parent_gone(parent, info)) sweep_and_exit(cmd, record);
     if (sig != SIGCHLD) {
-      sys(SYS_kill, cmd, sig, 0, 0);
+      /* As a subreaper, it forwards nothing: sandboxlib signals the
+       * command's process group itself, and a terminal's SIGINT reaches
+       * this init (in sandboxlib's process group) as well as sandboxlib. */
+      if (!parent) sys(SYS_kill, cmd, sig, 0, 0);
       continue;
     }
     for (;;) {
