@@ -926,12 +926,12 @@ static void init_loop(struct sbx_spawn *sp, long cmd_pid, long parent) {
   unsigned long all;
   set_all_signals(&all);
   for (;;) {
-    char info[128];
+    int info[32]; /* siginfo_t: si_signo, si_errno, si_code, pad, si_pid */
     long sig = rawsys(SYS_rt_sigtimedwait, (long)&all, (long)info, 0, 8);
     if (sig < 0) continue;
     /* Reparented, or the parent-death signal (sent as by the caller, which
      * never signals this init itself). */
-    if (parent && (rawsys(SYS_getppid, 0, 0, 0, 0) != parent || (*(int *)(info + 8) == SI_USER && *(int *)(info + 16) == parent))) {
+    if (parent && (rawsys(SYS_getppid, 0, 0, 0, 0) != parent || (info[2] == SI_USER && info[4] == parent))) {
       sweep_descendants(cmd_pid);
       rawsys(SYS_exit_group, 0, 0, 0, 0);
     }

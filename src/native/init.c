@@ -123,9 +123,9 @@ static long number(const char *p) {
 /* Whether sandboxlib is gone: this process was reparented, or got the
  * parent-death signal (sandboxlib's spawning thread died; sandboxlib itself
  * never signals this init). */
-static int parent_gone(long parent, const char *info) {
-  int code = *(const int *)(info + 8);
-  int from = *(const int *)(info + 16);
+static int parent_gone(long parent, const int *info) {
+  int code = info[2]; /* siginfo_t: si_signo, si_errno, si_code, pad, si_pid */
+  int from = info[4];
   return sys(SYS_getppid, 0, 0, 0, 0) != parent || (code == SI_USER && from == parent);
 }
 
@@ -154,7 +154,7 @@ __attribute__((used)) void init_main(long *sp) {
   sys(SYS_close, 5, 0, 0, 0); /* the command may start */
   unsigned long all = ~0UL;
   for (;;) {
-    char info[128];
+    int info[32];
     long sig = sys(SYS_rt_sigtimedwait, (long)&all, (long)info, 0, 8);
     if (sig < 0) continue;
     if (parent && parent_gone(parent, info)) sweep_and_exit(cmd, record);
