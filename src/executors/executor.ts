@@ -26,12 +26,10 @@ export interface BackendDefinition {
   name: BackendName;
   capabilities: Capabilities;
   planner: Planner;
-  /** The sandbox keeps an init process (PID 1) beside the command. */
-  hasInit: boolean;
   /** Host checks beyond being root (kernel features). */
   unavailableReason(): string | null;
-  /** Refuses settings outside CAPABILITIES that this backend cannot honour. */
-  check?(config: SandboxConfig): void;
+  /** Refuses settings outside CAPABILITIES that this backend cannot honour (`options` as the caller gave them). */
+  check?(config: SandboxConfig, options: SandboxOptions): void;
 }
 
 function rootReason(): string | null {
@@ -48,10 +46,10 @@ export function defineExecutor(def: BackendDefinition): Executor {
     async runSandbox(command, options = {}) {
       const config = toSandboxConfig(command, options);
       checkCapabilities(config, def.capabilities, def.name);
-      def.check?.(config);
+      def.check?.(config, options);
       const reason = executor.unavailableReason();
       if (reason) throw new SandboxError("setup", reason);
-      return runPlanned(config, { plan: def.planner, hasInit: def.hasInit }, { onStart: options.onStart, onExit: options.onExit });
+      return runPlanned(config, { plan: def.planner }, { onStart: options.onStart, onExit: options.onExit });
     },
     async runSandboxWithRedirection(command, options = {}) {
       // As in Python: output goes where the caller says; nothing is captured

@@ -27,7 +27,6 @@ export const linuxExecutor = defineExecutor({
     features: [...COMMON_FEATURES, "pid_namespace", "ipc_namespace", "uts_namespace", "hostname"],
   },
   planner: planLinux,
-  hasInit: true,
   unavailableReason: () => (kernelReason ??= { reason: kernelSupport() }).reason,
   check(config) {
     // Without sandboxlib-init (a build without a C compiler), the sandbox's

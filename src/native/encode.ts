@@ -10,7 +10,6 @@ export const SPAWN_SIZE = 184;
 const OPCODES: Record<Step["op"], number> = {
   mount: 1,
   mkdirs: 2,
-  "umount-handle": 3,
   chroot: 4,
   chdir: 5,
   "pivot-root": 6,
@@ -44,7 +43,7 @@ export interface EncodedSteps {
   count: number;
   /** Keeps the memory native code reads alive until the call is over. */
   keepAlive: unknown[];
-  /** The `out` field of step i (created components, kept handles). */
+  /** The `out` field of step i (created components, opened descriptors). */
   out(i: number): number;
 }
 
@@ -174,12 +173,12 @@ export function get64(words: Uint32Array, at: number): number {
  */
 let roomHint = 16384;
 
-export function encodeSteps(steps: readonly Step[], handles: readonly number[] = []): EncodedSteps {
+export function encodeSteps(steps: readonly Step[]): EncodedSteps {
   const reserved = Math.max(1, steps.length) * STEP_SIZE;
   for (let size = reserved + roomHint; ; size *= 2) {
     try {
       const arena = new Arena(size, reserved);
-      const encoded = encodeInto(arena, steps, handles);
+      const encoded = encodeInto(arena, steps);
       roomHint = Math.max(4096, Math.ceil(((arena.used - reserved) * 3) / 2 / 8) * 8);
       return encoded;
     } catch (e) {
@@ -188,7 +187,7 @@ export function encodeSteps(steps: readonly Step[], handles: readonly number[] =
   }
 }
 
-function encodeInto(arena: Arena, steps: readonly Step[], handles: readonly number[]): EncodedSteps {
+function encodeInto(arena: Arena, steps: readonly Step[]): EncodedSteps {
   const { buffer, words } = arena;
   for (let i = 0; i < steps.length; i++) {
     const step = steps[i]!;
@@ -203,7 +202,6 @@ function encodeInto(arena: Arena, steps: readonly Step[], handles: readonly numb
       case "mount":
         flags = (step.inRoot ? 1 : 0) | (step.sourceInRoot ? 2 : 0) | (step.optional ? 4 : 0);
         a = step.flags;
-        b = step.keepHandle ? 1 : 0;
         str(0, step.source);
         str(1, step.target);
         str(2, step.fstype);
@@ -214,13 +212,6 @@ function encodeInto(arena: Arena, steps: readonly Step[], handles: readonly numb
         b = step.file ? 1 : 0;
         str(0, step.path);
         break;
-      case "umount-handle": {
-        const fd = handles[step.handleOf];
-        if (fd === undefined) throw new Error(`no handle kept by step ${step.handleOf}`);
-        a = fd;
-        b = step.flags;
-        break;
-      }
       case "chroot":
       case "chdir":
       case "pivot-root":

@@ -4,7 +4,7 @@
  * Compiled in-process by bun:ffi's cc (TinyCC), so it declares its own
  * prototypes: target hosts have no libc headers. TypeScript prepares a list of
  * steps (struct sbx_step, layout mirrored in steps-layout.ts); this file only
- * executes them, in the calling thread (host-side setup and cleanup) or in a
+ * executes them, in the calling thread (removing created mount points) or in a
  * cloned child that shares the caller's memory (CLONE_VM) until it execs.
  *
  * Rules that keep the child safe (see DESIGN.md):
@@ -52,6 +52,7 @@ extern void *mmap(void *, size_t, int, int, int, long);
 extern int munmap(void *, size_t);
 extern int snprintf(char *, size_t, const char *, ...);
 extern int getpid(void);
+extern int getppid(void);
 extern int setrlimit(int, const void *);
 extern int poll(void *, unsigned long, int);
 extern int pthread_create(unsigned long *, const void *, void *(*)(void *), void *);
@@ -83,6 +84,7 @@ extern int pthread_join(unsigned long, void **);
 #define MS_PRIVATE (1 << 18)
 #define MNT_DETACH 2
 #define PR_SET_PDEATHSIG 1
+#define PR_SET_CHILD_SUBREAPER 36
 #define PR_SET_NAME 15
 #define PR_SET_DUMPABLE 4
 #define PR_SET_SECCOMP 22
@@ -93,6 +95,8 @@ extern int pthread_join(unsigned long, void **);
 #define PR_CAP_AMBIENT_CLEAR_ALL 4
 #define SECCOMP_MODE_FILTER 2
 #define SIGKILL 9
+#define SIGTERM 15
+#define SI_USER 0
 #define SIGCHLD 17
 #define SIGSTOP 19
 #define CLONE_VM 0x00000100
@@ -147,6 +151,7 @@ extern int pthread_join(unsigned long, void **);
 #define SYS_setresgid 119
 #define SYS_execveat 322
 #define SYS_futex 202
+#define SYS_getppid 110
 #elif defined(__aarch64__)
 #define SYS_pivot_root 41
 #define SYS_rt_sigprocmask 135
@@ -162,6 +167,7 @@ extern int pthread_join(unsigned long, void **);
 #define SYS_setresgid 149
 #define SYS_execveat 281
 #define SYS_futex 98
+#define SYS_getppid 173
 #else
 #error "sandboxlib's helper supports x86_64 and aarch64"
 #endif
@@ -185,6 +191,9 @@ static long rawsys(long n, long a, long b, long c, long d) {
   return r == -1 ? -errno : r;
 }
 #endif
+
+#define sweep_sys rawsys
+#include "sweep.h"
 
 /* ---- the plan, as laid out by TypeScript (steps-layout.ts) ---- */
 struct sbx_step {
@@ -224,10 +233,9 @@ struct sbx_spawn {
 };
 
 enum {
-  OP_MOUNT = 1,         /* s1 source, s2 target, s3 fstype, s4 data, a flags, b keep a handle;
+  OP_MOUNT = 1,         /* s1 source, s2 target, s3 fstype, s4 data, a flags;
                            flags&1: target in root, flags&2: source in root, flags&4: optional */
   OP_MKDIRS = 2,        /* s1 path in root, a mode, b 1: last component is a file; out = components created */
-  OP_UMOUNT_FD = 3,     /* a fd to the mount's root, b umount2 flags; closes the fd */
   OP_CHROOT = 4,        /* s1 */
   OP_CHDIR = 5,         /* s1 */
   OP_PIVOT_ROOT = 6,    /* s1 new root (absolute) */
@@ -463,20 +471,8 @@ static int do_mount(struct ctx *c, struct sbx_step *s) {
   int e = errno;
   if (fd >= 0) close(fd);
   if (sfd >= 0) close(sfd);
-  if (r < 0) {
-    errno = e;
-    return -1;
-  }
-  /* Keep a handle on the new mount so cleanup unmounts exactly it, even if
-   * the command renamed or replaced the path above it. */
-  if (s->b) {
-    if (s->flags & 1)
-      s->out = open_in_root(c, s->s2, O_PATH);
-    else
-      s->out = openat(-100, s->s2, O_PATH | O_CLOEXEC);
-    if (s->out < 0) return -1;
-  }
-  return 0;
+  errno = e;
+  return r < 0 ? -1 : 0;
 }
 
 static int do_setattr(struct ctx *c, struct sbx_step *s) {
@@ -667,15 +663,6 @@ static int run_step(struct ctx *c, struct sbx_step *s) {
     return do_mount(c, s);
   case OP_MKDIRS:
     return mkdirs_in_root(c, s->s1, (int)s->a, (int)s->b, &s->out);
-  case OP_UMOUNT_FD: {
-    char p[64];
-    snprintf(p, sizeof p, "/proc/self/fd/%d", (int)s->a);
-    int r = umount2(p, (int)s->b);
-    int e = errno;
-    close((int)s->a);
-    errno = e;
-    return r;
-  }
   case OP_CHROOT:
     return chroot(s->s1);
   case OP_CHDIR:
@@ -936,18 +923,30 @@ struct rusage_lite {
   long rest[14];
 };
 
-/* The sandbox's init (PID 1 in its PID namespace): forwards signals to the
- * command, reaps every orphan, and when the command exits kills what it left
- * behind and exits. Raw syscalls only: it runs beside the caller's thread. */
-static void init_loop(struct sbx_spawn *sp, long cmd_pid, int own_pid_ns) {
+/* The sandbox's init, when sandboxlib-init could not take over (init.c does
+ * the same): reaps every orphan, and when the command exits kills what it
+ * left behind and exits. As PID 1 of a PID namespace, it forwards signals
+ * to the command and kill(-1) reaches all that is left; without one
+ * (`parent`, the caller's pid, nonzero) it is a child subreaper that sweeps
+ * its descendants (sweep.h), also when the caller dies. Raw syscalls only:
+ * it runs beside the caller's thread. */
+static void init_loop(struct sbx_spawn *sp, long cmd_pid, long parent) {
   unsigned long all;
   set_all_signals(&all);
   for (;;) {
-    char info[128];
+    int info[32]; /* siginfo_t: si_signo, si_errno, si_code, pad, si_pid */
     long sig = rawsys(SYS_rt_sigtimedwait, (long)&all, (long)info, 0, 8);
     if (sig < 0) continue;
+    /* Reparented, or the parent-death signal (sent as by the caller, which
+     * never signals this init itself). */
+    if (parent && (rawsys(SYS_getppid, 0, 0, 0, 0) != parent || (info[2] == SI_USER && info[4] == parent))) {
+      sweep_descendants(cmd_pid);
+      rawsys(SYS_exit_group, 0, 0, 0, 0);
+    }
     if (sig != SIGCHLD) {
-      rawsys(SYS_kill, cmd_pid, sig, 0, 0);
+      /* A subreaper forwards nothing: the caller signals the command's
+       * process group itself. */
+      if (!parent) rawsys(SYS_kill, cmd_pid, sig, 0, 0);
       continue;
     }
     for (;;) {
@@ -966,11 +965,13 @@ static void init_loop(struct sbx_spawn *sp, long cmd_pid, int own_pid_ns) {
         sp->ru_maxrss_kb = ru.maxrss;
         sp->cmd_status = status;
         /* kill(-1) from PID 1 reaches every other process of the namespace;
-         * without one it would reach the host, so exit instead. */
-        if (own_pid_ns)
+         * without one it would reach the host. */
+        if (!parent) {
           rawsys(SYS_kill, -1, SIGKILL, 0, 0);
-        else
-          rawsys(SYS_exit_group, 0, 0, 0, 0);
+          continue;
+        }
+        sweep_descendants(cmd_pid);
+        rawsys(SYS_exit_group, 0, 0, 0, 0);
       }
     }
   }
@@ -981,7 +982,7 @@ static void init_loop(struct sbx_spawn *sp, long cmd_pid, int own_pid_ns) {
  * still waits for this exec (CLONE_CHILD_CLEARTID), so glibc is safe to use
  * here. Returns only when the exec failed; the caller then runs the init
  * loop in place. */
-static void exec_init(struct sbx_spawn *sp, int cmd_pid) {
+static void exec_init(struct sbx_spawn *sp, int cmd_pid, long parent) {
   int status = fcntl((int)sp->status_wfd, 1030 /* F_DUPFD_CLOEXEC */, 10);
   int self = fcntl((int)sp->init_fd, 1030, 10);
   int go = fcntl((int)sp->go_wfd, 1030, 10);
@@ -991,13 +992,15 @@ static void exec_init(struct sbx_spawn *sp, int cmd_pid) {
   /* 0-2 and everything above 5 go. */
   syscall(SYS_close_range, 0, 2, 0);
   syscall(SYS_close_range, 6, ~0U, 0);
-  char pid[24];
+  char pid[24], parent_pid[24];
   snprintf(pid, sizeof pid, "%d", cmd_pid);
-  char *argv[3];
+  snprintf(parent_pid, sizeof parent_pid, "%ld", parent);
+  char *argv[4];
   char *envp[1];
   argv[0] = "sandboxlib-init";
   argv[1] = pid;
-  argv[2] = 0;
+  argv[2] = parent ? parent_pid : 0;
+  argv[3] = 0;
   envp[0] = 0;
   syscall(SYS_execveat, 4, "", argv, envp, AT_EMPTY_PATH_FLAG);
 }
@@ -1063,6 +1066,19 @@ static int sandbox_main(void *arg) {
   }
   if (c.rootfd >= 0) close(c.rootfd);
   sp->cmd_start = fork_at + 1;
+  /* Without a PID namespace (chroot backend) the init is a child subreaper,
+   * so that whatever the command orphans becomes its child, and the
+   * caller's death sends it a signal it waits for and sweeps on (SIGTERM)
+   * instead of SIGKILL; the race with that death is checked after the
+   * change. Both are set before the command exists, and survive the exec
+   * of sandboxlib-init. */
+  long parent = 0;
+  if (!(sp->clone_flags & CLONE_NEWPID)) {
+    parent = getppid();
+    prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0);
+    prctl(PR_SET_PDEATHSIG, SIGTERM, 0, 0, 0);
+    if (getppid() != parent) _exit(125);
+  }
   char *stack2 = sp->stack + sp->stack_size / 2;
   int go[2] = {-1, -1};
   int separate = sp->init_fd >= 0 && sp->status_wfd >= 0 && pipe2(go, O_CLOEXEC) == 0;
@@ -1082,7 +1098,7 @@ static int sandbox_main(void *arg) {
   sp->cmd_pid = pid;
   if (separate) {
     close(go[0]);
-    exec_init(sp, pid);
+    exec_init(sp, pid, parent);
     /* The exec failed: the init stays here, and the command goes once every
      * copy of the go pipe's end is closed (the close_range below closes
      * any other). */
@@ -1094,7 +1110,7 @@ static int sandbox_main(void *arg) {
   rawsys(SYS_close_range, 0, ~0U, 0, 0);
   /* Set up, and staying in the caller's memory: let the caller go on. */
   release_caller(&sp->sandbox_tid);
-  init_loop(sp, pid, (sp->clone_flags & CLONE_NEWPID) != 0);
+  init_loop(sp, pid, parent);
   return 0;
 }
 
@@ -1143,7 +1159,7 @@ long sbx_spawn(struct sbx_spawn *sp) {
   sp->status_wfd = -1;
   sp->go_rfd = -1;
   sp->go_wfd = -1;
-  if (sp->init_fd >= 0 && (sp->clone_flags & CLONE_NEWPID)) {
+  if (sp->init_fd >= 0) {
     int q[2];
     if (pipe2(q, O_CLOEXEC | 04000 /* O_NONBLOCK */) < 0) return -(long)errno;
     sp->status_rfd = q[0];

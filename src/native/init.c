@@ -1,5 +1,7 @@
 /*
- * sandboxlib-init: PID 1 of a sandbox, as a program of its own.
+ * sandboxlib-init: the init of a sandbox, as a program of its own: PID 1 of
+ * the linux backend's PID namespace, or a child subreaper in the host's PID
+ * namespace for the chroot backend.
  *
  * The sandbox process starts sharing sandboxlib's memory (it is cloned with
  * CLONE_VM, so that no copy of the Bun heap is made). Once it has started the
@@ -9,13 +11,26 @@
  * calls, no C library, no headers.
  *
  *   argv[1]  the command's pid (in this PID namespace)
+ *   argv[2]  chroot backend only: sandboxlib's pid (this init's parent)
  *   fd 3     where the command's wait status and usage go, at the end
  *   fd 4     this program's own memfd (closed at once)
  *   fd 5     the command waits for its end: closed once privileges are shed
  *
- * It forwards every signal it receives to the command, reaps every orphan,
- * and when the command exits kills what is left, writes the status and exits.
+ * As PID 1 it forwards every signal it receives to the command. It reaps
+ * every orphan, and when the command exits kills what is left, writes the
+ * status and exits.
  * All signals arrive blocked (the mask survives execve), none is lost.
+ *
+ * As PID 1, kill(-1) reaches every other process of the namespace. Without
+ * a PID namespace (chroot backend), kill(-1) would reach the host: it is a
+ * child subreaper instead (made one before its exec, which keeps it), and
+ * sweeps its descendants found in /proc (sweep.h) when the command exits and
+ * when sandboxlib dies; its parent-death signal is then one it waits for
+ * (SIGTERM), not SIGKILL. It keeps only CAP_KILL and is not dumpable, as
+ * PID 1 is, but a root command in the host's PID namespace (it has
+ * CAP_KILL) can still signal it: killed, sandboxlib sweeps what it can name
+ * itself (src/supervise/leftovers.ts); stopped, it holds sandboxlib up, as
+ * stopping sandboxlib itself would.
  */
 
 #if defined(__x86_64__)
@@ -27,6 +42,7 @@
 #define SYS_prctl 157
 #define SYS_capset 126
 #define SYS_exit_group 231
+#define SYS_getppid 110
 /* Five arguments, the fifth always 0: prctl checks the unused ones. */
 static long sys(long n, long a, long b, long c, long d) {
   long ret;
@@ -45,6 +61,7 @@ __asm__(".text\n.global _start\n_start:\n  mov %rsp, %rdi\n  and $-16, %rsp\n  c
 #define SYS_prctl 167
 #define SYS_capset 91
 #define SYS_exit_group 94
+#define SYS_getppid 173
 static long sys(long n, long a, long b, long c, long d) {
   register long x8 __asm__("x8") = n;
   register long x0 __asm__("x0") = a;
@@ -60,8 +77,14 @@ __asm__(".text\n.global _start\n_start:\n  mov x0, sp\n  bl init_main\n  b .\n")
 #error "sandboxlib-init supports x86_64 and aarch64"
 #endif
 
+#define sweep_sys sys
+#include "sweep.h"
+
 #define SIGCHLD 17
 #define SIGKILL 9
+#define SIGTERM 15
+#define SI_USER 0
+#define PR_SET_PDEATHSIG 1
 #define WNOHANG 1
 #define EINVAL 22
 #define PR_SET_DUMPABLE 4
@@ -91,21 +114,55 @@ static void drop_privileges(void) {
   sys(SYS_prctl, PR_SET_NO_NEW_PRIVS, 1, 0, 0);
 }
 
+static long number(const char *p) {
+  long n = 0;
+  for (; p && *p >= '0' && *p <= '9'; p++) n = n * 10 + (*p - '0');
+  return n;
+}
+
+/* Whether sandboxlib is gone: this process was reparented, or got the
+ * parent-death signal (sandboxlib's spawning thread died; sandboxlib itself
+ * never signals this init). */
+static int parent_gone(long parent, const int *info) {
+  int code = info[2]; /* siginfo_t: si_signo, si_errno, si_code, pad, si_pid */
+  int from = info[4];
+  return sys(SYS_getppid, 0, 0, 0, 0) != parent || (code == SI_USER && from == parent);
+}
+
+/* Subreaper mode: everything below is killed and reaped, the status (when
+ * there is one) written, and this init exits. */
+static void sweep_and_exit(long cmd, long *record) {
+  sweep_descendants(cmd);
+  if (record[0] >= 0) sys(SYS_write, 3, (long)record, 4 * sizeof(long), 0);
+  sys(SYS_exit_group, 0, 0, 0, 0);
+}
+
 __attribute__((used)) void init_main(long *sp) {
   char **argv = (char **)(sp + 1);
-  long cmd = 0;
-  for (const char *p = argv[1]; p && *p >= '0' && *p <= '9'; p++) cmd = cmd * 10 + (*p - '0');
+  long cmd = number(argv[1]);
+  long parent = argv[1] ? number(argv[2]) : 0; /* sandboxlib's pid: subreaper mode */
+  long record[4] = {-1, 0, 0, 0};
   sys(SYS_close, 4, 0, 0, 0);
   drop_privileges();
+  if (parent) {
+    /* Set before the exec as well (helper.c), where SIGKILL gave way to
+     * SIGTERM; set again here, past any change of credentials, and the
+     * race with sandboxlib's death checked after it. */
+    sys(SYS_prctl, PR_SET_PDEATHSIG, SIGTERM, 0, 0);
+    if (sys(SYS_getppid, 0, 0, 0, 0) != parent) sweep_and_exit(cmd, record);
+  }
   sys(SYS_close, 5, 0, 0, 0); /* the command may start */
-  long record[4] = {-1, 0, 0, 0};
   unsigned long all = ~0UL;
   for (;;) {
-    char info[128];
+    int info[32];
     long sig = sys(SYS_rt_sigtimedwait, (long)&all, (long)info, 0, 8);
     if (sig < 0) continue;
+    if (parent && parent_gone(parent, info)) sweep_and_exit(cmd, record);
     if (sig != SIGCHLD) {
-      sys(SYS_kill, cmd, sig, 0, 0);
+      /* As a subreaper, it forwards nothing: sandboxlib signals the
+       * command's process group itself, and a terminal's SIGINT reaches
+       * this init (in sandboxlib's process group) as well as sandboxlib. */
+      if (!parent) sys(SYS_kill, cmd, sig, 0, 0);
       continue;
     }
     for (;;) {
@@ -126,6 +183,7 @@ __attribute__((used)) void init_main(long *sp) {
         record[1] = ru.utime_sec * 1000000 + ru.utime_usec;
         record[2] = ru.stime_sec * 1000000 + ru.stime_usec;
         record[3] = ru.maxrss;
+        if (parent) sweep_and_exit(cmd, record);
         sys(SYS_kill, -1, SIGKILL, 0, 0);
       }
     }

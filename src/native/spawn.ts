@@ -1,9 +1,8 @@
 // The two ways a plan runs: in a cloned sandbox process (spawnSteps) or in
-// this thread, for host-side setup and cleanup (runHostSteps).
+// this thread (runHostSteps: removing created mount points, re-exec).
 import { ptr } from "bun:ffi";
 import type { Step } from "../plan/steps.ts";
 import { encodeSteps, get64, put64, SPAWN_SIZE } from "./encode.ts";
-import { CLONE_NEWPID } from "./clone-flags.ts";
 import { helper, initProgramFd } from "./helper.ts";
 import { sandboxLives, spawnDone } from "./spawner-wakeups.ts";
 
@@ -16,6 +15,8 @@ export interface StepFailure {
 
 export interface SpawnedSandbox {
   pid: number;
+  /** The command process's pid, as the sandbox init sees it (in its PID namespace); 0 when none was started. */
+  commandPid: number;
   /** Set when setup or exec failed inside the child. */
   failure: StepFailure | null;
   /** The command's wait status as recorded by the sandbox init, or null. */
@@ -35,7 +36,8 @@ function prepareSpawn(steps: readonly Step[], cloneFlags: number) {
   put64(words, 0, cloneFlags);
   put64(words, 8, ptr(encoded.buffer));
   put64(words, 16, encoded.count);
-  put64(words, 120, cloneFlags & CLONE_NEWPID ? initProgramFd() : -1);
+  // Plans that start a command beside an init have sandboxlib-init take over.
+  put64(words, 120, steps.some((s) => s.op === "fork-command") ? initProgramFd() : -1);
   return { encoded, spawn, words };
 }
 
@@ -53,6 +55,7 @@ function spawned(steps: readonly Step[], { encoded, spawn, words }: ReturnType<t
   let keep: unknown[] | null = [spawn, encoded.keepAlive];
   return {
     pid,
+    commandPid: field(48),
     failure: failIndex >= 0 ? { index: failIndex, errno: field(32) } : null,
     commandStatus: () => {
       if (keep) native.sbx_collect(spawn);
@@ -148,14 +151,14 @@ export async function spawnStepsConcurrently(steps: readonly Step[], cloneFlags:
 export interface HostRun {
   /** The failing step, or null when all ran. */
   failure: StepFailure | null;
-  /** The `out` value of each step (kept mount handles, created components). */
+  /** The `out` value of each step (created components, opened descriptors). */
   outs: number[];
 }
 
 /** Runs steps in this thread, stopping at the first failure. */
-export function runHostSteps(steps: readonly Step[], handles: readonly number[] = []): HostRun {
+export function runHostSteps(steps: readonly Step[]): HostRun {
   if (steps.length === 0) return { failure: null, outs: [] };
-  const encoded = encodeSteps(steps, handles);
+  const encoded = encodeSteps(steps);
   const err = new Int32Array(1);
   const failed = Number(helper().sbx_run_steps(encoded.buffer, encoded.count, ptr(err)));
   return {
@@ -165,9 +168,9 @@ export function runHostSteps(steps: readonly Step[], handles: readonly number[] 
 }
 
 /** Runs every step in this thread even past failures (cleanup). */
-export function runAllHostSteps(steps: readonly Step[], handles: readonly number[] = []): StepFailure | null {
+export function runAllHostSteps(steps: readonly Step[]): StepFailure | null {
   if (steps.length === 0) return null;
-  const encoded = encodeSteps(steps, handles);
+  const encoded = encodeSteps(steps);
   const first = new BigInt64Array(1);
   const err = new Int32Array(1);
   const failed = Number(helper().sbx_run_all_steps(encoded.buffer, encoded.count, ptr(first), ptr(err)));

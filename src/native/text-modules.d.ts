@@ -3,3 +3,7 @@ declare module "*.c" {
   const text: string;
   export default text;
 }
+declare module "*.h" {
+  const text: string;
+  export default text;
+}

@@ -1,38 +1,45 @@
-// The seed's chroot backend: mounts made in the host's mount namespace
-// before the command (and undone after it), then chroot, chdir, exec.
+// The chroot backend: chroot(2) into the root, in the host's PID namespace.
+// Its mounts are made in a mount namespace of the sandbox's own, "/" made
+// private first, so that none is ever visible on the host and all vanish
+// with the sandbox's last process; without mounts no namespace is created
+// (it must run where creating one is refused: inside `docker build`). The
+// sandbox process stays as the command's init, in the host's root: a child
+// subreaper that kills whatever the command leaves running (see init.c). So
+// it forks first, and only the command process is chrooted.
+import { CLONE_NEWNS } from "../native/clone-flags.ts";
 import type { PlanInput } from "./input.ts";
+import { MAKE_ROOT_PRIVATE } from "./linux-plan.ts";
 import { extraMountSteps, removableCreations } from "./mounts.ts";
 import { cgroupSteps, commandSteps, type SandboxPlan } from "./sandbox-plan.ts";
 import type { Step } from "./steps.ts";
 
-const MNT_DETACH = 2;
+/**
+ * Capabilities the command never keeps here: with CAP_SYS_CHROOT, root inside
+ * leaves a chroot (chroot into a subdirectory, then ".." past the root).
+ */
+export const CHROOT_WITHHELD_CAPABILITIES: readonly string[] = ["SYS_CHROOT"];
 
 export function planChroot(input: PlanInput): SandboxPlan {
-  const mountSteps = extraMountSteps(input.mounts, true);
-  const host: Step[] = mountSteps.length
-    ? [{ op: "open-root", path: input.root }, ...mountSteps, { op: "close-root" }]
-    : [];
+  const mountSteps = extraMountSteps(input.mounts);
+  const mounts: Step[] = mountSteps.length ? [MAKE_ROOT_PRIVATE, { op: "open-root", path: input.root }, ...mountSteps, { op: "close-root" }] : [];
+  const hardening = { ...input.hardening, capabilities: input.hardening.capabilities.filter((c) => !CHROOT_WITHHELD_CAPABILITIES.includes(c)) };
   const child: Step[] = [
+    // Opened first, while the host's cgroup paths are reachable.
     ...cgroupSteps(input),
+    ...mounts,
+    { op: "fork-command" },
     ...(input.root === "/" ? [] : [{ op: "chroot", path: input.root } as Step]),
     { op: "chdir", path: input.cwd },
-    ...commandSteps(input, false),
+    ...commandSteps({ ...input, hardening }, false),
   ];
   return {
     root: input.root,
-    createsMountPoints: host.some((s) => s.op === "mkdirs"),
-    host,
+    createsMountPoints: child.some((s) => s.op === "mkdirs"),
     child,
-    cloneFlags: 0,
-    hasInit: false,
-    cleanup(hostOuts, hostUpTo) {
-      const unmounts: Step[] = [];
-      host.forEach((step, i) => {
-        if (i <= hostUpTo && step.op === "mount" && (hostOuts[i] ?? -1) >= 0) {
-          unmounts.unshift({ op: "umount-handle", handleOf: i, flags: MNT_DETACH });
-        }
-      });
-      return { unmount: unmounts, remove: removableCreations(host, hostOuts, hostUpTo) };
+    cloneFlags: mounts.length ? CLONE_NEWNS : 0,
+    cleanup(childOuts) {
+      // Mounts vanish with the namespace; only created mount points remain.
+      return { remove: removableCreations(child, childOuts) };
     },
   };
 }

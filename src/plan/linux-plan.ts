@@ -31,7 +31,6 @@ function writableSteps(input: PlanInput): Step[] {
       fstype: null,
       flags: MS_BIND | MS_REC,
       data: null,
-      keepHandle: false,
     });
   }
   steps.push(rdonlyRoot);
@@ -50,11 +49,14 @@ function writableSteps(input: PlanInput): Step[] {
   return steps;
 }
 
-/** "/" made private (nothing propagates to the host), then `root` bound onto itself. */
+/** "/" made private, submounts included: no mount made after it propagates to the host. */
+export const MAKE_ROOT_PRIVATE: Step = { op: "mount", source: null, target: "/", inRoot: false, sourceInRoot: false, fstype: null, flags: MS_REC | MS_PRIVATE, data: null };
+
+/** "/" made private, then `root` bound onto itself. */
 export function privateRootSteps(root: string): Step[] {
   return [
-    { op: "mount", source: null, target: "/", inRoot: false, sourceInRoot: false, fstype: null, flags: MS_REC | MS_PRIVATE, data: null, keepHandle: false },
-    { op: "mount", source: root, target: root, inRoot: false, sourceInRoot: false, fstype: null, flags: MS_BIND | MS_REC, data: null, keepHandle: false },
+    MAKE_ROOT_PRIVATE,
+    { op: "mount", source: root, target: root, inRoot: false, sourceInRoot: false, fstype: null, flags: MS_BIND | MS_REC, data: null },
   ];
 }
 
@@ -69,7 +71,7 @@ export function planLinux(input: PlanInput): SandboxPlan {
     // No device nodes, no set-user-ID programs anywhere in the root, its
     // submounts included; before the extra mounts, so that --dev's nodes work.
     { op: "setattr", path: "", set: MOUNT_ATTR_NODEV | MOUNT_ATTR_NOSUID, clear: 0, recursive: true },
-    ...extraMountSteps(input.mounts, false),
+    ...extraMountSteps(input.mounts),
     ...writableSteps(input),
     { op: "close-root" },
     { op: "pivot-root", path: input.rootReentry },
@@ -82,13 +84,11 @@ export function planLinux(input: PlanInput): SandboxPlan {
   return {
     root: input.root,
     createsMountPoints: child.some((s) => s.op === "mkdirs"),
-    host: [],
     child,
     cloneFlags,
-    hasInit: true,
-    cleanup(_hostOuts, _hostUpTo, childOuts) {
+    cleanup(childOuts) {
       // Mounts vanish with the namespace; only created mount points remain.
-      return { unmount: [], remove: removableCreations(child, childOuts) };
+      return { remove: removableCreations(child, childOuts) };
     },
   };
 }

@@ -31,20 +31,20 @@ const DEV_LINKS: readonly [string, string][] = [
   ["ptmx", "pts/ptmx"],
 ];
 
-function fsMount(source: string, target: string, fstype: string, flags: number, data: string | null, keepHandle: boolean): Step {
-  return { op: "mount", source, target, inRoot: true, sourceInRoot: false, fstype, flags, data, keepHandle };
+function fsMount(source: string, target: string, fstype: string, flags: number, data: string | null): Step {
+  return { op: "mount", source, target, inRoot: true, sourceInRoot: false, fstype, flags, data };
 }
 
 /** A minimal /dev at `target`: tmpfs, a few safe device nodes, pts and shm. */
-function devSteps(target: string, keepHandle: boolean): Step[] {
+function devSteps(target: string): Step[] {
   const at = (name: string) => `${target}/${name}`;
   return [
-    fsMount("tmpfs", target, "tmpfs", MS_NOSUID | MS_NOEXEC, "mode=755,size=1m", keepHandle),
+    fsMount("tmpfs", target, "tmpfs", MS_NOSUID | MS_NOEXEC, "mode=755,size=1m"),
     ...DEV_NODES.map((d): Step => ({ op: "mknod", path: at(d.name), mode: S_IFCHR | 0o666, dev: makedev(d.major, d.minor) })),
     { op: "mkdirs", path: at("pts"), mode: 0o755, file: false },
-    fsMount("devpts", at("pts"), "devpts", MS_NOSUID | MS_NOEXEC, "newinstance,ptmxmode=0666,mode=0620", keepHandle),
+    fsMount("devpts", at("pts"), "devpts", MS_NOSUID | MS_NOEXEC, "newinstance,ptmxmode=0666,mode=0620"),
     { op: "mkdirs", path: at("shm"), mode: 0o1777, file: false },
-    fsMount("tmpfs", at("shm"), "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777", keepHandle),
+    fsMount("tmpfs", at("shm"), "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777"),
     ...DEV_LINKS.map(([name, text]): Step => ({ op: "symlink", target: text, path: at(name) })),
   ];
 }
@@ -95,36 +95,36 @@ const READ_ONLY_ATTRS = MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV
  * that nobody inside can chmod the host's node through it (not nodev: it
  * must stay a working null device); a directory an empty read-only tmpfs.
  */
-function maskSteps(path: string, isDir: boolean, keepHandle: boolean): Step[] {
+function maskSteps(path: string, isDir: boolean): Step[] {
   if (isDir) {
     const flags = MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC;
-    return [{ op: "mount", source: "tmpfs", target: path, inRoot: true, sourceInRoot: false, fstype: "tmpfs", flags, data: "mode=555", keepHandle, optional: true }];
+    return [{ op: "mount", source: "tmpfs", target: path, inRoot: true, sourceInRoot: false, fstype: "tmpfs", flags, data: "mode=555", optional: true }];
   }
   return [
-    { op: "mount", source: NULL_DEVICE, target: path, inRoot: true, sourceInRoot: false, fstype: null, flags: MS_BIND, data: null, keepHandle, optional: true },
+    { op: "mount", source: NULL_DEVICE, target: path, inRoot: true, sourceInRoot: false, fstype: null, flags: MS_BIND, data: null, optional: true },
     { op: "setattr", path, set: MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NOEXEC, clear: 0, recursive: false, optional: true },
   ];
 }
 
 /** `path` (in the root) bound onto itself and made read-only, submounts included; skipped where it does not exist. */
-function readOnlySteps(path: string, keepHandle: boolean): Step[] {
+function readOnlySteps(path: string): Step[] {
   return [
-    { op: "mount", source: path, target: path, inRoot: true, sourceInRoot: true, fstype: null, flags: MS_BIND | MS_REC, data: null, keepHandle, optional: true },
+    { op: "mount", source: path, target: path, inRoot: true, sourceInRoot: true, fstype: null, flags: MS_BIND | MS_REC, data: null, optional: true },
     { op: "setattr", path, set: READ_ONLY_ATTRS, clear: 0, recursive: true, optional: true },
   ];
 }
 
 /** What follows a proc or sysfs mount at `target`: the masks and read-only paths above. */
-function kernelFsSteps(m: PlannedMount, keepHandle: boolean): Step[] {
+function kernelFsSteps(m: PlannedMount): Step[] {
   const at = (name: string) => `${m.target}/${name}`;
   if (m.fstype === "proc") {
     return [
-      ...PROC_READ_ONLY.flatMap((name) => readOnlySteps(at(name), keepHandle)),
-      ...PROC_MASKED_FILES.flatMap((name) => maskSteps(at(name), false, keepHandle)),
-      ...PROC_MASKED_DIRS.flatMap((name) => maskSteps(at(name), true, keepHandle)),
+      ...PROC_READ_ONLY.flatMap((name) => readOnlySteps(at(name))),
+      ...PROC_MASKED_FILES.flatMap((name) => maskSteps(at(name), false)),
+      ...PROC_MASKED_DIRS.flatMap((name) => maskSteps(at(name), true)),
     ];
   }
-  if (m.fstype === "sysfs") return SYSFS_MASKED_DIRS.flatMap((name) => maskSteps(at(name), true, keepHandle));
+  if (m.fstype === "sysfs") return SYSFS_MASKED_DIRS.flatMap((name) => maskSteps(at(name), true));
   return [];
 }
 
@@ -152,12 +152,12 @@ export function kernelFsReadOnlyPaths(mounts: readonly PlannedMount[]): string[]
  * A sysfs mount is always read-only; proc and sysfs get their kernel files
  * masked and made read-only right after they are mounted.
  */
-export function extraMountSteps(mounts: readonly PlannedMount[], keepHandles: boolean): Step[] {
+export function extraMountSteps(mounts: readonly PlannedMount[]): Step[] {
   const steps: Step[] = [];
   for (const m of mounts) {
     steps.push({ op: "mkdirs", path: m.target, mode: 0o755, file: m.sourceIsFile });
     if (m.fstype === "dev") {
-      steps.push(...devSteps(m.target, keepHandles));
+      steps.push(...devSteps(m.target));
       continue;
     }
     if (m.bind) {
@@ -170,7 +170,6 @@ export function extraMountSteps(mounts: readonly PlannedMount[], keepHandles: bo
         fstype: null,
         flags: MS_BIND | MS_REC,
         data: null,
-        keepHandle: keepHandles,
       });
       const set = bindAttributes(m.flags);
       const clear = bindClearedAttributes(m.flags);
@@ -178,8 +177,8 @@ export function extraMountSteps(mounts: readonly PlannedMount[], keepHandles: bo
       continue;
     }
     const flags = m.fstype === "sysfs" ? m.flags | MS_RDONLY : m.flags;
-    steps.push(fsMount(m.source ?? m.fstype ?? "none", m.target, m.fstype ?? "none", flags, m.data, keepHandles));
-    steps.push(...kernelFsSteps(m, keepHandles));
+    steps.push(fsMount(m.source ?? m.fstype ?? "none", m.target, m.fstype ?? "none", flags, m.data));
+    steps.push(...kernelFsSteps(m));
   }
   return steps;
 }

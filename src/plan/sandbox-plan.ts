@@ -1,5 +1,5 @@
-// A planned sandbox: host-side steps, child steps, namespaces, and how to
-// undo what ran.
+// A planned sandbox: the steps of its process, its namespaces, and what is
+// left to remove after it.
 import { capabilityMask } from "../hardening/capabilities.ts";
 import { seccompFilter } from "../hardening/seccomp.ts";
 import type { PlanInput } from "./input.ts";
@@ -8,26 +8,21 @@ import type { Step } from "./steps.ts";
 export interface SandboxPlan {
   /** The host path of the sandbox root. */
   root: string;
-  /** Whether the plan may create mount points in the root (see root-lock.ts). */
+  /** Whether the plan may create mount points in the root (see mount-points.ts). */
   createsMountPoints: boolean;
-  /** Run in this thread before the spawn (mounts of the chroot backend). */
-  host: Step[];
-  /** Run by the cloned child; ends with exec. */
-  child: Step[];
-  /** CLONE_NEW* flags of the child. */
-  cloneFlags: number;
-  /** The child stays as the sandbox's init (PID 1) and forwards signals to the command. */
-  hasInit: boolean;
   /**
-   * Steps that undo what ran, given the `out` value of each host and child
-   * step and how far the host steps got (the failing index, or all).
+   * Run by the cloned sandbox process; ends with exec. After its
+   * fork-command step, the rest runs in the command process and the sandbox
+   * process stays as the command's init.
    */
-  cleanup(hostOuts: readonly number[], hostUpTo: number, childOuts: readonly number[]): Cleanup;
+  child: Step[];
+  /** CLONE_NEW* flags of the child. With CLONE_NEWPID its init is PID 1; without, a child subreaper. */
+  cloneFlags: number;
+  /** What is left to undo, given the `out` value of each child step. */
+  cleanup(childOuts: readonly number[]): Cleanup;
 }
 
 export interface Cleanup {
-  /** Unmounts of host-side mounts, newest first. */
-  unmount: Step[];
   /** Removal of the mount points the plan created, newest first (paths in the root). */
   remove: Extract<Step, { op: "rmdirs" }>[];
 }

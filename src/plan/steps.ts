@@ -19,13 +19,10 @@ export type Step =
       fstype: string | null;
       flags: number;
       data: string | null;
-      /** Keep an O_PATH handle on the new mount (host-side plans), for cleanup. */
-      keepHandle: boolean;
       /** Skipped when its path in the root does not exist (kernel files that vary by kernel). */
       optional?: true;
     }
   | { op: "mkdirs"; path: string; mode: number; file: boolean }
-  | { op: "umount-handle"; handleOf: number; flags: number }
   | { op: "chroot"; path: string }
   | { op: "chdir"; path: string }
   | { op: "pivot-root"; path: string }
@@ -69,8 +66,6 @@ export function describeStep(step: Step): string {
     }
     case "mkdirs":
       return `create mount point ${shownPath(step.path)}`;
-    case "umount-handle":
-      return `unmount mount of step ${step.handleOf}`;
     case "chroot":
       return `chroot into ${step.path}`;
     case "chdir":

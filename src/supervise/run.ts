@@ -1,15 +1,17 @@
-// Runs one configured sandbox: host setup, spawn, output, timeout, wait,
-// cleanup. Whatever happens after the first host step, cleanup runs.
+// Runs one configured sandbox: spawn, output, timeout, wait, cleanup.
+// Whatever happens after the spawn, cleanup runs.
 import { SandboxError } from "../config/errors.ts";
 import { resolvePlanInput } from "../config/resolve.ts";
 import type { SandboxConfig } from "../config/types.ts";
-import { kill, strerror, writeText } from "../native/libc.ts";
-import { runAllHostSteps, runHostSteps, spawnSteps, spawnStepsConcurrently, type SpawnedSandbox, type StepFailure } from "../native/spawn.ts";
+import { CLONE_NEWNS, CLONE_NEWPID } from "../native/clone-flags.ts";
+import { kill, strerror } from "../native/libc.ts";
+import { runAllHostSteps, spawnSteps, spawnStepsConcurrently, type SpawnedSandbox, type StepFailure } from "../native/spawn.ts";
 import type { PlanInput } from "../plan/input.ts";
 import { type SandboxPlan, withinRoot } from "../plan/sandbox-plan.ts";
 import { describeStep, type Step } from "../plan/steps.ts";
 import { anyActive, trackStart } from "./active.ts";
 import { createCgroup, type SandboxCgroup } from "./cgroups.ts";
+import { killMarked, mountNamespaceOf, type SandboxMarks } from "./leftovers.ts";
 import { guardMountPoints, type MountPointGuard } from "./mount-points.ts";
 import { decodeStatus, waitForExit } from "./reaper.ts";
 import { prepareStdio } from "./stdio.ts";
@@ -39,11 +41,9 @@ export interface SandboxResult {
 
 export type Planner = (input: PlanInput) => SandboxPlan;
 
-/** How a backend's sandboxes are planned and whether they have an init. */
+/** How a backend's sandboxes are planned. */
 export interface PlanningBackend {
   plan: Planner;
-  /** The sandbox process stays as PID 1 (and counts as one of the cgroup's processes). */
-  hasInit: boolean;
 }
 
 /** Hooks of one run. */
@@ -73,33 +73,37 @@ export function stepError(step: Step | undefined, failure: StepFailure): Sandbox
   return new SandboxError("setup", `cannot ${what}: ${reason}${hint}`, what);
 }
 
-function runCleanupSteps(steps: Step[], handles: number[]): void {
-  const failure = runAllHostSteps(steps, handles);
-  if (failure) {
-    const step = steps[failure.index];
-    writeText(2, `sandboxlib: warning: cleanup: cannot ${step ? describeStep(step) : "clean up"}: ${strerror(failure.errno)}\n`);
-  }
-}
-
 /** Journals the mount points the run created, as soon as they are known. */
-function journalCreations(plan: SandboxPlan, guard: MountPointGuard | null, hostOuts: number[], hostUpTo: number, childOuts: number[]): void {
-  guard?.record(plan.cleanup(hostOuts, hostUpTo, childOuts).remove);
+function journalCreations(plan: SandboxPlan, guard: MountPointGuard | null, childOuts: number[]): void {
+  guard?.record(plan.cleanup(childOuts).remove);
 }
 
-/** Unmounts what the host steps mounted, then removes created mount points when no other sandbox uses the root. */
-function undo(plan: SandboxPlan, guard: MountPointGuard | null, hostOuts: number[], hostUpTo: number): void {
-  runCleanupSteps(plan.cleanup(hostOuts, hostUpTo, []).unmount, hostOuts);
+/** Removes created mount points when no other sandbox uses the root. */
+function undo(plan: SandboxPlan, guard: MountPointGuard | null): void {
   // Best effort: a mount point someone filled since is not empty and stays.
-  guard?.finish((removals) => runAllHostSteps(withinRoot(plan.root, removals), hostOuts));
+  guard?.finish((removals) => runAllHostSteps(withinRoot(plan.root, removals)));
 }
 
 /**
- * Where signals for the sandbox go: its init (PID namespace), or else the
- * command's process group (it leads a session of its own) so that what it
- * started hears them too.
+ * Where signals for the sandbox go: its init when it is PID 1 (it forwards
+ * them, and SIGKILL to it ends the whole PID namespace); else the command
+ * itself, never its init (which must live on to sweep): its process group
+ * when it leads a session of its own, so that what it started hears them too.
  */
-function signalTarget(plan: SandboxPlan, pid: number, config: SandboxConfig): number {
-  return plan.hasInit || !config.newSession ? pid : -pid;
+function signalTarget(plan: SandboxPlan, sandbox: SpawnedSandbox, config: SandboxConfig): number {
+  const command = sandbox.commandPid;
+  if (plan.cloneFlags & CLONE_NEWPID || command <= 0) return sandbox.pid;
+  return config.newSession ? -command : command;
+}
+
+/** How sandboxlib finds the processes of a chroot sandbox whose init was killed (see leftovers.ts). */
+function marksOf(plan: SandboxPlan, sandbox: SpawnedSandbox, config: SandboxConfig): SandboxMarks | null {
+  if (plan.cloneFlags & CLONE_NEWPID || sandbox.commandPid <= 0) return null;
+  return {
+    session: config.newSession ? sandbox.commandPid : null,
+    // Read now, while the init surely lives (it waits for the command).
+    mountNamespace: plan.cloneFlags & CLONE_NEWNS ? mountNamespaceOf(sandbox.pid) : null,
+  };
 }
 
 export async function runPlanned(config: SandboxConfig, backend: PlanningBackend, hooks: RunHooks = {}): Promise<SandboxResult> {
@@ -118,14 +122,6 @@ export async function runPlanned(config: SandboxConfig, backend: PlanningBackend
     throw e;
   }
   const guard = guardMountPoints(plan.root, plan.createsMountPoints);
-  const host = runHostSteps(plan.host);
-  if (host.failure) {
-    stdio.closeAll();
-    journalCreations(plan, guard, host.outs, host.failure.index, []);
-    undo(plan, guard, host.outs, host.failure.index);
-    await cgroup?.remove();
-    throw stepError(plan.host[host.failure.index], host.failure);
-  }
   let sandbox: SpawnedSandbox;
   // Alone, this thread has nothing to do while the sandbox is set up: it
   // spawns it itself, the quickest way. Beside other sandboxes (a batch,
@@ -138,17 +134,17 @@ export async function runPlanned(config: SandboxConfig, backend: PlanningBackend
   } catch (e) {
     starting.abandoned();
     stdio.closeAll();
-    journalCreations(plan, guard, host.outs, plan.host.length, []);
-    undo(plan, guard, host.outs, plan.host.length);
+    undo(plan, guard);
     await cgroup?.remove();
     const errno = (e as { errno?: number }).errno ?? 0;
     throw new SandboxError("setup", `cannot create the sandbox process: ${strerror(errno)}`, "clone");
   }
-  const target = signalTarget(plan, sandbox.pid, config);
+  const target = signalTarget(plan, sandbox, config);
+  const marks = marksOf(plan, sandbox, config);
   const untrack = starting.started(target);
   stopForOverflow = () => kill(target, SIGKILL);
   stdio.commandStarted();
-  journalCreations(plan, guard, host.outs, plan.host.length, sandbox.outs());
+  journalCreations(plan, guard, sandbox.outs());
   let timedOut = false;
   let killed = false;
   // Set once the sandbox process has been reaped: its stack and the memory
@@ -175,12 +171,13 @@ export async function runPlanned(config: SandboxConfig, backend: PlanningBackend
       }
     }
     // Once the command is gone, so is everything it left running: the init
-    // sees to that in a PID namespace; otherwise its session's process group
-    // and its cgroup are killed here. Captured output then reaches EOF.
+    // sees to that before it exits. A chroot sandbox's init can be killed
+    // from inside (it shares the host's PID namespace): then this process
+    // sweeps. Captured output then reaches EOF.
     const exit = waitForExit(sandbox.pid).then((info) => {
       reaped = true;
-      if (!plan.hasInit) {
-        if (config.newSession) kill(-sandbox.pid, SIGKILL);
+      if (marks && decodeStatus(info.status).signal !== null) {
+        killMarked(marks);
         cgroup?.killAll();
       }
       stdio.commandExited();
@@ -222,8 +219,7 @@ export async function runPlanned(config: SandboxConfig, backend: PlanningBackend
       await (exited ?? waitForExit(sandbox.pid));
     }
     sandbox.release();
-    // Processes go before their mounts do.
     await cgroup?.remove();
-    undo(plan, guard, host.outs, plan.host.length);
+    undo(plan, guard);
   }
 }

@@ -84,11 +84,10 @@ describe.skipIf(!isRoot)("root cannot get out", () => {
     expect(escaped.stdout.split("\n").filter(Boolean).sort()).toEqual(inside);
   });
 
-  test("control: the same escape does get out of the chroot backend", async () => {
-    const escaped = await runCli(["run", "--backend", "chroot", "--root", rootfs, "/bin/chroot-escape"]);
-    expect(escaped.code).toBe(0);
-    expect(escaped.stdout.split("\n")).toContain("proc");
-    expect(escaped.stdout.split("\n")).toContain(rootfs.split("/")[1]!); // the host's /tmp, not the sandbox's
+  test("control: the same escape does get out of a plain chroot(1)", () => {
+    const escaped = Bun.spawnSync(["chroot", rootfs, "/bin/chroot-escape"], { stdout: "pipe" });
+    expect(escaped.exitCode).toBe(0);
+    expect(escaped.stdout.toString().split("\n")).toContain(rootfs.split("/")[1]!); // the host's /tmp, not the sandbox's
     rmSync(join(rootfs, "tmp/escape"), { recursive: true, force: true });
   });
 

@@ -53,7 +53,7 @@ describe("encodeSteps", () => {
   test("an ASCII plan (strings written at once): every string, empty ones too, where its pointer says; NULL stays NULL", () => {
     const env = Array.from({ length: 40 }, (_, i) => `VAR${i}=${"v".repeat(i)}`);
     const encoded = encodeSteps([
-      { op: "mount", source: null, target: "/proc", fstype: "proc", data: "", flags: 14, inRoot: true, sourceInRoot: false, keepHandle: false },
+      { op: "mount", source: null, target: "/proc", fstype: "proc", data: "", flags: 14, inRoot: true, sourceInRoot: false },
       { op: "exec", file: "sh", argv: ["sh", "-c", "", "x"], env, searchPath: "/usr/bin:/bin" },
       { op: "sethostname", name: "sandbox" },
     ]);

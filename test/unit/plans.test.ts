@@ -10,7 +10,7 @@ import { extraMountSteps, MOUNT_ATTR_NODEV, MOUNT_ATTR_NOEXEC, MOUNT_ATTR_NOSUID
 import { posix } from "node:path";
 import { absolutePath, inRootPath, isWithin } from "../../src/plan/paths.ts";
 import type { Step } from "../../src/plan/steps.ts";
-import { DEFAULT_CAPABILITIES } from "../../src/hardening/capabilities.ts";
+import { capabilityMask, DEFAULT_CAPABILITIES } from "../../src/hardening/capabilities.ts";
 import { buildSeccompFilter, policiesFor, policyKey } from "../../src/hardening/seccomp.ts";
 
 const base: PlanInput = {
@@ -68,54 +68,68 @@ describe("paths in the root", () => {
 });
 
 describe("chroot plan", () => {
-  test("no mounts: nothing on the host; chroot, chdir, stdio, close, exec", () => {
+  test("no mounts: no namespace; the init forks, then the command chroots, chdirs, sheds and execs", () => {
     const plan = planChroot(base);
-    expect(plan.host).toEqual([]);
     expect(plan.cloneFlags).toBe(0);
     expect(ops(plan.child)).toEqual([
-      "chroot", "chdir", "setsid", "dup2", "dup2", "dup2", "close-from", "capabilities", "capabilities", "no-new-privs", "exec",
+      "fork-command", "chroot", "chdir", "setsid", "dup2", "dup2", "dup2", "close-from", "capabilities", "capabilities", "no-new-privs", "exec",
     ]);
-    expect(plan.child.at(-1)).toEqual({ op: "exec", file: "make", argv: ["make", "-j2"], env: ["PATH=/bin"], searchPath: "/bin" });
-    expect(plan.child.slice(3, 6)).toEqual([
+    expect(plan.child.slice(1, 3)).toEqual([
+      { op: "chroot", path: "/srv/root" },
+      { op: "chdir", path: "/src" },
+    ]);
+    expect(plan.child.slice(4, 7)).toEqual([
       { op: "dup2", from: 10, to: 0 },
       { op: "dup2", from: 11, to: 1 },
       { op: "dup2", from: 12, to: 2 },
     ]);
+    expect(plan.child.at(-1)).toEqual({ op: "exec", file: "make", argv: ["make", "-j2"], env: ["PATH=/bin"], searchPath: "/bin" });
+    expect(plan.createsMountPoints).toBe(false);
   });
 
   test("root / is not chrooted into", () => {
-    expect(ops(planChroot({ ...base, root: "/" }).child)[0]).toBe("chdir");
+    expect(ops(planChroot({ ...base, root: "/" }).child).slice(0, 2)).toEqual(["fork-command", "chdir"]);
   });
 
-  test("mounts are made on the host in the root, with handles, and undone in reverse", () => {
+  test("the command keeps its capabilities but SYS_CHROOT", () => {
+    const keep = capabilityMask(DEFAULT_CAPABILITIES.filter((c) => c !== "SYS_CHROOT"));
+    const caps = planChroot(base).child.filter((s) => s.op === "capabilities");
+    expect(caps).toEqual([
+      { op: "capabilities", keep, setEffective: false },
+      { op: "capabilities", keep, setEffective: true },
+    ]);
+    expect(keep & (1n << 18n)).toBe(0n);
+    // The linux backend's command keeps it: a chroot there stays inside the sandbox.
+    const linuxCaps = planLinux(base).child.find((s) => s.op === "capabilities");
+    expect(linuxCaps).toMatchObject({ keep: capabilityMask(DEFAULT_CAPABILITIES) });
+  });
+
+  test("mounts: a mount namespace, / made private, the mounts in the root, all before the fork; no host steps", () => {
     const plan = planChroot({ ...base, mounts: [run, tmpfs] });
-    expect(ops(plan.host)).toEqual(["open-root", "mkdirs", "mount", "mkdirs", "mount", "close-root"]);
-    expect(plan.host[2]).toMatchObject({ op: "mount", target: "run", inRoot: true, fstype: "tmpfs", keepHandle: true });
-    expect(plan.host[4]).toMatchObject({ target: "tmp", fstype: "tmpfs", data: "size=1m" });
-    // Both mounts succeeded (handles 7 and 8); /run was created, /tmp existed.
-    const outs = [-1, 1, 7, 0, 8, -1];
-    const cleanup = plan.cleanup(outs, plan.host.length, []);
-    expect(cleanup).toEqual({
-      unmount: [
-        { op: "umount-handle", handleOf: 4, flags: 2 },
-        { op: "umount-handle", handleOf: 2, flags: 2 },
-      ],
-      remove: [{ op: "rmdirs", path: "run", count: 1, file: false }],
-    });
+    expect(plan.cloneFlags).toBe(CLONE_NEWNS);
+    expect(ops(plan.child).slice(0, 9)).toEqual([
+      "mount", "open-root", "mkdirs", "mount", "mkdirs", "mount", "close-root", "fork-command", "chroot",
+    ]);
+    expect(plan.child[0]).toEqual({ op: "mount", source: null, target: "/", inRoot: false, sourceInRoot: false, fstype: null, flags: MS_REC | MS_PRIVATE, data: null });
+    expect(plan.child[1]).toEqual({ op: "open-root", path: "/srv/root" });
+    expect(plan.child[3]).toMatchObject({ op: "mount", target: "run", inRoot: true, fstype: "tmpfs" });
+    expect(plan.child[5]).toMatchObject({ op: "mount", target: "tmp", inRoot: true, fstype: "tmpfs", data: "size=1m" });
     expect(plan.createsMountPoints).toBe(true);
   });
 
-  test("after a setup failure only what ran is undone", () => {
-    const plan = planChroot({ ...base, mounts: [run, tmpfs] });
-    // The second mount (step 4) failed; its mount point had been created.
-    const outs = [-1, 1, 7, 1, -1, -1];
-    expect(plan.cleanup(outs, 4, [])).toEqual({
-      unmount: [{ op: "umount-handle", handleOf: 2, flags: 2 }],
-      remove: [
-        { op: "rmdirs", path: "tmp", count: 1, file: false },
-        { op: "rmdirs", path: "run", count: 1, file: false },
-      ],
-    });
+  test("cgroup files are opened first, by the init; only the command joins", () => {
+    const plan = planChroot({ ...base, mounts: [tmpfs], cgroupProcs: ["/sys/fs/cgroup/x/cgroup.procs"] });
+    expect(ops(plan.child).slice(0, 3)).toEqual(["open-fd", "mount", "open-root"]);
+    const fork = plan.child.findIndex((s) => s.op === "fork-command");
+    expect(plan.child.findIndex((s) => s.op === "write-fd")).toBeGreaterThan(fork);
+    expect(plan.child.find((s) => s.op === "write-fd")).toEqual({ op: "write-fd", openedBy: 0, content: "0" });
+  });
+
+  test("cleanup: nothing to unmount (the namespace goes with the sandbox); created mount points are removed", () => {
+    const plan = planChroot({ ...base, mounts: [proc, tmpfs] });
+    // /proc was created (one component), /tmp existed.
+    const outs = plan.child.map((s, i) => (s.op === "mkdirs" ? (i === 2 ? 1 : 0) : -1));
+    expect(plan.cleanup(outs)).toEqual({ remove: [{ op: "rmdirs", path: "proc", count: 1, file: false }] });
   });
 });
 
@@ -127,7 +141,6 @@ describe("linux plan", () => {
 
   test("private /, root bound onto itself and made nodev,nosuid, pivot_root, init, then the command", () => {
     const plan = planLinux({ ...base, network: "isolated" });
-    expect(plan.host).toEqual([]);
     expect(ops(plan.child)).toEqual([
       "mount", "mount", "open-root", "setattr", "close-root", "pivot-root", "sethostname", "loopback-up", "chdir",
       "fork-command", "setsid", "dup2", "dup2", "dup2", "close-from", "capabilities", "capabilities", "no-new-privs", "exec",
@@ -163,10 +176,7 @@ describe("linux plan", () => {
     const inner = planMount({ source: null, target: "/tmp/inner", type: "tmpfs", options: "" });
     const plan = planLinux({ ...base, mounts: [tmpfs, inner] });
     const outs = plan.child.map((s) => (s.op === "mkdirs" ? 1 : -1));
-    expect(plan.cleanup([], 0, outs)).toEqual({
-      unmount: [],
-      remove: [{ op: "rmdirs", path: "tmp", count: 1, file: false }],
-    });
+    expect(plan.cleanup(outs)).toEqual({ remove: [{ op: "rmdirs", path: "tmp", count: 1, file: false }] });
   });
 
   test("the minimal /dev has safe nodes only, pts and shm", () => {
@@ -190,33 +200,33 @@ describe("proc and sysfs hardening", () => {
   const targets = (steps: Step[]) => steps.flatMap((s) => (s.op === "mount" ? [s.target] : []));
 
   test("a proc mount is followed by read-only binds of its control files, then masks over the rest", () => {
-    const steps = extraMountSteps([proc], false);
+    const steps = extraMountSteps([proc]);
     expect(steps.slice(0, 2)).toEqual([
       { op: "mkdirs", path: "proc", mode: 0o755, file: false },
-      { op: "mount", source: "proc", target: "proc", inRoot: true, sourceInRoot: false, fstype: "proc", flags: MS_NOSUID | MS_NODEV, data: null, keepHandle: false },
+      { op: "mount", source: "proc", target: "proc", inRoot: true, sourceInRoot: false, fstype: "proc", flags: MS_NOSUID | MS_NODEV, data: null },
     ]);
     expect(targets(steps.slice(2))).toEqual([...READ_ONLY, ...MASKED_FILES, ...MASKED_DIRS].map((name) => `proc/${name}`));
     // Read-only: bound onto itself, then every flag set on the whole tree.
     expect(steps.slice(2, 4)).toEqual([
-      { op: "mount", source: "proc/sys", target: "proc/sys", inRoot: true, sourceInRoot: true, fstype: null, flags: MS_BIND | MS_REC, data: null, keepHandle: false, optional: true },
+      { op: "mount", source: "proc/sys", target: "proc/sys", inRoot: true, sourceInRoot: true, fstype: null, flags: MS_BIND | MS_REC, data: null, optional: true },
       { op: "setattr", path: "proc/sys", set: LOCKED, clear: 0, recursive: true, optional: true },
     ]);
     // A masked file: the host's /dev/null over it, read-only so that its
     // mode cannot be changed from inside, and not nodev: it reads empty.
     const kcore = steps.findIndex((s) => s.op === "mount" && s.target === "proc/kcore");
     expect(steps.slice(kcore, kcore + 2)).toEqual([
-      { op: "mount", source: "/dev/null", target: "proc/kcore", inRoot: true, sourceInRoot: false, fstype: null, flags: MS_BIND, data: null, keepHandle: false, optional: true },
+      { op: "mount", source: "/dev/null", target: "proc/kcore", inRoot: true, sourceInRoot: false, fstype: null, flags: MS_BIND, data: null, optional: true },
       { op: "setattr", path: "proc/kcore", set: MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NOEXEC, clear: 0, recursive: false, optional: true },
     ]);
     // A masked directory: an empty read-only tmpfs.
     expect(steps.find((s) => s.op === "mount" && s.target === "proc/acpi")).toEqual({
       op: "mount", source: "tmpfs", target: "proc/acpi", inRoot: true, sourceInRoot: false, fstype: "tmpfs",
-      flags: MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, data: "mode=555", keepHandle: false, optional: true,
+      flags: MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, data: "mode=555", optional: true,
     });
   });
 
   test("only the hardening steps are optional (skipped where this kernel lacks the file)", () => {
-    const steps = extraMountSteps([proc, tmpfs], false);
+    const steps = extraMountSteps([proc, tmpfs]);
     const optional = steps.filter((s) => "optional" in s && s.optional);
     expect(optional.length).toBe(2 * READ_ONLY.length + 2 * MASKED_FILES.length + MASKED_DIRS.length);
     expect(steps.filter((s) => !("optional" in s && s.optional)).map((s) => `${s.op} ${"target" in s ? s.target : "path" in s ? s.path : ""}`)).toEqual([
@@ -226,17 +236,17 @@ describe("proc and sysfs hardening", () => {
 
   test("whatever the proc mount's own options, even explicit dev,suid,rw", () => {
     const loose = planMount({ source: null, target: "/proc", type: "proc", options: "rw,dev,suid" });
-    const steps = extraMountSteps([loose], false);
+    const steps = extraMountSteps([loose]);
     expect(steps[1]).toMatchObject({ fstype: "proc", flags: 0 });
     expect(targets(steps.slice(2)).length).toBe(READ_ONLY.length + MASKED_FILES.length + MASKED_DIRS.length);
   });
 
   test("a sysfs mount is read-only, nodev, nosuid, with firmware and power capping masked", () => {
-    const steps = extraMountSteps([sysfs], false);
+    const steps = extraMountSteps([sysfs]);
     expect(steps[1]).toMatchObject({ op: "mount", target: "sys", fstype: "sysfs", flags: MS_RDONLY | MS_NOSUID | MS_NODEV });
     expect(steps.slice(2)).toEqual(["sys/firmware", "sys/devices/virtual/powercap"].map((target) => ({
       op: "mount", source: "tmpfs", target, inRoot: true, sourceInRoot: false, fstype: "tmpfs",
-      flags: MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, data: "mode=555", keepHandle: false, optional: true,
+      flags: MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, data: "mode=555", optional: true,
     })));
   });
 
@@ -263,17 +273,6 @@ describe("proc and sysfs hardening", () => {
     const elsewhere = planLinux({ ...base, writable: ["data"], mounts: [proc] }).child;
     expect(elsewhere.filter((s) => s.op === "setattr" && s.optional && s.set === MOUNT_ATTR_RDONLY)).toEqual([]);
   });
-
-  test("chroot: every hardening mount keeps a handle; only those made are unmounted, newest first", () => {
-    const plan = planChroot({ ...base, mounts: [proc] });
-    const mounts = plan.host.flatMap((s, i) => (s.op === "mount" ? [i] : []));
-    expect(mounts.every((i) => plan.host[i]?.op === "mount" && plan.host[i].keepHandle)).toBe(true);
-    // This kernel has no timer_stats: its mask was skipped (out -1).
-    const skipped = plan.host.findIndex((s) => s.op === "mount" && s.target === "proc/timer_stats");
-    const outs = plan.host.map((s, i) => (s.op === "mount" && i !== skipped ? 100 + i : -1));
-    const { unmount } = plan.cleanup(outs, plan.host.length, []);
-    expect(unmount).toEqual(mounts.filter((i) => i !== skipped).reverse().map((handleOf) => ({ op: "umount-handle", handleOf, flags: 2 })));
-  });
 });
 
 describe("no device nodes, no set-user-ID programs", () => {
@@ -282,7 +281,7 @@ describe("no device nodes, no set-user-ID programs", () => {
   const roBind = planMount({ source: "/", target: "/host", type: "bind", options: "ro" });
   const devBind = planMount({ source: "/", target: "/host", type: "bind", options: "dev,suid" });
   const dev = planMount({ source: null, target: "/dev", type: "dev", options: "" });
-  const bindAttr = (m: PlanInput["mounts"][number]) => extraMountSteps([m], false).find((s) => s.op === "setattr");
+  const bindAttr = (m: PlanInput["mounts"][number]) => extraMountSteps([m]).find((s) => s.op === "setattr");
 
   test("linux: the root and its submounts are made nodev,nosuid before any extra mount (so --dev keeps its devices)", () => {
     const steps = planLinux({ ...base, mounts: [dev, tmpfs] }).child;
@@ -292,10 +291,10 @@ describe("no device nodes, no set-user-ID programs", () => {
   });
 
   test("filesystems are mounted nodev,nosuid unless the options say dev or suid", () => {
-    expect(extraMountSteps([tmpfs], false)[1]).toMatchObject({ fstype: "tmpfs", flags: MS_NOSUID | MS_NODEV });
-    expect(extraMountSteps([tmpfsDev], false)[1]).toMatchObject({ fstype: "tmpfs", flags: MS_NOSUID });
+    expect(extraMountSteps([tmpfs])[1]).toMatchObject({ fstype: "tmpfs", flags: MS_NOSUID | MS_NODEV });
+    expect(extraMountSteps([tmpfsDev])[1]).toMatchObject({ fstype: "tmpfs", flags: MS_NOSUID });
     const mqueue = planMount({ source: null, target: "/dev/mqueue", type: "mqueue", options: "" });
-    expect(extraMountSteps([mqueue], false)[1]).toMatchObject({ fstype: "mqueue", flags: MS_NOSUID | MS_NODEV });
+    expect(extraMountSteps([mqueue])[1]).toMatchObject({ fstype: "mqueue", flags: MS_NOSUID | MS_NODEV });
   });
 
   test("binds get nodev,nosuid on the whole bound tree; explicit dev/suid are cleared there instead", () => {
@@ -305,7 +304,7 @@ describe("no device nodes, no set-user-ID programs", () => {
   });
 
   test("sandboxlib's own /dev: its tmpfs and pts allow devices (only safe nodes are made), shm does not", () => {
-    const fs = extraMountSteps([dev], false).flatMap((s) => (s.op === "mount" ? [[s.target, s.flags & (MS_NODEV | MS_NOSUID)]] : []));
+    const fs = extraMountSteps([dev]).flatMap((s) => (s.op === "mount" ? [[s.target, s.flags & (MS_NODEV | MS_NOSUID)]] : []));
     expect(fs).toEqual([["dev", MS_NOSUID], ["dev/pts", MS_NOSUID], ["dev/shm", MS_NOSUID | MS_NODEV]]);
   });
 });
