@@ -10,7 +10,7 @@ import { restartTunedForBatch, startUpDone } from "./engine.ts";
 import { BATCH_HELP, MAIN_HELP, RUN_HELP } from "./help.ts";
 import { parseCommandLine, type RunRequest, settingsFor } from "./parse.ts";
 import { failureFields, resultRecord, statusFields, writeResultLine } from "./report.ts";
-import { toSandboxOptions } from "./sandbox-options.ts";
+import { checkInheritedFd, toSandboxOptions } from "./sandbox-options.ts";
 import { checkCommand, checkSettings } from "./settings.ts";
 import { interruptOnSignal, withPreparedRoot } from "./image-root.ts";
 
@@ -36,7 +36,7 @@ async function run(req: RunRequest): Promise<number> {
   const s = settingsFor(req, fromConfig);
   checkSettings(s);
   const status = s.statusFd;
-  if (status !== null && !isOpenFd(status)) throw usageError(`invalid value for --status-fd: ${status} (not an open file descriptor)`);
+  if (status !== null) checkInheritedFd("--status-fd", status);
   const report = (fields: Record<string, unknown>) => {
     if (status !== null) writeText(status, `${JSON.stringify(fields)}\n`);
   };
