@@ -6,6 +6,7 @@ import type { ExtraMountEntry, MountsSetting, NetworkSetting } from "../config/t
 import { capabilityName } from "../hardening/capabilities.ts";
 import { parseRlimit } from "../hardening/rlimits.ts";
 import { parseBytes } from "../hardening/sizes.ts";
+import { MAX_DEADLINE_SECONDS } from "../supervise/deadline.ts";
 
 /** Where an output stream goes. */
 export type OutputSetting = { kind: "inherit" } | { kind: "null" } | { kind: "capture" } | { kind: "file"; path: string } | { kind: "stdout" };
@@ -192,11 +193,13 @@ export function applyOption(s: RunSettings, name: string, value: string | null):
       s.stdinFile = nonEmpty(name, value);
       break;
     case "--timeout":
-      s.timeout = positiveNumber(name, value, "a positive number of seconds");
+    case "--kill-after": {
+      const seconds = positiveNumber(name, value, "a positive number of seconds");
+      if (seconds > MAX_DEADLINE_SECONDS) throw usageError(`invalid value for ${name}: ${value} (expected a positive number of seconds, at most ${MAX_DEADLINE_SECONDS})`);
+      if (name === "--timeout") s.timeout = seconds;
+      else s.killAfter = seconds;
       break;
-    case "--kill-after":
-      s.killAfter = positiveNumber(name, value, "a positive number of seconds");
-      break;
+    }
     case "--pass-fd":
       s.passFds.push(integer(name, value, 3, "a file descriptor number, 3 or above"));
       break;

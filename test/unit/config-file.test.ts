@@ -65,6 +65,8 @@ describe("config file errors name the JSON path", () => {
     fails({ filesystem_writable_paths: "some" }, "filesystem_writable_paths: expected");
     fails({ stdout: "somewhere" }, 'stdout: expected null, "inherit", "capture" or {"file": PATH}');
     fails({ timeout: 0 }, "timeout: invalid value for --timeout: 0 (expected a positive number of seconds)");
+    fails({ timeout: 1e15 }, "timeout: invalid value for --timeout: 1000000000000000 (expected a positive number of seconds, at most 185542587187200)");
+    fails({ "kill-after": 1e300 }, "kill-after: invalid value for --kill-after: 1e+300 (expected a positive number of seconds)");
     fails({ "cap-add": [1] }, "cap-add[0]: invalid value for --cap-add: 1 (unknown capability: 1)");
     fails({ degrade: "yes" }, "degrade: expected true or false");
     fails([1], "expected one JSON object");

@@ -63,6 +63,16 @@ describe("sandboxlib run options", () => {
     expect(() => run("--json", "--stdout", "f", "true")).toThrow("--json captures both streams");
   });
 
+  test("--timeout and --kill-after: any size up to 2^31 days; beyond, not finite or not a number is an error", () => {
+    expect(run("--timeout", "3000000", "--kill-after", "1000000000", "true")).toMatchObject({ timeout: 3_000_000, killAfter: 1e9 });
+    expect(run("--timeout", String(2 ** 31 * 86400), "true").timeout).toBe(2 ** 31 * 86400);
+    for (const option of ["--timeout", "--kill-after"]) {
+      expect(() => run(option, "185542587187201", "true")).toThrow(`invalid value for ${option}: 185542587187201 (expected a positive number of seconds, at most 185542587187200)`);
+      expect(() => run(option, "9".repeat(400), "true")).toThrow(`invalid value for ${option}: 999`);
+      expect(() => run(option, "1e9", "true")).toThrow(`invalid value for ${option}: 1e9 (expected a positive number of seconds)`);
+    }
+  });
+
   test("usage errors exit 125", () => {
     try {
       run("--bogus", "x");
