@@ -6,8 +6,9 @@ import { configError, SandboxError } from "../config/errors.ts";
 import { executorForPlatform, getExecutor } from "../executors/registry.ts";
 import { close } from "../native/libc.ts";
 import { signalAll } from "../supervise/active.ts";
-import { settingsFromConfig } from "./config-file.ts";
+import { refuseNul, settingsFromConfig } from "./config-file.ts";
 import type { BatchRequest } from "./parse.ts";
+import { asSandboxError } from "./failure.ts";
 import { failureFields, type ResultRecord, resultRecord, writeResultLine } from "./report.ts";
 import { toSandboxOptions } from "./sandbox-options.ts";
 import { checkCommand, checkSettings } from "./settings.ts";
@@ -42,6 +43,7 @@ async function runLine(text: string, tag: Tag, onExit: () => void): Promise<Resu
     } catch (e) {
       throw configError(`invalid JSON: ${(e as Error).message}`);
     }
+    refuseNul(value);
     if (typeof value === "object" && value !== null && !Array.isArray(value) && "id" in value) {
       const { id, ...rest } = value as { id: unknown };
       if (typeof id !== "string" && typeof id !== "number") throw configError("id: expected a string or number");
@@ -65,7 +67,7 @@ async function runLine(text: string, tag: Tag, onExit: () => void): Promise<Resu
       for (const fd of opened) close(fd);
     }
   } catch (e) {
-    const error = e instanceof SandboxError ? e : new SandboxError("setup", `internal error: ${(e as Error).message}`);
+    const error = asSandboxError(e);
     const located = new SandboxError(error.kind, `line ${tag.line}: ${error.message}`, error.step);
     return { fields: { ...tag, ...failureFields(located, startedAt) }, stdout: null, stderr: null };
   }

@@ -1,6 +1,6 @@
 // Run settings (command line, config file, batch line) turned into library
 // options. Opens the files the settings name; the caller closes them.
-import { usageError } from "../config/errors.ts";
+import { shownValue, usageError } from "../config/errors.ts";
 import type { SandboxOptions } from "../config/options.ts";
 import { CAPTURE, type ErrorTarget, type InputSource, type OutputTarget, STDOUT } from "../config/types.ts";
 import { isOpenFd, O_CREAT, O_RDONLY, O_TRUNC, O_WRONLY, open, strerror, SysError } from "../native/libc.ts";
@@ -23,7 +23,7 @@ function openFile(path: string, what: string, flags: number, opened: number[]): 
     opened.push(fd);
     return fd;
   } catch (e) {
-    throw usageError(`cannot open ${what} file: ${path}: ${e instanceof SysError ? strerror(e.errno) : String(e)}`);
+    throw usageError(`cannot open ${what} file: ${shownValue(path)}: ${e instanceof SysError ? strerror(e.errno) : String(e)}`);
   }
 }
 

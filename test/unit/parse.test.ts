@@ -73,6 +73,18 @@ describe("sandboxlib run options", () => {
     }
   });
 
+  test("a value with a newline or other control character is shown JSON-escaped: the message stays one line", () => {
+    expect(() => run("--network", "a\nb", "true")).toThrow('invalid value for --network: "a\\nb" (expected undefined or isolated)');
+    expect(() => run("--bind", "/a\tb", "true")).toThrow('invalid value for --bind: "/a\\tb" (expected SRC:TARGET)');
+    expect(() => run("--env", "X\u2028", "true")).toThrow('invalid value for --env: "X\\u2028" (expected NAME=VALUE)');
+    expect(() => run("--cap-add", "A\nB", "true")).toThrow('invalid value for --cap-add: "A\\nB" (');
+    expect(() => run("--x\u001b[2J", "true")).toThrow('unknown option: "--x\\u001b[2J"');
+    expect(() => parseCommandLine(["batch", "--jobs", "1\n"])).toThrow('invalid value for --jobs: "1\\n"');
+    expect(() => parseCommandLine(["frob\nnicate"])).toThrow('unknown command: "frob\\nnicate"');
+    // Plain text is shown as it is.
+    expect(() => run("--network", "some thing", "true")).toThrow("invalid value for --network: some thing (expected");
+  });
+
   test("usage errors exit 125", () => {
     try {
       run("--bogus", "x");
