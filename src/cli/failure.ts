@@ -56,6 +56,13 @@ export function say(message: string): void {
   }
 }
 
+/** sandboxlib's own output (stdout, --status-fd) could not be written. */
+export class OutputWriteError extends SandboxError {
+  constructor(where: string, errno: number) {
+    super("setup", `cannot write to ${where}: ${strerror(errno)}`);
+  }
+}
+
 /**
  * Runs `write` (output that is sandboxlib's result: stdout, --status-fd) and
  * names where it failed. A closed reader (EPIPE) passes through as it is.
@@ -65,6 +72,6 @@ export function writingTo<T>(where: string, write: () => T): T {
     return write();
   } catch (e) {
     if (isClosedOutput(e) || !(e instanceof SysError)) throw e;
-    throw new SandboxError("output", `cannot write to ${where}: ${strerror(e.errno)}`);
+    throw new OutputWriteError(where, e.errno);
   }
 }

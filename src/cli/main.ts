@@ -7,7 +7,7 @@ import { close, writeText } from "../native/libc.ts";
 import { signalAll } from "../supervise/active.ts";
 import { parseConfigText } from "./config-file.ts";
 import { refuseRuntimeOptions, restartTunedForBatch, startUpDone } from "./engine.ts";
-import { asSandboxError, EXIT_OUTPUT_CLOSED, isClosedOutput, reasonOf, say, writingTo } from "./failure.ts";
+import { asSandboxError, EXIT_OUTPUT_CLOSED, isClosedOutput, OutputWriteError, reasonOf, say, writingTo } from "./failure.ts";
 import { BATCH_HELP, MAIN_HELP, RUN_HELP } from "./help.ts";
 import { parseCommandLine, type RunRequest, settingsFor } from "./parse.ts";
 import { failureFields, resultRecord, statusFields, writeResultLine } from "./report.ts";
@@ -70,7 +70,7 @@ async function run(req: RunRequest): Promise<number> {
     const error = asSandboxError(e);
     // The failure goes to the status fd and stdout as well, if they can
     // still be written: the error to report is this one, not theirs.
-    if (error.kind !== "output") {
+    if (!(error instanceof OutputWriteError)) {
       try {
         report(failureFields(error, startedAt));
         if (s.json) writeResultLine(1, { fields: failureFields(error, startedAt), stdout: null, stderr: null });
