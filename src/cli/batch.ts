@@ -8,7 +8,7 @@ import { close } from "../native/libc.ts";
 import { signalAll } from "../supervise/active.ts";
 import { refuseNul, settingsFromConfig } from "./config-file.ts";
 import type { BatchRequest } from "./parse.ts";
-import { asSandboxError } from "./failure.ts";
+import { asSandboxError, warn } from "./failure.ts";
 import { failureFields, type ResultRecord, resultRecord, writeResultLine } from "./report.ts";
 import { toSandboxOptions } from "./sandbox-options.ts";
 import { checkCommand, checkSettings } from "./settings.ts";
@@ -57,9 +57,9 @@ async function runLine(text: string, tag: Tag, onExit: () => void): Promise<Resu
     try {
       return await withPreparedRoot(s, undefined, async () => {
         checkCommand(s);
-        const executor = s.backend ? getExecutor(s.backend) : executorForPlatform();
+        const executor = s.backend ? getExecutor(s.backend) : executorForPlatform(warn);
         let options = toSandboxOptions(s, opened, "batch");
-        if (s.degrade) options = executor.degradeConfigForCapabilities(options);
+        if (s.degrade) options = executor.degradeConfigForCapabilities(options, warn);
         options.onExit = onExit;
         return resultRecord(await executor.runSandbox(s.command, options), tag);
       });

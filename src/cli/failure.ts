@@ -63,6 +63,9 @@ export class OutputWriteError extends SandboxError {
   }
 }
 
+/** A warning on stderr, lost like any message when stderr cannot be written. */
+export const warn = (message: string) => say(`warning: ${message}`);
+
 /**
  * Runs `write` (output that is sandboxlib's result: stdout, --status-fd) and
  * names where it failed. A closed reader (EPIPE) passes through as it is.

@@ -7,7 +7,7 @@ import { close, writeText } from "../native/libc.ts";
 import { signalAll } from "../supervise/active.ts";
 import { parseConfigText } from "./config-file.ts";
 import { refuseRuntimeOptions, restartTunedForBatch, startUpDone } from "./engine.ts";
-import { asSandboxError, EXIT_OUTPUT_CLOSED, isClosedOutput, OutputWriteError, reasonOf, say, writingTo } from "./failure.ts";
+import { asSandboxError, EXIT_OUTPUT_CLOSED, isClosedOutput, OutputWriteError, reasonOf, say, warn, writingTo } from "./failure.ts";
 import { BATCH_HELP, MAIN_HELP, RUN_HELP } from "./help.ts";
 import { parseCommandLine, type RunRequest, settingsFor } from "./parse.ts";
 import { failureFields, resultRecord, statusFields, writeResultLine } from "./report.ts";
@@ -51,9 +51,9 @@ async function run(req: RunRequest): Promise<number> {
     return await withPreparedRoot(s, interrupt.signal, async () => {
       if (interrupt.signal.aborted) throw interrupt.signal.reason;
       checkCommand(s);
-      const executor: Executor = s.backend ? getExecutor(s.backend) : executorForPlatform();
+      const executor: Executor = s.backend ? getExecutor(s.backend) : executorForPlatform(warn);
       let options = toSandboxOptions(s, opened, "run");
-      if (s.degrade) options = executor.degradeConfigForCapabilities(options);
+      if (s.degrade) options = executor.degradeConfigForCapabilities(options, warn);
       options.onStart = (pid) => {
         startUpDone();
         report({ child_pid: pid });
