@@ -18,10 +18,11 @@
 // line can name a descriptor at all: --pass-fd, --status-fd, a config file
 // or a batch. Otherwise every descriptor counts as not inherited (fail
 // closed), which nothing then asks about.
-import { readdirSync, readlinkSync } from "node:fs";
+import { nodeFs } from "../native/node-fs.ts";
 
 /** Inherited descriptors, ascending; null when /proc/self/fd could not be read. */
 function snapshot(): number[] | null {
+  const { readdirSync, readlinkSync } = nodeFs();
   let names: string[];
   try {
     names = readdirSync("/proc/self/fd");
