@@ -178,6 +178,23 @@ describe.skipIf(!isRoot)("C10: messages", () => {
     }
   });
 
+  test("a full state directory (ENOSPC) is a named, one-line failure, never an internal error", async () => {
+    const state = join(scratch, "full-state");
+    mkdirSync(state);
+    expect(Bun.spawnSync(["mount", "-t", "tmpfs", "-o", "size=4k", "tmpfs", state]).exitCode).toBe(0);
+    try {
+      Bun.spawnSync(["dd", "if=/dev/zero", `of=${join(state, "fill")}`, "bs=4k", "count=4"]);
+      const r = await run(["--tmpfs", "/created-here", "true"], { env: { SANDBOXLIB_STATE_DIR: state } });
+      expect(r.code).toBe(125);
+      expect(r.stderr).toStartWith("sandboxlib: ");
+      expect(r.stderr).toContain("No space left on device");
+      expect(r.stderr).not.toContain("internal error");
+      expect(r.stderr.indexOf("\n")).toBe(r.stderr.length - 1);
+    } finally {
+      Bun.spawnSync(["umount", state]);
+    }
+  });
+
   test("with stderr full or closed, the exit status is what it would have been", async () => {
     const full = openSync("/dev/full", "w");
     try {
