@@ -12,7 +12,24 @@ export async function compileExecutable(entrypoint: string, outfile: string, def
     // compiling it costs more than it saves (about 0.4 ms of a cold run here).
     // Ten times the usual counts keep such code in the interpreter; a batch's
     // per-sandbox code, run thousands of times, still gets compiled.
-    compile: { outfile, autoloadBunfig: false, autoloadDotenv: false, autoloadPackageJson: false, autoloadTsconfig: false, jitPolicy: 10 },
+    //
+    // Bun reads BUN_OPTIONS before any of our code, in a compiled executable
+    // too, and no build option turns that off. With code generation from
+    // strings disallowed ("strict"), it refuses a --preload, --import or
+    // --require given there (Bun's docs, runtime/code-generation-from-strings:
+    // "refused: Bun prints the error and exits"), so no foreign file runs
+    // inside sandboxlib; src/cli/engine.ts refuses the rest of BUN_OPTIONS.
+    // sandboxlib itself never makes code from strings (no eval, no
+    // new Function, in its dependencies neither).
+    compile: {
+      outfile,
+      execArgv: ["--disallow-code-generation-from-strings=strict"],
+      autoloadBunfig: false,
+      autoloadDotenv: false,
+      autoloadPackageJson: false,
+      autoloadTsconfig: false,
+      jitPolicy: 10,
+    },
     // Code reached only through a dynamic import (images, batch, check) is a
     // chunk of its own, loaded on first use: a plain `run` does not pay to load
     // tar-stream and the decompressors.

@@ -3,7 +3,7 @@
 // mounts, extra_mounts, network, stdout, stderr) plus this project's own
 // options under their command-line names ("timeout", "cap-add", ...). Every
 // error names the JSON path of the offending field.
-import { configError, SandboxError, usageError } from "../config/errors.ts";
+import { configError, quoted, SandboxError, usageError } from "../config/errors.ts";
 import { applyOption, defaultSettings, FLAG_OPTIONS, type OutputSetting, type RunSettings, VALUE_OPTIONS } from "./settings.ts";
 
 /** Keys that repeat on the command line: a list of values in JSON. */
@@ -13,6 +13,43 @@ const REPEATABLE = new Set(["bind", "ro-bind", "proc", "tmpfs", "dev", "mount", 
 const SHADOWED = new Set(["root", "cwd", "env", "network", "mounts", "stdout", "stderr"]);
 
 const at = (path: string, message: string) => configError(`${path}: ${message}`);
+
+/** The JSON path of member `key` of `path`: `env.HOME`, or `env["A B"]` for a name that is not plain. */
+export function member(path: string, key: string): string {
+  if (/^[A-Za-z_][A-Za-z0-9_-]*$/.test(key)) return path === "" ? key : `${path}.${key}`;
+  return `${path}[${quoted(key)}]`;
+}
+
+/**
+ * Where a NUL byte hides in a config value, if anywhere: the kernel takes
+ * strings up to their first NUL, so `"cwd": "/tmp\u0000/x"` would silently
+ * become /tmp. Every string and every name counts (command, cwd, env, mount
+ * fields, paths, ids).
+ */
+export function findNul(value: unknown, path = ""): { path: string; what: string } | null {
+  if (typeof value === "string") return value.includes("\0") ? { path, what: "contains a NUL byte" } : null;
+  if (Array.isArray(value)) {
+    for (let i = 0; i < value.length; i++) {
+      const found = findNul(value[i], `${path}[${i}]`);
+      if (found) return found;
+    }
+    return null;
+  }
+  if (typeof value === "object" && value !== null) {
+    for (const [key, v] of Object.entries(value)) {
+      if (key.includes("\0")) return { path: member(path, key), what: "the name contains a NUL byte" };
+      const found = findNul(v, member(path, key));
+      if (found) return found;
+    }
+  }
+  return null;
+}
+
+/** Refuses a config value with a NUL byte in any string, naming where. */
+export function refuseNul(value: unknown): void {
+  const found = findNul(value);
+  if (found) throw at(found.path || "value", found.what);
+}
 
 function str(path: string, v: unknown): string {
   if (typeof v !== "string") throw at(path, "expected a string");
@@ -61,7 +98,7 @@ function applyPythonKey(s: RunSettings, key: string, v: unknown): boolean {
       if (v === null) return true;
       if (typeof v !== "object" || Array.isArray(v)) throw at("env", "expected an object of strings");
       s.clearEnv = true;
-      s.env = Object.entries(v as Record<string, unknown>).map(([name, value]) => [name, str(`env.${name}`, value)]);
+      s.env = Object.entries(v as Record<string, unknown>).map(([name, value]) => [name, str(member("env", name), value)]);
       return true;
     case "filesystem_root":
       s.root = str("filesystem_root", v);
@@ -122,10 +159,11 @@ function applyCliKey(s: RunSettings, key: string, v: unknown): void {
 export function settingsFromConfig(value: unknown, source: string | null = null): RunSettings {
   try {
     if (typeof value !== "object" || value === null || Array.isArray(value)) throw configError("expected one JSON object");
+    refuseNul(value);
     const s = defaultSettings();
     for (const [key, v] of Object.entries(value)) {
       if (applyPythonKey(s, key, v)) continue;
-      if (SHADOWED.has(key) || !(FLAG_OPTIONS.has(`--${key}`) || VALUE_OPTIONS.has(`--${key}`))) throw at(key, "unknown key");
+      if (SHADOWED.has(key) || !(FLAG_OPTIONS.has(`--${key}`) || VALUE_OPTIONS.has(`--${key}`))) throw at(member("", key), "unknown key");
       applyCliKey(s, key, v);
     }
     return s;

@@ -15,7 +15,10 @@
 // environment once, at start-up: so the executable starts itself again, once,
 // with the option set, and takes it back out of the environment its commands
 // inherit.
+import { usageError } from "../config/errors.ts";
+import { keepOpenOnExec } from "../native/libc.ts";
 import { runHostSteps } from "../native/spawn.ts";
+import { inheritedFds } from "./inherited-fds.ts";
 
 /** Set in the environment of the started-again process (and removed by it). */
 const TUNED = "SANDBOXLIB_ENGINE_TUNED";
@@ -26,7 +29,7 @@ const compiled = () => Bun.main.startsWith("/$bunfs/");
 
 /**
  * Replaces this process with the executable started again with the batch
- * settings and the same arguments, descriptors and environment. Returns
+ * settings and the same arguments, inherited descriptors and environment. Returns
  * only when it is not done: already done (the settings then leave the
  * environment), the caller set an engine option of its own, not the
  * executable, or the exec failed (the batch runs as it is).
@@ -38,7 +41,26 @@ export function restartTunedForBatch(args: readonly string[]): void {
   }
   if (!compiled() || Object.keys(OPTIONS).some((name) => process.env[name] !== undefined)) return;
   const env = Object.entries({ ...process.env, ...OPTIONS, [TUNED]: "1" }).map(([name, value]) => `${name}=${value}`);
+  // Bun made the caller's descriptors close-on-exec at start-up: the
+  // started-again process must inherit them too, for batch lines' pass-fd.
+  for (const fd of inheritedFds()) if (fd > 2) keepOpenOnExec(fd);
   runHostSteps([{ op: "exec", file: process.execPath, argv: [process.argv0, ...args], env, searchPath: null }]);
+}
+
+/**
+ * Bun reads BUN_OPTIONS in main(), before any JavaScript runs, and applies
+ * its flags to a compiled executable too (--cwd, --smol, --config,
+ * --env-file, profilers...); nothing at build time turns that off. The
+ * executable is built with --disallow-code-generation-from-strings=strict,
+ * under which Bun itself refuses a --preload, --import or --require from
+ * BUN_OPTIONS (it exits 1 before any code runs). Whatever else it set cannot
+ * be undone from here, so sandboxlib, a tool run as root, does not run with
+ * it at all.
+ */
+export function refuseRuntimeOptions(): void {
+  if (compiled() && (process.env.BUN_OPTIONS ?? "").trim() !== "") {
+    throw usageError("BUN_OPTIONS is set: the sandboxlib executable does not run with Bun runtime options from the environment (unset BUN_OPTIONS)");
+  }
 }
 
 /** The start-up is over (hot code follows): the JIT goes back to its usual policy. */

@@ -68,7 +68,8 @@ Options stop at '--' or at the first argument that is not an option.
 Process control and hardening:
   --timeout SECONDS           SIGTERM at the deadline, exit status 124
   --kill-after SECONDS        then SIGKILL if still running (default 5)
-  --pass-fd N                 keep fd N open in the command (repeatable)
+  --pass-fd N                 keep fd N (the caller's) open in the command
+                              (repeatable)
   --share-session             keep the caller's session (no setsid)
   --cap-add NAME              keep a capability beyond Docker's default set
   --cap-drop NAME|ALL         drop one, or all

@@ -1,44 +1,40 @@
 // sandboxlib's command line: parse, build the library options, run, report.
 import pkg from "../../package.json" with { type: "json" };
-import { EXIT_SETUP_FAILED, SandboxError, usageError } from "../config/errors.ts";
+import { SandboxError, shownValue, usageError } from "../config/errors.ts";
 import type { Executor } from "../executors/executor.ts";
 import { EXECUTORS, executorForPlatform, getExecutor } from "../executors/registry.ts";
-import { close, isOpenFd, SysError, writeText } from "../native/libc.ts";
+import { close, writeText } from "../native/libc.ts";
 import { signalAll } from "../supervise/active.ts";
 import { parseConfigText } from "./config-file.ts";
-import { restartTunedForBatch, startUpDone } from "./engine.ts";
+import { refuseRuntimeOptions, restartTunedForBatch, startUpDone } from "./engine.ts";
+import { asSandboxError, EXIT_OUTPUT_CLOSED, isClosedOutput, OutputWriteError, reasonOf, say, warn, writingTo } from "./failure.ts";
 import { BATCH_HELP, MAIN_HELP, RUN_HELP } from "./help.ts";
 import { parseCommandLine, type RunRequest, settingsFor } from "./parse.ts";
 import { failureFields, resultRecord, statusFields, writeResultLine } from "./report.ts";
-import { toSandboxOptions } from "./sandbox-options.ts";
+import { checkInheritedFd, toSandboxOptions } from "./sandbox-options.ts";
 import { checkCommand, checkSettings } from "./settings.ts";
 import { interruptOnSignal, withPreparedRoot } from "./image-root.ts";
 
 /** Signals sandboxlib passes on to the command instead of dying of them. */
 const FORWARDED = { SIGHUP: 1, SIGINT: 2, SIGQUIT: 3, SIGUSR1: 10, SIGUSR2: 12, SIGTERM: 15 } as const;
 
-const EPIPE = 32;
-/** What a process killed by SIGPIPE exits with, as seen by a shell. */
-const EXIT_OUTPUT_CLOSED = 128 + 13;
-
-
 async function readConfig(path: string): Promise<string> {
   try {
     return path === "-" ? await Bun.stdin.text() : await Bun.file(path).text();
   } catch (e) {
-    throw usageError(`cannot read config file: ${path}: ${(e as NodeJS.ErrnoException).code === "ENOENT" ? "No such file or directory" : (e as Error).message}`);
+    throw usageError(`cannot read config file: ${shownValue(path)}: ${reasonOf(e)}`);
   }
 }
 
 async function run(req: RunRequest): Promise<number> {
   const startedAt = performance.now();
-  const fromConfig = req.configFile === null ? null : parseConfigText(await readConfig(req.configFile), req.configFile === "-" ? "config" : req.configFile);
+  const fromConfig = req.configFile === null ? null : parseConfigText(await readConfig(req.configFile), req.configFile === "-" ? "config" : shownValue(req.configFile));
   const s = settingsFor(req, fromConfig);
   checkSettings(s);
   const status = s.statusFd;
-  if (status !== null && !isOpenFd(status)) throw usageError(`invalid value for --status-fd: ${status} (not an open file descriptor)`);
+  if (status !== null) checkInheritedFd("--status-fd", status);
   const report = (fields: Record<string, unknown>) => {
-    if (status !== null) writeText(status, `${JSON.stringify(fields)}\n`);
+    if (status !== null) writingTo(`--status-fd ${status}`, () => writeText(status, `${JSON.stringify(fields)}\n`));
   };
   const opened: number[] = [];
   // A signal goes to the running sandbox; before there is one (unpacking an
@@ -55,26 +51,32 @@ async function run(req: RunRequest): Promise<number> {
     return await withPreparedRoot(s, interrupt.signal, async () => {
       if (interrupt.signal.aborted) throw interrupt.signal.reason;
       checkCommand(s);
-      const executor: Executor = s.backend ? getExecutor(s.backend) : executorForPlatform();
+      const executor: Executor = s.backend ? getExecutor(s.backend) : executorForPlatform(warn);
       let options = toSandboxOptions(s, opened, "run");
-      if (s.degrade) options = executor.degradeConfigForCapabilities(options);
+      if (s.degrade) options = executor.degradeConfigForCapabilities(options, warn);
       options.onStart = (pid) => {
         startUpDone();
         report({ child_pid: pid });
       };
       const result = await executor.runSandbox(s.command, options);
       report(statusFields(result));
-      if (s.json) writeResultLine(1, resultRecord(result));
-      if (result.oomKilled) writeText(2, `sandboxlib: the command was killed: out of memory (limit ${s.memory} bytes)\n`);
-      else if (result.timedOut) writeText(2, `sandboxlib: the command timed out after ${s.timeout}s\n`);
+      if (s.json) writingTo("stdout", () => writeResultLine(1, resultRecord(result)));
+      if (result.oomKilled) say(`the command was killed: out of memory (limit ${s.memory} bytes)`);
+      else if (result.timedOut) say(`the command timed out after ${s.timeout}s`);
       return result.exitCode;
     });
   } catch (e) {
-    if (e instanceof SandboxError) {
-      report(failureFields(e, startedAt));
-      if (s.json) writeResultLine(1, { fields: failureFields(e, startedAt), stdout: null, stderr: null });
+    if (isClosedOutput(e)) throw e;
+    const error = asSandboxError(e);
+    // The failure goes to the status fd and stdout as well, if they can
+    // still be written: the error to report is this one, not theirs.
+    if (!(error instanceof OutputWriteError)) {
+      try {
+        report(failureFields(error, startedAt));
+        if (s.json) writeResultLine(1, { fields: failureFields(error, startedAt), stdout: null, stderr: null });
+      } catch {}
     }
-    throw e;
+    throw error;
   } finally {
     for (const fd of opened) close(fd);
     for (const [name, handler] of handlers) process.off(name, handler);
@@ -84,18 +86,20 @@ async function run(req: RunRequest): Promise<number> {
 /** Runs the command line; resolves to the exit status. Never throws. */
 export async function main(argv: readonly string[]): Promise<number> {
   try {
+    refuseRuntimeOptions();
     const req = parseCommandLine(argv);
+    const toStdout = (text: string) => writingTo("stdout", () => writeText(1, text));
     switch (req.kind) {
       case "help":
-        writeText(1, req.topic === "run" ? RUN_HELP : req.topic === "batch" ? BATCH_HELP : MAIN_HELP);
+        toStdout(req.topic === "run" ? RUN_HELP : req.topic === "batch" ? BATCH_HELP : MAIN_HELP);
         return 0;
       case "version":
-        writeText(1, `sandboxlib ${pkg.version}\n`);
+        toStdout(`sandboxlib ${pkg.version}\n`);
         return 0;
       case "capabilities": {
         const list = req.backend ? [getExecutor(req.backend)] : EXECUTORS;
         const caps = Object.fromEntries(list.map((e) => [e.name, e.CAPABILITIES]));
-        writeText(1, `${JSON.stringify(req.backend ? caps[list[0]!.name] : caps, null, 2)}\n`);
+        toStdout(`${JSON.stringify(req.backend ? caps[list[0]!.name] : caps, null, 2)}\n`);
         return 0;
       }
       case "run":
@@ -103,20 +107,17 @@ export async function main(argv: readonly string[]): Promise<number> {
       case "batch":
         restartTunedForBatch(argv);
         startUpDone();
-        return await (await import("./batch.ts")).runBatch(req, (record) => writeResultLine(1, record));
+        return await (await import("./batch.ts")).runBatch(req, (record) => writingTo("stdout", () => writeResultLine(1, record)));
       case "check":
-        return await (await import("./check.ts")).runCheck(req.args, async (text) => writeText(1, text));
+        return await (await import("./check.ts")).runCheck(req.args, async (text) => toStdout(text));
     }
   } catch (e) {
-    if (e instanceof SandboxError) {
-      writeText(2, `sandboxlib: ${e.message}\n`);
-      return e.exitCode;
-    }
     // Whoever read the results stopped reading (`| head`): stop quietly, as
     // a tool that dies of SIGPIPE does (Bun ignores SIGPIPE).
-    if (e instanceof SysError && e.call === "write" && e.errno === EPIPE) return EXIT_OUTPUT_CLOSED;
-    const detail = process.env.SANDBOXLIB_DEBUG && e instanceof Error ? `\n${e.stack}` : "";
-    writeText(2, `sandboxlib: internal error: ${e instanceof Error ? e.message : String(e)}${detail}\n`);
-    return EXIT_SETUP_FAILED;
+    if (isClosedOutput(e)) return EXIT_OUTPUT_CLOSED;
+    const error = asSandboxError(e);
+    const detail = process.env.SANDBOXLIB_DEBUG && e instanceof Error && e !== error ? ` (${e.stack})` : "";
+    say(`${error.message}${detail}`);
+    return error.exitCode;
   }
 }

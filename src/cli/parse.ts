@@ -1,6 +1,6 @@
 // The command line, parsed into data. Pure: files named by options are
 // opened later, by main.ts.
-import { usageError } from "../config/errors.ts";
+import { shownValue, usageError } from "../config/errors.ts";
 import { applyOption, defaultSettings, FLAG_OPTIONS, type RunSettings, VALUE_OPTIONS } from "./settings.ts";
 
 /** One option as given: applied after the config file, so it overrides it. */
@@ -46,14 +46,14 @@ function parseRun(args: string[]): RunRequest | { kind: "help"; topic: "run" } {
     const name = arg.startsWith("--") && eq > 0 ? arg.slice(0, eq) : arg;
     const inline = name !== arg ? arg.slice(eq + 1) : null;
     if (name === "--help") {
-      if (inline !== null) throw usageError(`option takes no value: ${name}`);
+      if (inline !== null) throw usageError(`option takes no value: ${shownValue(name)}`);
       return { kind: "help", topic: "run" };
     }
-    if (name !== "--config" && !FLAG_OPTIONS.has(name) && !VALUE_OPTIONS.has(name)) throw usageError(`unknown option: ${name}`);
+    if (name !== "--config" && !FLAG_OPTIONS.has(name) && !VALUE_OPTIONS.has(name)) throw usageError(`unknown option: ${shownValue(name)}`);
     let value: string | null = inline;
     if (!FLAG_OPTIONS.has(name)) {
       if (value === null) {
-        if (i + 1 >= args.length) throw usageError(`option needs a value: ${name}`);
+        if (i + 1 >= args.length) throw usageError(`option needs a value: ${shownValue(name)}`);
         value = args[++i]!;
       }
     }
@@ -80,12 +80,12 @@ function parseBatch(args: string[]): BatchRequest | { kind: "help"; topic: "batc
       const value = inline ?? args[++i];
       if (value === undefined) throw usageError("option needs a value: --jobs");
       const n = /^\d+$/.test(value) ? Number(value) : 0;
-      if (n < 1 || n > 1024) throw usageError(`invalid value for --jobs: ${value} (expected a number from 1 to 1024)`);
+      if (n < 1 || n > 1024) throw usageError(`invalid value for --jobs: ${shownValue(value)} (expected a number from 1 to 1024)`);
       req.jobs = n;
     } else if (!name.startsWith("-") || name === "-") {
-      if (i !== args.length - 1) throw usageError(`unexpected argument: ${args[i + 1]}`);
+      if (i !== args.length - 1) throw usageError(`unexpected argument: ${shownValue(args[i + 1]!)}`);
       req.input = name;
-    } else throw usageError(`unknown option: ${name}`);
+    } else throw usageError(`unknown option: ${shownValue(name)}`);
   }
   return req;
 }
@@ -104,12 +104,12 @@ export function parseCommandLine(argv: readonly string[]): Request {
       if (arg === "--backend" && i + 1 < rest.length) backend = rest[++i]!;
       else if (arg.startsWith("--backend=")) backend = arg.slice(10);
       else if (arg === "--help") return { kind: "help", topic: "main" };
-      else throw usageError(`unknown option: ${arg}`);
+      else throw usageError(`unknown option: ${shownValue(arg)}`);
       if (backend === "") throw usageError("empty value for --backend");
     }
     return { kind: "capabilities", backend };
   }
-  throw usageError(`unknown command: ${sub} (expected run, batch, capabilities or check)`);
+  throw usageError(`unknown command: ${shownValue(sub)} (expected run, batch, capabilities or check)`);
 }
 
 /** The settings of a run: defaults, then the config file's, then the command line's. */

@@ -1,10 +1,21 @@
 // Run settings (command line, config file, batch line) turned into library
 // options. Opens the files the settings name; the caller closes them.
-import { usageError } from "../config/errors.ts";
+import { shownValue, usageError } from "../config/errors.ts";
 import type { SandboxOptions } from "../config/options.ts";
 import { CAPTURE, type ErrorTarget, type InputSource, type OutputTarget, STDOUT } from "../config/types.ts";
 import { isOpenFd, O_CREAT, O_RDONLY, O_TRUNC, O_WRONLY, open, strerror, SysError } from "../native/libc.ts";
+import { notInheritedReason } from "./inherited-fds.ts";
 import type { OutputSetting, RunSettings } from "./settings.ts";
+
+/**
+ * `--pass-fd` and `--status-fd` name descriptors of sandboxlib's caller, never
+ * sandboxlib's own (Bun's epoll and eventfd, our pipes): see inherited-fds.ts.
+ */
+export function checkInheritedFd(option: string, fd: number): void {
+  if (!isOpenFd(fd)) throw usageError(`invalid value for ${option}: ${fd} (not an open file descriptor)`);
+  const why = notInheritedReason(fd);
+  if (why !== null) throw usageError(`invalid value for ${option}: ${fd} (${why})`);
+}
 
 function openFile(path: string, what: string, flags: number, opened: number[]): number {
   try {
@@ -12,7 +23,7 @@ function openFile(path: string, what: string, flags: number, opened: number[]): 
     opened.push(fd);
     return fd;
   } catch (e) {
-    throw usageError(`cannot open ${what} file: ${path}: ${e instanceof SysError ? strerror(e.errno) : String(e)}`);
+    throw usageError(`cannot open ${what} file: ${shownValue(path)}: ${e instanceof SysError ? strerror(e.errno) : String(e)}`);
   }
 }
 
@@ -48,7 +59,7 @@ export function toSandboxOptions(s: RunSettings, opened: number[], mode: "run" |
   let stdin: InputSource = mode === "batch" ? null : undefined;
   if (s.stdinFile === "null") stdin = null;
   else if (s.stdinFile !== null) stdin = openFile(s.stdinFile, "stdin", O_RDONLY, opened);
-  for (const fd of s.passFds) if (!isOpenFd(fd)) throw usageError(`invalid value for --pass-fd: ${fd} (not an open file descriptor)`);
+  for (const fd of s.passFds) checkInheritedFd("--pass-fd", fd);
   const options: SandboxOptions = {
     filesystemRoot: s.root,
     cwd: s.cwd,

@@ -1,11 +1,12 @@
 // The settings of one `run` (or one batch entry), as options set them. The
 // command line and config files both go through applyOption, so an option
 // means the same thing, with the same checks and messages, in either.
-import { usageError } from "../config/errors.ts";
+import { shownValue, usageError } from "../config/errors.ts";
 import type { ExtraMountEntry, MountsSetting, NetworkSetting } from "../config/types.ts";
 import { capabilityName } from "../hardening/capabilities.ts";
 import { parseRlimit } from "../hardening/rlimits.ts";
 import { parseBytes } from "../hardening/sizes.ts";
+import { MAX_DEADLINE_SECONDS } from "../supervise/deadline.ts";
 
 /** Where an output stream goes. */
 export type OutputSetting = { kind: "inherit" } | { kind: "null" } | { kind: "capture" } | { kind: "file"; path: string } | { kind: "stdout" };
@@ -74,7 +75,7 @@ export const FLAG_OPTIONS = new Set(["--clear-env", "--read-only", "--degrade", 
 
 function choice<T extends string>(option: string, value: string, allowed: readonly T[]): T {
   if ((allowed as readonly string[]).includes(value)) return value as T;
-  throw usageError(`invalid value for ${option}: ${value} (expected ${allowed.join(" or ")})`);
+  throw usageError(`invalid value for ${option}: ${shownValue(value)} (expected ${allowed.join(" or ")})`);
 }
 
 function nonEmpty(option: string, value: string): string {
@@ -85,14 +86,14 @@ function nonEmpty(option: string, value: string): string {
 /** A positive, finite decimal number (fractions allowed): seconds, CPUs. */
 function positiveNumber(option: string, value: string, what: string): number {
   const n = /^\d+(\.\d+)?$|^\.\d+$/.test(value) ? Number(value) : Number.NaN;
-  if (!(n > 0) || !Number.isFinite(n)) throw usageError(`invalid value for ${option}: ${value} (expected ${what})`);
+  if (!(n > 0) || !Number.isFinite(n)) throw usageError(`invalid value for ${option}: ${shownValue(value)} (expected ${what})`);
   return n;
 }
 
 /** A non-negative integer, at least `min`. */
 function integer(option: string, value: string, min: number, what: string): number {
   const n = /^\d+$/.test(value) ? Number(value) : Number.NaN;
-  if (!Number.isSafeInteger(n) || n < min) throw usageError(`invalid value for ${option}: ${value} (expected ${what})`);
+  if (!Number.isSafeInteger(n) || n < min) throw usageError(`invalid value for ${option}: ${shownValue(value)} (expected ${what})`);
   return n;
 }
 
@@ -101,24 +102,24 @@ function asUsage<T>(option: string, value: string, parse: () => T): T {
   try {
     return parse();
   } catch (e) {
-    throw usageError(`invalid value for ${option}: ${value} (${(e as Error).message})`);
+    throw usageError(`invalid value for ${option}: ${shownValue(value)} (${(e as Error).message})`);
   }
 }
 
 /** "SRC:TARGET" of --bind / --ro-bind. */
 function pair(option: string, value: string): [string, string] {
   const i = value.indexOf(":");
-  if (i <= 0 || i === value.length - 1) throw usageError(`invalid value for ${option}: ${value} (expected SRC:TARGET)`);
+  if (i <= 0 || i === value.length - 1) throw usageError(`invalid value for ${option}: ${shownValue(value)} (expected SRC:TARGET)`);
   return [value.slice(0, i), value.slice(i + 1)];
 }
 
 /** SRC:TARGET:TYPE[:OPTIONS]; SRC may be empty or 'none'. */
 export function parseMountSpec(value: string): ExtraMountEntry {
   const parts = value.split(":");
-  if (parts.length < 3) throw usageError(`invalid value for --mount: ${value} (expected SRC:TARGET:TYPE[:OPTIONS])`);
+  if (parts.length < 3) throw usageError(`invalid value for --mount: ${shownValue(value)} (expected SRC:TARGET:TYPE[:OPTIONS])`);
   const [src, target, type, ...rest] = parts as [string, string, string, ...string[]];
-  if (target === "") throw usageError(`invalid value for --mount: ${value} (empty TARGET)`);
-  if (type === "") throw usageError(`invalid value for --mount: ${value} (empty TYPE)`);
+  if (target === "") throw usageError(`invalid value for --mount: ${shownValue(value)} (empty TARGET)`);
+  if (type === "") throw usageError(`invalid value for --mount: ${shownValue(value)} (empty TYPE)`);
   const source = src === "" || src === "none" ? null : src;
   return rest.length ? [source, target, type, rest.join(":")] : [source, target, type];
 }
@@ -126,7 +127,7 @@ export function parseMountSpec(value: string): ExtraMountEntry {
 /** Applies one option (a flag when `value` is null) to `s`. */
 export function applyOption(s: RunSettings, name: string, value: string | null): void {
   if (FLAG_OPTIONS.has(name)) {
-    if (value !== null) throw usageError(`option takes no value: ${name}`);
+    if (value !== null) throw usageError(`option takes no value: ${shownValue(name)}`);
     if (name === "--clear-env") s.clearEnv = true;
     if (name === "--read-only") s.readOnly = true;
     if (name === "--degrade") s.degrade = true;
@@ -134,8 +135,8 @@ export function applyOption(s: RunSettings, name: string, value: string | null):
     if (name === "--share-session") s.shareSession = true;
     return;
   }
-  if (!VALUE_OPTIONS.has(name)) throw usageError(`unknown option: ${name}`);
-  if (value === null) throw usageError(`option needs a value: ${name}`);
+  if (!VALUE_OPTIONS.has(name)) throw usageError(`unknown option: ${shownValue(name)}`);
+  if (value === null) throw usageError(`option needs a value: ${shownValue(name)}`);
   switch (name) {
     case "--root":
       s.root = nonEmpty(name, value);
@@ -148,7 +149,7 @@ export function applyOption(s: RunSettings, name: string, value: string | null):
       break;
     case "--env": {
       const k = value.indexOf("=");
-      if (k <= 0) throw usageError(`invalid value for --env: ${value} (expected NAME=VALUE)`);
+      if (k <= 0) throw usageError(`invalid value for --env: ${shownValue(value)} (expected NAME=VALUE)`);
       s.env.push([value.slice(0, k), value.slice(k + 1)]);
       break;
     }
@@ -192,11 +193,13 @@ export function applyOption(s: RunSettings, name: string, value: string | null):
       s.stdinFile = nonEmpty(name, value);
       break;
     case "--timeout":
-      s.timeout = positiveNumber(name, value, "a positive number of seconds");
+    case "--kill-after": {
+      const seconds = positiveNumber(name, value, "a positive number of seconds");
+      if (seconds > MAX_DEADLINE_SECONDS) throw usageError(`invalid value for ${name}: ${shownValue(value)} (expected a positive number of seconds, at most ${MAX_DEADLINE_SECONDS})`);
+      if (name === "--timeout") s.timeout = seconds;
+      else s.killAfter = seconds;
       break;
-    case "--kill-after":
-      s.killAfter = positiveNumber(name, value, "a positive number of seconds");
-      break;
+    }
     case "--pass-fd":
       s.passFds.push(integer(name, value, 3, "a file descriptor number, 3 or above"));
       break;

@@ -47,3 +47,28 @@ export class InterruptedError extends SandboxError {
 
 export const usageError = (message: string) => new SandboxError("usage", message);
 export const configError = (message: string) => new SandboxError("config", message);
+
+/** Characters that would break a message's one line, or hide in it. */
+const UNPRINTABLE = /[\u0000-\u001f\u007f-\u009f\u2028\u2029]/;
+const UNPRINTABLE_ALL = new RegExp(UNPRINTABLE.source, "g");
+
+const escapeChar = (c: string) => JSON.stringify(c).slice(1, -1).replace(/^[^\\]$/, () => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`);
+
+/**
+ * A value the user gave, as a message shows it: as it is when it is plain
+ * text, else JSON-escaped in quotes (`"a\nb"`), so that a message is one line
+ * and says exactly what was given.
+ */
+export function shownValue(value: string): string {
+  return UNPRINTABLE.test(value) ? quoted(value) : value;
+}
+
+/** `value` as a JSON string, with DEL, C1 controls and line separators escaped too. */
+export function quoted(value: string): string {
+  return JSON.stringify(value).replace(UNPRINTABLE_ALL, escapeChar);
+}
+
+/** A message made one line whatever it quotes: control characters escaped as in JSON. */
+export function oneLine(message: string): string {
+  return message.replace(UNPRINTABLE_ALL, escapeChar);
+}

@@ -1,6 +1,6 @@
 // Library options (the Python keyword arguments, TypeScript spelling) turned
 // into a checked SandboxConfig. Pure: no file system access.
-import { configError } from "./errors.ts";
+import { configError, quoted } from "./errors.ts";
 import { resolveCapabilities } from "../hardening/capabilities.ts";
 import { makeRlimit, type RlimitValue } from "../hardening/rlimits.ts";
 import { validateExtraMounts } from "./extra-mounts.ts";
@@ -132,7 +132,26 @@ export function normalizeCommand(command: string | readonly string[]): string[] 
   return argv;
 }
 
+/**
+ * The kernel takes a path up to its first NUL byte: "/src\0/x" would
+ * silently be /src. Refuses a NUL in the strings that become paths or mount
+ * data (command and env are checked where they are normalized).
+ */
+function refuseNul(options: SandboxOptions): void {
+  const check = (name: string, value: unknown) => {
+    if (typeof value === "string" && value.includes("\0")) throw configError(`invalid ${name}: contains a NUL byte: ${quoted(value)}`);
+  };
+  check("cwd", options.cwd);
+  check("filesystem_root", options.filesystemRoot);
+  check("hostname", options.hostname);
+  if (Array.isArray(options.filesystemWritablePaths)) options.filesystemWritablePaths.forEach((p, i) => check(`filesystem_writable_paths[${i}]`, p));
+  options.extraMounts?.forEach((entry, i) => {
+    if (Array.isArray(entry)) entry.forEach((field, j) => check(`extra_mounts[${i}][${j}]`, field));
+  });
+}
+
 export function toSandboxConfig(command: string | readonly string[], options: SandboxOptions = {}): SandboxConfig {
+  refuseNul(options);
   const d = DEFAULT_CONFIG;
   const stdout = options.stdout === undefined ? d.stdout : options.stdout;
   const stderr = options.stderr === undefined ? d.stderr : options.stderr;

@@ -235,6 +235,12 @@ export function isOpenFd(fd: number): boolean {
   return lib.symbols.fcntl(fd, F_GETFD, 0) >= 0;
 }
 
+/** Lets `fd` survive an exec of this process (clears FD_CLOEXEC); false when it is not open. */
+export function keepOpenOnExec(fd: number): boolean {
+  const F_SETFD = 2;
+  return lib.symbols.fcntl(fd, F_SETFD, 0) >= 0;
+}
+
 /** Ends the process at once with `status`: no exit handlers, no engine teardown. */
 export function exitNow(status: number): never {
   lib.symbols._exit(status);

@@ -13,6 +13,7 @@ import { anyActive, trackStart } from "./active.ts";
 import { createCgroup, type SandboxCgroup } from "./cgroups.ts";
 import { killMarked, mountNamespaceOf, type SandboxMarks } from "./leftovers.ts";
 import { guardMountPoints, type MountPointGuard } from "./mount-points.ts";
+import { type Deadline, startDeadline } from "./deadline.ts";
 import { decodeStatus, waitForExit } from "./reaper.ts";
 import { prepareStdio } from "./stdio.ts";
 
@@ -151,22 +152,22 @@ export async function runPlanned(config: SandboxConfig, backend: PlanningBackend
   // the kernel writes at its exit go back only then.
   let exited: Promise<unknown> | null = null;
   let reaped = false;
-  const timers: ReturnType<typeof setTimeout>[] = [];
+  const timers: Deadline[] = [];
   try {
     if (!sandbox.failure) {
       hooks.onStart?.(sandbox.pid);
       if (config.timeout !== null) {
         timers.push(
-          setTimeout(() => {
+          startDeadline(config.timeout, () => {
             timedOut = true;
             kill(target, SIGTERM);
             timers.push(
-              setTimeout(() => {
+              startDeadline(config.killAfter, () => {
                 killed = true;
                 kill(target, SIGKILL);
-              }, config.killAfter * 1000),
+              }),
             );
-          }, config.timeout * 1000),
+          }),
         );
       }
     }
@@ -211,7 +212,7 @@ export async function runPlanned(config: SandboxConfig, backend: PlanningBackend
       },
     };
   } finally {
-    for (const t of timers) clearTimeout(t);
+    for (const t of timers) t.cancel();
     untrack();
     // Only an internal error gets here with the sandbox still running.
     if (!reaped) {

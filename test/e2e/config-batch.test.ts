@@ -187,13 +187,13 @@ describe.skipIf(!isRoot)("batch", () => {
     expect(hostMountinfo()).toBe(before);
   });
 
-  test("SIGTERM to batch reaches every running sandbox; each result says so", async () => {
+  test("SIGTERM to batch reaches every running sandbox; each result says so; the batch exits 143", async () => {
     const lines = ["a", "b", "c"].map((id) => job({ id, command: ["sleep", "987655"] }));
     const proc = Bun.spawn([BIN, "batch", "--jobs", "3"], { stdin: Buffer.from(`${lines.join("\n")}\n`), stdout: "pipe", stderr: "pipe" });
     await eventually(() => sleepers("987655").length === 3, "three sandboxes run");
     proc.kill("SIGTERM");
     const [out, code] = await Promise.all([new Response(proc.stdout).text(), proc.exited]);
-    expect(code).toBe(0);
+    expect(code).toBe(143);
     const results = out.trim().split("\n").map((l) => JSON.parse(l) as Record<string, unknown>);
     expect(results.map((r) => [r.id, r.exit_code])).toEqual([["a", 143], ["b", 143], ["c", 143]]);
   });

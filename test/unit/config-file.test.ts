@@ -1,5 +1,5 @@
 import { describe, expect, test } from "bun:test";
-import { settingsFromConfig, parseConfigText } from "../../src/cli/config-file.ts";
+import { findNul, member, parseConfigText, settingsFromConfig } from "../../src/cli/config-file.ts";
 import { parseCommandLine, type RunRequest, settingsFor } from "../../src/cli/parse.ts";
 import { toSandboxOptions } from "../../src/cli/sandbox-options.ts";
 import { toSandboxConfig } from "../../src/config/options.ts";
@@ -65,6 +65,8 @@ describe("config file errors name the JSON path", () => {
     fails({ filesystem_writable_paths: "some" }, "filesystem_writable_paths: expected");
     fails({ stdout: "somewhere" }, 'stdout: expected null, "inherit", "capture" or {"file": PATH}');
     fails({ timeout: 0 }, "timeout: invalid value for --timeout: 0 (expected a positive number of seconds)");
+    fails({ timeout: 1e15 }, "timeout: invalid value for --timeout: 1000000000000000 (expected a positive number of seconds, at most 185542587187200)");
+    fails({ "kill-after": 1e300 }, "kill-after: invalid value for --kill-after: 1e+300 (expected a positive number of seconds)");
     fails({ "cap-add": [1] }, "cap-add[0]: invalid value for --cap-add: 1 (unknown capability: 1)");
     fails({ degrade: "yes" }, "degrade: expected true or false");
     fails([1], "expected one JSON object");
@@ -75,6 +77,30 @@ describe("config file errors name the JSON path", () => {
     fails({ extra_mounts: [["proc", "/proc"]] }, "extra_mounts[0]: expected 3 or 4 fields, not 2");
     fails({ extra_mounts: [[null, "/x", 5]] }, "extra_mounts[0][2]: expected a string or null");
     fails({ extra_mounts: "proc" }, "extra_mounts: expected a list");
+  });
+
+  test("a NUL byte in any string or name is refused with its JSON path (the kernel would cut the string there)", () => {
+    fails({ cwd: "/tmp\u0000/x" }, "cwd: contains a NUL byte");
+    fails({ command: ["ls", "a\u0000"] }, "command[1]: contains a NUL byte");
+    fails({ command: "ls\u0000" }, "command: contains a NUL byte");
+    fails({ env: { A: "1\u0000" } }, "env.A: contains a NUL byte");
+    fails({ env: { "A\u0000B": "1" } }, 'env["A\\u0000B"]: the name contains a NUL byte');
+    fails({ extra_mounts: [["/src\u0000", "/x", "bind", ""]] }, "extra_mounts[0][0]: contains a NUL byte");
+    fails({ extra_mounts: [[null, "/x", "tmpfs", "size=1m\u0000,mode=0"]] }, "extra_mounts[0][3]: contains a NUL byte");
+    fails({ filesystem_root: "/r\u0000" }, "filesystem_root: contains a NUL byte");
+    fails({ filesystem_writable_paths: ["/a", "/b\u0000"] }, "filesystem_writable_paths[1]: contains a NUL byte");
+    fails({ stdout: { file: "/out\u0000" } }, "stdout.file: contains a NUL byte");
+    fails({ bind: ["/a:/b\u0000"] }, "bind[0]: contains a NUL byte");
+    fails({ frob: { "x y": ["\u0000"] } }, 'frob["x y"][0]: contains a NUL byte');
+    expect(findNul({ command: ["ls"], env: { A: "1" }, extra_mounts: [[null, "/x", "tmpfs"]] })).toBeNull();
+  });
+
+  test("names that are not plain are shown quoted in paths", () => {
+    expect(member("env", "HOME")).toBe("env.HOME");
+    expect(member("", "cwd")).toBe("cwd");
+    expect(member("env", "A B")).toBe('env["A B"]');
+    expect(member("", "a\nb")).toBe('["a\\nb"]');
+    fails({ "a\nb": 1 }, '["a\\nb"]: unknown key');
   });
 
   test("invalid JSON names the file", () => {

@@ -63,6 +63,28 @@ describe("sandboxlib run options", () => {
     expect(() => run("--json", "--stdout", "f", "true")).toThrow("--json captures both streams");
   });
 
+  test("--timeout and --kill-after: any size up to 2^31 days; beyond, not finite or not a number is an error", () => {
+    expect(run("--timeout", "3000000", "--kill-after", "1000000000", "true")).toMatchObject({ timeout: 3_000_000, killAfter: 1e9 });
+    expect(run("--timeout", String(2 ** 31 * 86400), "true").timeout).toBe(2 ** 31 * 86400);
+    for (const option of ["--timeout", "--kill-after"]) {
+      expect(() => run(option, "185542587187201", "true")).toThrow(`invalid value for ${option}: 185542587187201 (expected a positive number of seconds, at most 185542587187200)`);
+      expect(() => run(option, "9".repeat(400), "true")).toThrow(`invalid value for ${option}: 999`);
+      expect(() => run(option, "1e9", "true")).toThrow(`invalid value for ${option}: 1e9 (expected a positive number of seconds)`);
+    }
+  });
+
+  test("a value with a newline or other control character is shown JSON-escaped: the message stays one line", () => {
+    expect(() => run("--network", "a\nb", "true")).toThrow('invalid value for --network: "a\\nb" (expected undefined or isolated)');
+    expect(() => run("--bind", "/a\tb", "true")).toThrow('invalid value for --bind: "/a\\tb" (expected SRC:TARGET)');
+    expect(() => run("--env", "X\u2028", "true")).toThrow('invalid value for --env: "X\\u2028" (expected NAME=VALUE)');
+    expect(() => run("--cap-add", "A\nB", "true")).toThrow('invalid value for --cap-add: "A\\nB" (');
+    expect(() => run("--x\u001b[2J", "true")).toThrow('unknown option: "--x\\u001b[2J"');
+    expect(() => parseCommandLine(["batch", "--jobs", "1\n"])).toThrow('invalid value for --jobs: "1\\n"');
+    expect(() => parseCommandLine(["frob\nnicate"])).toThrow('unknown command: "frob\\nnicate"');
+    // Plain text is shown as it is.
+    expect(() => run("--network", "some thing", "true")).toThrow("invalid value for --network: some thing (expected");
+  });
+
   test("usage errors exit 125", () => {
     try {
       run("--bogus", "x");
