@@ -9,9 +9,9 @@
 // Host paths the fuzz hands to sandboxlib (roots, bind sources, output
 // files, state) are always inside its scratch directory: a fuzzed value is
 // never a host path outside it.
-import { mkdirSync, writeFileSync } from "node:fs";
+import { writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
-import { chance, CRASH, describeLeftovers, int, isClean, isDocumentedStatus, type Leftovers, makeRig, pick, type Rand, type Rig, runPrng } from "./rig.ts";
+import { chance, CRASH, describeLeftovers, int, isClean, isDocumentedStatus, isOneLine, type Leftovers, makeRig, pick, type Rand, type Rig, runPrng } from "./rig.ts";
 
 export interface FuzzOptions {
   seed: number;
@@ -310,7 +310,7 @@ async function execute(rig: Rig, k: Case): Promise<{ outcome: string; problem: s
       return null;
     }
     if (!isDocumentedStatus(code, k.expected)) return `undocumented exit status ${code}`;
-    if (code === 125 && !/^sandboxlib: [^\n]*\n$/.test(stderr)) return "exit 125 without exactly one line 'sandboxlib: ...' on stderr";
+    if (code === 125 && !isOneLine(stderr)) return "exit 125 without exactly one line 'sandboxlib: ...' on stderr (after any warnings)";
     if (k.kind === "config" && k.nulIn && !(code === 125 && names(stderr, k.nulIn))) return `a NUL byte in ${k.nulIn} did not fail the run naming it (exit ${code})`;
     return null;
   })();
@@ -320,8 +320,7 @@ async function execute(rig: Rig, k: Case): Promise<{ outcome: string; problem: s
 export async function fuzz(o: FuzzOptions): Promise<FuzzReport> {
   const log = o.log ?? (() => {});
   const rig = makeRig("fuzz");
-  const files = join(rig.scratch, "files");
-  mkdirSync(files);
+  const files = rig.files;
   const outcomes: Record<string, number> = {};
   const problems: string[] = [];
   let cases = 0;

@@ -7,7 +7,7 @@ import { chmodSync, mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { BIN } from "./cli.ts";
-import { killMarked, removeCgroups, removeTestTree, sandboxlibCgroups, settles } from "./host-cleanup.ts";
+import { killMarked, processesMarked, removeCgroups, removeTestTree, sandboxlibCgroups, settles } from "./host-cleanup.ts";
 import { describeLeftovers, isClean, type Leftovers, leftovers, startWatch, type Watch } from "./inventory.ts";
 import { makeRootfs } from "./rootfs.ts";
 
@@ -39,6 +39,8 @@ export interface Rig {
   bindSource: string;
   /** The shared root as a tarball (an image root: unpacked into the temporary directory). */
   tarball: string;
+  /** Where output files, configs and --keep-root directories go (its .sandboxlib-* entries are watched too). */
+  files: string;
   marker: string;
   env: Record<string, string>;
   watch: Watch;
@@ -66,15 +68,18 @@ export function makeRig(name: string): Rig {
   Bun.spawnSync(["tar", "-C", shared, "-cf", tarball, "."]);
   const temp = join(scratch, "tmp");
   const state = join(scratch, "state");
+  const files = join(scratch, "files");
   mkdirSync(temp);
+  mkdirSync(files);
   const marker = `sbx${name}${process.pid}m${Date.now().toString(36)}`;
   const env = { SANDBOXLIB_TMPDIR: temp, SANDBOXLIB_STATE_DIR: state, SANDBOXLIB_SOAK_MARK: marker };
-  const watch = startWatch({ roots: [shared, other], mountDirs: [shared, other, scratch], marker, tempParents: [temp] });
+  const watch = startWatch({ roots: [shared, other], mountDirs: [shared, other, scratch], marker, tempParents: [temp, files] });
   const rig: Rig = {
     scratch,
     roots: { shared, other },
     bindSource,
     tarball,
+    files,
     marker,
     env,
     watch,
@@ -90,6 +95,9 @@ export function makeRig(name: string): Rig {
       return proc as Bun.Subprocess<"pipe" | "ignore", "pipe", "pipe">;
     },
     async inventory({ sweep }) {
+      // Processes of a SIGKILLed sandboxlib die a moment after it (PDEATHSIG):
+      // give them that moment, or the sweep below finds their cgroups busy.
+      await settles(() => processesMarked(marker).length === 0, 5000);
       for (const root of sweep ? [shared, other] : []) {
         const sweep = rig.spawn(["run", "--backend", "linux", "--root", root, "--memory", "256M", "--pids", "1000", "--cpus", "2", "true"]);
         await sweep.exited;
@@ -115,11 +123,17 @@ export function isDocumentedStatus(code: number, expected: readonly number[]): b
 /** An internal error, a Node warning, a stack trace or a Bun crash banner. */
 export const CRASH = /internal error|TimeoutOverflowWarning|\(node:\d+\)|panic|Bun has crashed|oh no|Segmentation fault|^\s+at \S/m;
 
+/** sandboxlib's stderr without the documented warning lines (--degrade) that may come first. */
+export const withoutWarnings = (stderr: string) => stderr.replace(/^(sandboxlib: warning: [^\n]*\n)+/, "");
+
+/** Whether stderr is exactly one line of sandboxlib's (after any warnings). */
+export const isOneLine = (stderr: string) => /^sandboxlib: [^\n]*\n$/.test(withoutWarnings(stderr));
+
 /** What is wrong with sandboxlib's stderr, if anything: at most one line, its own, no internal error or crash. */
 export function stderrProblem(stderr: string, exitCode: number | null): string | null {
   if (CRASH.test(stderr)) return "an internal error or crash on stderr";
-  if (stderr === "") return exitCode === 125 ? "exit 125 without a message" : null;
-  if (!/^sandboxlib: [^\n]*\n$/.test(stderr)) return "stderr is not one line starting 'sandboxlib: '";
+  if (withoutWarnings(stderr) === "") return exitCode === 125 ? "exit 125 without a message" : null;
+  if (!isOneLine(stderr)) return "stderr is not one line starting 'sandboxlib: '";
   return null;
 }
 
