@@ -1,11 +1,11 @@
 // The attack suite's setting: a busybox root with the attack programs built
 // in, a scratch directory on the host, and a runner for one backend.
-import { chmodSync, mkdtempSync } from "node:fs";
+import { chmodSync, existsSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { BIN, type CliResult, runCli } from "./cli.ts";
 import { buildFixture } from "./fixtures.ts";
-import { removeTestTree } from "./host-cleanup.ts";
+import { removeTestTree, settles } from "./host-cleanup.ts";
 import { makeRootfs } from "./rootfs.ts";
 
 export const BACKENDS = ["linux", "chroot"] as const;
@@ -90,4 +90,20 @@ export async function runRaw(args: string[], opts: { stdin?: string; env?: Recor
   const [stdout, stderr] = await Promise.all([text(proc.stdout), text(proc.stderr)]);
   await proc.exited;
   return { code: proc.signalCode ? null : proc.exitCode, signal: proc.signalCode ? String(proc.signalCode) : null, stdout, stderr };
+}
+
+/**
+ * Starts sandboxlib with a command that signals, through a bound host
+ * directory, that it has started (touching `<bound>/started`), then loops.
+ * `args` are sandboxlib's up to the command; the bind to /bound is added.
+ */
+export async function startedSandbox(args: string[], bound: string, script: string) {
+  const marker = join(bound, "started");
+  rmSync(marker, { force: true });
+  const proc = spawnSandboxlib([...args, "--bind", `${bound}:/bound`, "sh", "-c", `${script}; touch /bound/started; while :; do sleep 1; done`]);
+  if (!(await settles(() => existsSync(marker), 4000))) {
+    proc.kill("SIGKILL");
+    throw new Error(`the sandboxed command never started: sandboxlib ${args.join(" ")}`);
+  }
+  return proc;
 }
