@@ -8,8 +8,8 @@
 // it forks first, and only the command process is chrooted.
 import { CLONE_NEWNS } from "../native/clone-flags.ts";
 import type { PlanInput } from "./input.ts";
-import { MAKE_ROOT_PRIVATE } from "./linux-plan.ts";
-import { extraMountSteps, removableCreations } from "./mounts.ts";
+import { privateRootSteps } from "./linux-plan.ts";
+import { extraMountSteps, MOUNT_ATTR_NODEV, MOUNT_ATTR_NOSUID, removableCreations } from "./mounts.ts";
 import { cgroupSteps, commandSteps, type SandboxPlan } from "./sandbox-plan.ts";
 import type { Step } from "./steps.ts";
 
@@ -21,14 +21,27 @@ export const CHROOT_WITHHELD_CAPABILITIES: readonly string[] = ["SYS_CHROOT"];
 
 export function planChroot(input: PlanInput): SandboxPlan {
   const mountSteps = extraMountSteps(input.mounts);
-  const mounts: Step[] = mountSteps.length ? [MAKE_ROOT_PRIVATE, { op: "open-root", path: input.root }, ...mountSteps, { op: "close-root" }] : [];
+  // With a mount namespace of its own, the root is bound onto itself and made
+  // nodev,nosuid like the linux backend's (a device node an image carried
+  // opens nothing); the command is chrooted into that bind, which a path
+  // reaching the mount stacked on the root leads to ("/etc/.." for "/").
+  const mounts: Step[] = mountSteps.length
+    ? [
+        ...privateRootSteps(input.root),
+        { op: "open-root", path: input.rootReentry },
+        { op: "setattr", path: "", set: MOUNT_ATTR_NODEV | MOUNT_ATTR_NOSUID, clear: 0, recursive: true },
+        ...mountSteps,
+        { op: "close-root" },
+      ]
+    : [];
+  const chrootInto = mounts.length ? input.rootReentry : input.root === "/" ? null : input.root;
   const hardening = { ...input.hardening, capabilities: input.hardening.capabilities.filter((c) => !CHROOT_WITHHELD_CAPABILITIES.includes(c)) };
   const child: Step[] = [
     // Opened first, while the host's cgroup paths are reachable.
     ...cgroupSteps(input),
     ...mounts,
     { op: "fork-command" },
-    ...(input.root === "/" ? [] : [{ op: "chroot", path: input.root } as Step]),
+    ...(chrootInto === null ? [] : [{ op: "chroot", path: chrootInto } as Step]),
     { op: "chdir", path: input.cwd },
     ...commandSteps({ ...input, hardening }, false),
   ];

@@ -104,22 +104,32 @@ describe("chroot plan", () => {
     expect(linuxCaps).toMatchObject({ keep: capabilityMask(DEFAULT_CAPABILITIES) });
   });
 
-  test("mounts: a mount namespace, / made private, the mounts in the root, all before the fork; no host steps", () => {
+  test("mounts: a mount namespace, / made private, the root bound nodev,nosuid, the mounts in it, all before the fork; no host steps", () => {
     const plan = planChroot({ ...base, mounts: [run, tmpfs] });
     expect(plan.cloneFlags).toBe(CLONE_NEWNS);
-    expect(ops(plan.child).slice(0, 9)).toEqual([
-      "mount", "open-root", "mkdirs", "mount", "mkdirs", "mount", "close-root", "fork-command", "chroot",
+    expect(ops(plan.child).slice(0, 11)).toEqual([
+      "mount", "mount", "open-root", "setattr", "mkdirs", "mount", "mkdirs", "mount", "close-root", "fork-command", "chroot",
     ]);
     expect(plan.child[0]).toEqual({ op: "mount", source: null, target: "/", inRoot: false, sourceInRoot: false, fstype: null, flags: MS_REC | MS_PRIVATE, data: null });
-    expect(plan.child[1]).toEqual({ op: "open-root", path: "/srv/root" });
-    expect(plan.child[3]).toMatchObject({ op: "mount", target: "run", inRoot: true, fstype: "tmpfs" });
-    expect(plan.child[5]).toMatchObject({ op: "mount", target: "tmp", inRoot: true, fstype: "tmpfs", data: "size=1m" });
+    expect(plan.child[1]).toEqual({ op: "mount", source: "/srv/root", target: "/srv/root", inRoot: false, sourceInRoot: false, fstype: null, flags: MS_BIND | MS_REC, data: null });
+    expect(plan.child[2]).toEqual({ op: "open-root", path: base.rootReentry });
+    expect(plan.child[3]).toEqual({ op: "setattr", path: "", set: MOUNT_ATTR_NODEV | MOUNT_ATTR_NOSUID, clear: 0, recursive: true });
+    expect(plan.child[5]).toMatchObject({ op: "mount", target: "run", inRoot: true, fstype: "tmpfs" });
+    expect(plan.child[7]).toMatchObject({ op: "mount", target: "tmp", inRoot: true, fstype: "tmpfs", data: "size=1m" });
+    // The command enters the bind stacked on the root, not the host's directory under it.
+    expect(plan.child[10]).toEqual({ op: "chroot", path: base.rootReentry });
     expect(plan.createsMountPoints).toBe(true);
+  });
+
+  test("without mounts: no namespace, the command chrooted into the root itself", () => {
+    const plan = planChroot(base);
+    expect(plan.cloneFlags).toBe(0);
+    expect(plan.child.find((s) => s.op === "chroot")).toEqual({ op: "chroot", path: "/srv/root" });
   });
 
   test("cgroup files are opened first, by the init; only the command joins", () => {
     const plan = planChroot({ ...base, mounts: [tmpfs], cgroupProcs: ["/sys/fs/cgroup/x/cgroup.procs"] });
-    expect(ops(plan.child).slice(0, 3)).toEqual(["open-fd", "mount", "open-root"]);
+    expect(ops(plan.child).slice(0, 4)).toEqual(["open-fd", "mount", "mount", "open-root"]);
     const fork = plan.child.findIndex((s) => s.op === "fork-command");
     expect(plan.child.findIndex((s) => s.op === "write-fd")).toBeGreaterThan(fork);
     expect(plan.child.find((s) => s.op === "write-fd")).toEqual({ op: "write-fd", openedBy: 0, content: "0" });
@@ -128,7 +138,8 @@ describe("chroot plan", () => {
   test("cleanup: nothing to unmount (the namespace goes with the sandbox); created mount points are removed", () => {
     const plan = planChroot({ ...base, mounts: [proc, tmpfs] });
     // /proc was created (one component), /tmp existed.
-    const outs = plan.child.map((s, i) => (s.op === "mkdirs" ? (i === 2 ? 1 : 0) : -1));
+    const firstMkdirs = plan.child.findIndex((s) => s.op === "mkdirs");
+    const outs = plan.child.map((s, i) => (s.op === "mkdirs" ? (i === firstMkdirs ? 1 : 0) : -1));
     expect(plan.cleanup(outs)).toEqual({ remove: [{ op: "rmdirs", path: "proc", count: 1, file: false }] });
   });
 });
