@@ -94,7 +94,7 @@ stdin and runs each in a sandbox, up to N at a time (default 1), from one
 warm process. Writes one JSON line per input line, in input order, with
 "line", "id" (when given), "exit_code", "signal", "setup_failed", "error",
 "timed_out", "oom_killed", "wall_ms", "user_ms", "sys_ms", "max_rss_kb",
-"stdout" and "stderr" (captured unless the line says otherwise). A failing
+"cgroup_peak_kb", "stdout" and "stderr" (captured unless the line says otherwise). A failing
 entry never stops the others; a malformed line gets an error result naming
 its line number. Exit status 0 once every line has a result; 125 when the
 input cannot be read.

@@ -9,7 +9,7 @@ import type { PlanInput } from "../plan/input.ts";
 import { type SandboxPlan, withinRoot } from "../plan/sandbox-plan.ts";
 import { describeStep, type Step } from "../plan/steps.ts";
 import { anyActive, trackStart } from "./active.ts";
-import { createCgroup, type SandboxCgroup } from "./cgroups.ts";
+import { createCgroup, killedForMemory, type SandboxCgroup } from "./cgroups.ts";
 import { guardMountPoints, type MountPointGuard } from "./mount-points.ts";
 import { decodeStatus, waitForExit } from "./reaper.ts";
 import { prepareStdio } from "./stdio.ts";
@@ -19,8 +19,14 @@ export interface SandboxUsage {
   /** CPU time of the command and its descendants. */
   userMs: number;
   sysMs: number;
-  /** Peak memory of the sandbox (from its cgroup), when measured. */
+  /**
+   * Peak resident memory of the command's largest process (the command or
+   * one it waited for), from wait4 as `time -v` reports it; null when below
+   * what the kernel credits the command with at its start (see commandPeakKb).
+   */
   maxRssKb: number | null;
+  /** Peak memory of the whole sandbox, page cache included, from its cgroup when one measured it. */
+  cgroupPeakKb: number | null;
 }
 
 export interface SandboxResult {
@@ -81,9 +87,21 @@ function runCleanupSteps(steps: Step[], handles: number[]): void {
   }
 }
 
-/** Journals the mount points the run created, as soon as they are known. */
+/** Narrows the journal to the mount points the run created, as soon as they are known. */
 function journalCreations(plan: SandboxPlan, guard: MountPointGuard | null, hostOuts: number[], hostUpTo: number, childOuts: number[]): void {
-  guard?.record(plan.cleanup(hostOuts, hostUpTo, childOuts).remove);
+  guard?.settle(plan.cleanup(hostOuts, hostUpTo, childOuts).remove);
+}
+
+/**
+ * The command's own peak resident size, from the ru_maxrss its wait4
+ * reported, or null when that figure may be sandboxlib's. A process that
+ * execs from memory it shares (the sandbox clones with CLONE_VM, like
+ * vfork) is credited by the kernel with that memory's peak at its exec:
+ * sandboxlib's, some 40 MB. A figure above sandboxlib's own peak so far
+ * (which that credit cannot exceed) is the command's; one below it may not be.
+ */
+export function commandPeakKb(reportedKb: number, sandboxlibPeakKb: number): number | null {
+  return reportedKb > sandboxlibPeakKb ? reportedKb : null;
 }
 
 /** Unmounts what the host steps mounted, then removes created mount points when no other sandbox uses the root. */
@@ -117,7 +135,18 @@ export async function runPlanned(config: SandboxConfig, backend: PlanningBackend
     await cgroup?.remove();
     throw e;
   }
-  const guard = guardMountPoints(plan.root, plan.createsMountPoints);
+  let guard: MountPointGuard | null = null;
+  try {
+    guard = guardMountPoints(plan.root, plan.createsMountPoints);
+    // Before anything is created: a run killed during its set-up leaves
+    // nothing the next one cannot find.
+    guard?.intend(plan);
+  } catch (e) {
+    stdio.closeAll();
+    undo(plan, guard, [], -1);
+    await cgroup?.remove();
+    throw e;
+  }
   const host = runHostSteps(plan.host);
   if (host.failure) {
     stdio.closeAll();
@@ -151,12 +180,18 @@ export async function runPlanned(config: SandboxConfig, backend: PlanningBackend
   journalCreations(plan, guard, host.outs, plan.host.length, sandbox.outs());
   let timedOut = false;
   let killed = false;
+  // The sandbox already used more memory than its limit when that was set.
+  let overLimit = false;
   // Set once the sandbox process has been reaped: its stack and the memory
   // the kernel writes at its exit go back only then.
   let exited: Promise<unknown> | null = null;
   let reaped = false;
   const timers: ReturnType<typeof setTimeout>[] = [];
   try {
+    if (!sandbox.failure && cgroup?.limitAfterExec() === "over") {
+      overLimit = true;
+      kill(target, SIGKILL);
+    }
     if (!sandbox.failure) {
       hooks.onStart?.(sandbox.pid);
       if (config.timeout !== null) {
@@ -205,12 +240,13 @@ export async function runPlanned(config: SandboxConfig, backend: PlanningBackend
       stdout,
       stderr,
       timedOut,
-      oomKilled: cgroup?.oomKilled() ?? false,
+      oomKilled: killedForMemory({ overLimit, oomKills: cgroup?.oomKills() ?? 0, signal, killedBySandboxlib: killed }),
       usage: {
         wallMs: performance.now() - started,
         userMs: usage.userUs / 1000,
         sysMs: usage.sysUs / 1000,
-        maxRssKb: cgroup?.peakMemoryKb() ?? null,
+        maxRssKb: commandPeakKb(usage.maxRssKb, process.resourceUsage().maxRSS),
+        cgroupPeakKb: cgroup?.peakMemoryKb() ?? null,
       },
     };
   } finally {
