@@ -330,12 +330,13 @@ export function createCgroup(limits: CgroupLimits, measure: boolean): SandboxCgr
 }
 
 /**
- * Whether the command itself was killed for memory: the sandbox was over
- * its limit when the limit was set, or the command died of SIGKILL that
- * sandboxlib did not send while the kernel OOM-killed in its cgroup. A
- * child killed for memory while the command exits on its own does not count.
+ * Whether the command itself was killed for memory: it died of SIGKILL,
+ * sent by sandboxlib because the sandbox was over its limit when the limit
+ * was set, or by the kernel's OOM killer in its cgroup (not by sandboxlib's
+ * timeout). A child killed for memory while the command exits on its own
+ * does not count, nor a command that was done before the limit was set.
  */
-export function killedForMemory(facts: { overLimit: boolean; oomKills: number; signal: number | null; killedBySandboxlib: boolean }): boolean {
-  if (facts.overLimit) return true;
-  return facts.oomKills > 0 && facts.signal === 9 && !facts.killedBySandboxlib;
+export function killedForMemory(facts: { overLimit: boolean; oomKills: number; signal: number | null; killedByTimeout: boolean }): boolean {
+  if (facts.signal !== 9) return false;
+  return facts.overLimit || (facts.oomKills > 0 && !facts.killedByTimeout);
 }

@@ -240,7 +240,7 @@ export async function runPlanned(config: SandboxConfig, backend: PlanningBackend
       stdout,
       stderr,
       timedOut,
-      oomKilled: killedForMemory({ overLimit, oomKills: cgroup?.oomKills() ?? 0, signal, killedBySandboxlib: killed }),
+      oomKilled: killedForMemory({ overLimit, oomKills: cgroup?.oomKills() ?? 0, signal, killedByTimeout: killed }),
       usage: {
         wallMs: performance.now() - started,
         userMs: usage.userUs / 1000,
