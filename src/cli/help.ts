@@ -77,7 +77,7 @@ Process control and hardening:
   --seccomp on|off            the default seccomp filter (default on)
   --rlimit NAME=SOFT[:HARD]   setrlimit: nofile, nproc, as, cpu, fsize, core,
                               ... (values or 'unlimited'; repeatable)
-  --memory BYTES              cgroup memory limit (k, M, G suffixes)
+  --memory BYTES              cgroup memory limit (k, M, G suffixes; at least 6M)
   --pids N                    cgroup limit on the command's processes
   --cpus FLOAT                cgroup CPU limit
   --help                      this text
