@@ -298,6 +298,7 @@ function hierarchyOf(path: string): string {
 export function createCgroup(limits: CgroupLimits, measure: boolean): SandboxCgroup | null {
   const required = limitControllers(limits);
   const limited = required.length > 0;
+  if (!limited && !measure) return null;
   if (limited) {
     const support = cgroupSupport(required);
     if ("error" in support) throw cannotLimit(limitOptions(limits), support.error);
