@@ -3,7 +3,7 @@
 import { SandboxError } from "../config/errors.ts";
 import { resolvePlanInput } from "../config/resolve.ts";
 import type { SandboxConfig } from "../config/types.ts";
-import { kill, strerror, writeText } from "../native/libc.ts";
+import { close, kill, O_RDONLY, open, readAvailable, strerror, writeText } from "../native/libc.ts";
 import { runAllHostSteps, runHostSteps, spawnSteps, spawnStepsConcurrently, type SpawnedSandbox, type StepFailure } from "../native/spawn.ts";
 import type { PlanInput } from "../plan/input.ts";
 import { type SandboxPlan, withinRoot } from "../plan/sandbox-plan.ts";
@@ -97,11 +97,39 @@ function journalCreations(plan: SandboxPlan, guard: MountPointGuard | null, host
  * reported, or null when that figure may be sandboxlib's. A process that
  * execs from memory it shares (the sandbox clones with CLONE_VM, like
  * vfork) is credited by the kernel with that memory's peak at its exec:
- * sandboxlib's, some 40 MB. A figure above sandboxlib's own peak so far
- * (which that credit cannot exceed) is the command's; one below it may not be.
+ * sandboxlib's, some 40 MB. A figure above the peak of sandboxlib's memory
+ * so far (which that credit cannot exceed) is the command's; one below it
+ * may not be.
  */
 export function commandPeakKb(reportedKb: number, sandboxlibPeakKb: number): number | null {
   return reportedKb > sandboxlibPeakKb ? reportedKb : null;
+}
+
+/**
+ * The peak resident size of this process's memory (VmHWM), in KiB. Not
+ * getrusage's ru_maxrss: that one holds what sandboxlib itself was credited
+ * with at its own exec, its caller's peak (a test runner's, a build tool's).
+ */
+export function ownMemoryPeakKb(status = readProcSelfStatus()): number {
+  const m = /^VmHWM:\s*(\d+) kB$/m.exec(status);
+  return m ? Number(m[1]) : Number.POSITIVE_INFINITY;
+}
+
+function readProcSelfStatus(): string {
+  let fd: number;
+  try {
+    fd = open("/proc/self/status", O_RDONLY);
+  } catch {
+    return ""; // No /proc: no figure that can be told from sandboxlib's.
+  }
+  try {
+    const buf = new Uint8Array(8192);
+    let used = 0;
+    for (let n; used < buf.length && (n = readAvailable(fd, buf.subarray(used))) > 0; ) used += n;
+    return new TextDecoder().decode(buf.subarray(0, used));
+  } finally {
+    close(fd);
+  }
 }
 
 /** Unmounts what the host steps mounted, then removes created mount points when no other sandbox uses the root. */
@@ -174,24 +202,31 @@ export async function runPlanned(config: SandboxConfig, backend: PlanningBackend
     throw new SandboxError("setup", `cannot create the sandbox process: ${strerror(errno)}`, "clone");
   }
   const target = signalTarget(plan, sandbox.pid, config);
+  // First thing once the command has exec'd: its limits that had to wait
+  // for that (see cgroups.ts); the shorter the wait, the less it can use unlimited.
+  let overLimit = false;
+  let limitError: unknown = null;
+  if (!sandbox.failure && cgroup) {
+    try {
+      overLimit = cgroup.limitAfterExec() === "over";
+    } catch (e) {
+      limitError = e;
+    }
+    if (overLimit || limitError) kill(target, SIGKILL);
+  }
   const untrack = starting.started(target);
   stopForOverflow = () => kill(target, SIGKILL);
   stdio.commandStarted();
   journalCreations(plan, guard, host.outs, plan.host.length, sandbox.outs());
   let timedOut = false;
   let killed = false;
-  // The sandbox already used more memory than its limit when that was set.
-  let overLimit = false;
   // Set once the sandbox process has been reaped: its stack and the memory
   // the kernel writes at its exit go back only then.
   let exited: Promise<unknown> | null = null;
   let reaped = false;
   const timers: ReturnType<typeof setTimeout>[] = [];
   try {
-    if (!sandbox.failure && cgroup?.limitAfterExec() === "over") {
-      overLimit = true;
-      kill(target, SIGKILL);
-    }
+    if (limitError) throw limitError;
     if (!sandbox.failure) {
       hooks.onStart?.(sandbox.pid);
       if (config.timeout !== null) {
@@ -245,7 +280,7 @@ export async function runPlanned(config: SandboxConfig, backend: PlanningBackend
         wallMs: performance.now() - started,
         userMs: usage.userUs / 1000,
         sysMs: usage.sysUs / 1000,
-        maxRssKb: commandPeakKb(usage.maxRssKb, process.resourceUsage().maxRSS),
+        maxRssKb: commandPeakKb(usage.maxRssKb, ownMemoryPeakKb()),
         cgroupPeakKb: cgroup?.peakMemoryKb() ?? null,
       },
     };

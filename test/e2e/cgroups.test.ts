@@ -159,6 +159,21 @@ for (const memory of [512, 4096, 16384]) {
       expect(small.cgroup_peak_kb).toBeGreaterThan(0);
     });
 
+    test("a caller with a big heap does not hide it (sandboxlib is credited with its caller's peak too)", async () => {
+      const script = scratchFile(
+        `big-caller-${backend}.ts`,
+        `const heap = new Uint8Array(400 * 1024 * 1024).fill(1);
+const r = Bun.spawnSync([${JSON.stringify(BIN)}, "run", "--backend", "${backend}", "--root", ${JSON.stringify(rootfs)}, "--json", ...${JSON.stringify(ALLOCATE)}]);
+process.stdout.write(r.stdout);
+if (heap[12345] !== 1) process.exit(9);
+`,
+      );
+      const proc = Bun.spawn([process.execPath, script], { stdout: "pipe" });
+      const result = JSON.parse(await new Response(proc.stdout).text());
+      expect(result.max_rss_kb).toBeGreaterThan(128 * 1024);
+      expect(result.max_rss_kb).toBeLessThan(400 * 1024);
+    });
+
     test("batch results carry max_rss_kb too", async () => {
       const r = await spawnCli(["batch"], { stdin: JSON.stringify({ command: ALLOCATE, filesystem_root: rootfs, backend }) });
       const [result] = r.stdout.trim().split("\n").map((l) => JSON.parse(l));
