@@ -298,17 +298,19 @@ function hierarchyOf(path: string): string {
 export function createCgroup(limits: CgroupLimits, measure: boolean): SandboxCgroup | null {
   const required = limitControllers(limits);
   const limited = required.length > 0;
-  if (!limited && !measure) return null;
+  let support: { version: 1 | 2 } | { error: string } = { error: "nothing to do" };
+  let controllers = required;
   if (limited) {
-    const support = cgroupSupport(required);
-    if ("error" in support) throw cannotLimit(limitOptions(limits), support.error);
+    support = cgroupSupport(required);
+    if ("error" in support) throw cannotLimit(limitOptions(limits), `${support.error}: run where cgroups are mounted, or drop ${limitOptions(limits)}`);
   }
   // Measuring is best effort: never a reason to refuse a run.
-  const measuring: Controller[] = measure && !required.includes("memory") ? [...required, "memory"] : required;
-  const withMeasuring = cgroupSupport(measuring);
-  const controllers = "error" in withMeasuring ? required : measuring;
-  if (controllers.length === 0) return null;
-  const version = "error" in withMeasuring ? (cgroupSupport(required) as { version: 1 | 2 }).version : withMeasuring.version;
+  if (measure && !required.includes("memory")) {
+    const withMemory = cgroupSupport([...required, "memory"]);
+    if (!("error" in withMemory)) [support, controllers] = [withMemory, [...required, "memory"]];
+  }
+  if ("error" in support) return null;
+  const version = support.version;
   const name = `${process.pid}-${++counterSeq}`;
   const made: string[] = [];
   try {
