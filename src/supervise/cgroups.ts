@@ -4,21 +4,27 @@
 // command process itself before its exec (so that everything it starts is
 // in it from its first instruction), emptied and removed afterwards.
 //
-// The memory limit is set only once the command has exec'd (limitAfterExec).
-// Until its exec the command process shares sandboxlib's memory (it is
-// cloned with CLONE_VM, to copy nothing of the Bun heap), and exec itself
-// charges the new image to the command's cgroup while the old memory is
-// still the command's: a limit reached then makes the OOM killer pick the
-// command and kill every process sharing its memory, sandboxlib included.
-// The alternatives do not avoid that: CLONE_INTO_CGROUP (v2) with CLONE_VM
-// puts the shared memory in the cgroup just the same, and moving the
-// command in from outside after its exec lets what it forks meanwhile stay
-// out. The cost is a window of some microseconds, from the command's first
-// instruction to the write, in which the memory it uses is not yet limited;
-// what it took by then still counts, and a limit it is already above ends
-// it as if the kernel had (v1 refuses the write with EBUSY; on v2 the write
-// itself would OOM-kill, so the usage is compared first: the command cannot
-// have grown before its exec has switched memory).
+// The memory limit is set only once the command has exec'd (limitAfterExec,
+// called as soon as the spawn returns: the kernel clears sp->cmd_tid at the
+// command's exec). Until its exec the command process shares sandboxlib's
+// memory (it is cloned with CLONE_VM, to copy nothing of the Bun heap), and
+// exec itself charges the new image to the command's cgroup while the old
+// memory is still the command's: a limit reached then makes the OOM killer
+// pick the command and kill every process sharing its memory, sandboxlib
+// included. The alternatives weighed do not avoid it or cost more:
+// CLONE_INTO_CGROUP (v2) with CLONE_VM puts the shared memory in the cgroup
+// just the same; moving the command in from outside (sandboxlib, or the init
+// once it has exec'd its own program) after the exec lets what it forks
+// meanwhile stay out; having the command forked by that separate init would
+// move the command's set-up steps into it. The cost here is a window, from
+// the command's first instruction to the write (microseconds; more when
+// sandboxlib's thread is busy, as in a large batch), in which the memory it
+// uses is not yet limited. What it took by then still counts: a limit it is
+// already above ends it as if the kernel had. v1 refuses such a write
+// (EBUSY) and never OOM-kills for it. v2 would OOM-kill at once, and the
+// kernel clears cmd_tid a moment before the exec switches the command to
+// its new memory: so the usage is compared first, and it cannot grow in that
+// moment (the command is inside exec); after it, a kill takes only the command.
 //
 // The pids limit stays set before: a full pids cgroup refuses a fork
 // (EAGAIN) and kills nothing. The CPU quota waits for the exec too: a
