@@ -78,7 +78,7 @@ Process control and hardening:
   --seccomp on|off            the default seccomp filter (default on)
   --rlimit NAME=SOFT[:HARD]   setrlimit: nofile, nproc, as, cpu, fsize, core,
                               ... (values or 'unlimited'; repeatable)
-  --memory BYTES              cgroup memory limit (k, M, G suffixes)
+  --memory BYTES              cgroup memory limit (k, M, G suffixes; at least 6M)
   --pids N                    cgroup limit on the command's processes
   --cpus FLOAT                cgroup CPU limit
   --help                      this text
@@ -95,7 +95,7 @@ stdin and runs each in a sandbox, up to N at a time (default 1), from one
 warm process. Writes one JSON line per input line, in input order, with
 "line", "id" (when given), "exit_code", "signal", "setup_failed", "error",
 "timed_out", "oom_killed", "wall_ms", "user_ms", "sys_ms", "max_rss_kb",
-"stdout" and "stderr" (captured unless the line says otherwise). A failing
+"cgroup_peak_kb", "stdout" and "stderr" (captured unless the line says otherwise). A failing
 entry never stops the others; a malformed line gets an error result naming
 its line number. Exit status 0 once every line has a result; 125 when the
 input cannot be read.

@@ -18,6 +18,7 @@ export function statusFields(result: SandboxResult): Record<string, unknown> {
     user_ms: round(result.usage.userMs),
     sys_ms: round(result.usage.sysMs),
     max_rss_kb: result.usage.maxRssKb,
+    cgroup_peak_kb: result.usage.cgroupPeakKb,
   };
 }
 
@@ -35,6 +36,7 @@ export function failureFields(error: SandboxError, startedAt: number): Record<st
     user_ms: 0,
     sys_ms: 0,
     max_rss_kb: null,
+    cgroup_peak_kb: null,
   };
 }
 

@@ -48,11 +48,11 @@ export interface SandboxOptions {
   seccomp?: boolean;
   /** setrlimit: { nofile: [1024, 4096], core: 0, cpu: "unlimited" }. */
   rlimits?: Readonly<Record<string, RlimitValue | readonly [RlimitValue, RlimitValue]>>;
-  /** cgroup limits: bytes of memory, processes, CPUs. */
+  /** cgroup limits: bytes of memory (at least MIN_MEMORY, 6 MiB), processes, CPUs. */
   memory?: number | null;
   pids?: number | null;
   cpus?: number | null;
-  /** Measure peak memory (maxRssKb) through a cgroup even without a limit. */
+  /** Measure the sandbox's peak memory through a cgroup (cgroupPeakKb) even without a limit, where one can be made. */
   measureMemory?: boolean;
   /** Called with the sandbox's pid once its command has started. */
   onStart?: (pid: number) => void;
@@ -103,6 +103,23 @@ function positive(name: string, value: unknown, integer: boolean): number | null
     throw configError(`invalid ${name}: ${JSON.stringify(value)} (expected a positive ${integer ? "integer" : "number"})`);
   }
   return value;
+}
+
+/**
+ * The smallest memory limit a sandbox reliably starts with, measured with a
+ * static busybox `true` on both backends: some 400 KiB with the binary in
+ * the page cache, 3 MiB when it must first be read (the page cache it fills
+ * counts against the limit). Docker's minimum, twice the cold figure.
+ */
+export const MIN_MEMORY = 6 * 1024 * 1024;
+
+/** A memory limit in bytes, refused below MIN_MEMORY: a sandbox that cannot start is killed for memory at once. */
+function memoryLimit(value: unknown): number | null {
+  const bytes = positive("memory", value, true);
+  if (bytes !== null && bytes < MIN_MEMORY) {
+    throw configError(`invalid value for --memory: ${bytes} bytes (below the minimum of ${MIN_MEMORY} bytes, 6M, that a sandbox needs to start)`);
+  }
+  return bytes;
 }
 
 function id(name: string, value: unknown): number | null {
@@ -193,7 +210,7 @@ export function toSandboxConfig(command: string | readonly string[], options: Sa
       Array.isArray(v) ? makeRlimit(name, v[0], v[1]) : makeRlimit(name, v as RlimitValue),
     ),
     limits: {
-      memory: positive("memory", options.memory, true),
+      memory: memoryLimit(options.memory),
       pids: positive("pids", options.pids, true),
       cpus: positive("cpus", options.cpus, false),
     },

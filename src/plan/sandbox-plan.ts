@@ -43,9 +43,11 @@ export function commandSteps(input: PlanInput, ownPidNamespace: boolean): Step[]
   if (file === undefined) throw new Error("plan: empty command");
   const h = input.hardening;
   const keep = capabilityMask(h.capabilities);
-  // Only the command joins the cgroups: the init shares sandboxlib's memory,
-  // and the memory cgroup's OOM killer must never pick it (it would take
-  // sandboxlib with it). The init opened the files (steps 0..n-1).
+  // Only the command joins the cgroups, first, so that all it starts is in
+  // them. It still shares sandboxlib's memory until its exec: its cgroup
+  // gets its memory limit only after that exec (see supervise/cgroups.ts),
+  // or the OOM killer could pick it and take sandboxlib with it. The init
+  // opened the files (steps 0..n-1).
   const steps: Step[] = input.cgroupProcs.map((_, i): Step => ({ op: "write-fd", openedBy: i, content: "0" }));
   if (h.newSession) steps.push({ op: "setsid" });
   for (const r of h.rlimits) steps.push({ op: "rlimit", ...r });

@@ -1,7 +1,35 @@
 // A cgroup per sandbox, for --memory, --pids and --cpus (and for measuring
-// peak memory): cgroup v2 where the host has it with the controllers needed,
-// v1 otherwise. Created before the spawn, joined by the sandbox before its
-// command starts, emptied and removed afterwards.
+// the sandbox's peak memory): cgroup v2 where the host has it with the
+// controllers needed, v1 otherwise. Created before the spawn, joined by the
+// command process itself before its exec (so that everything it starts is
+// in it from its first instruction), emptied and removed afterwards.
+//
+// The memory limit is set only once the command has exec'd (limitAfterExec,
+// called as soon as the spawn returns: the kernel clears sp->cmd_tid at the
+// command's exec). Until its exec the command process shares sandboxlib's
+// memory (it is cloned with CLONE_VM, to copy nothing of the Bun heap), and
+// exec itself charges the new image to the command's cgroup while the old
+// memory is still the command's: a limit reached then makes the OOM killer
+// pick the command and kill every process sharing its memory, sandboxlib
+// included. The alternatives weighed do not avoid it or cost more:
+// CLONE_INTO_CGROUP (v2) with CLONE_VM puts the shared memory in the cgroup
+// just the same; moving the command in from outside (sandboxlib, or the init
+// once it has exec'd its own program) after the exec lets what it forks
+// meanwhile stay out; having the command forked by that separate init would
+// move the command's set-up steps into it. The cost here is a window, from
+// the command's first instruction to the write (microseconds; more when
+// sandboxlib's thread is busy, as in a large batch), in which the memory it
+// uses is not yet limited. What it took by then still counts: a limit it is
+// already above ends it as if the kernel had. v1 refuses such a write
+// (EBUSY) and never OOM-kills for it. v2 would OOM-kill at once, and the
+// kernel clears cmd_tid a moment before the exec switches the command to
+// its new memory: so the usage is compared first, and it cannot grow in that
+// moment (the command is inside exec); after it, a kill takes only the command.
+//
+// The pids limit stays set before: a full pids cgroup refuses a fork
+// (EAGAIN) and kills nothing. The CPU quota waits for the exec too: a
+// command throttled before it, while it may hold a lock of the memory it
+// shares with sandboxlib, would stall sandboxlib.
 import { SandboxError } from "../config/errors.ts";
 import type { CgroupLimits } from "../config/types.ts";
 import { exists, kill } from "../native/libc.ts";
@@ -14,11 +42,17 @@ const join = (...parts: string[]) => parts.join("/");
 
 export interface SandboxCgroup {
   version: 1 | 2;
-  /** cgroup.procs files the sandbox writes "0" into. */
+  /** cgroup.procs files the command writes "0" into. */
   procsFiles: string[];
-  /** Whether the kernel killed something in it for lack of memory. */
-  oomKilled(): boolean;
-  /** Peak memory use in KiB, when the kernel reports it. */
+  /**
+   * Sets the limits that wait for the command's exec (see above). "over"
+   * when the sandbox already uses more memory than its limit: the caller
+   * kills it and reports it killed for memory.
+   */
+  limitAfterExec(): "set" | "over";
+  /** How many processes the kernel killed in it for lack of memory. */
+  oomKills(): number;
+  /** Peak memory use of the whole sandbox in KiB (page cache included), when the kernel reports it. */
   peakMemoryKb(): number | null;
   /** Sends SIGKILL to every process in it, once. */
   killAll(): void;
@@ -28,9 +62,15 @@ export interface SandboxCgroup {
 
 type Controller = "memory" | "pids" | "cpu";
 
-function controllersWanted(limits: CgroupLimits, measure: boolean): Controller[] {
+/** The command-line options that set these limits: "--memory and --pids". */
+export function limitOptions(limits: CgroupLimits): string {
+  const names = (["memory", "pids", "cpus"] as const).filter((k) => limits[k] !== null).map((k) => `--${k}`);
+  return names.length > 1 ? `${names.slice(0, -1).join(", ")} and ${names.at(-1)}` : (names[0] ?? "");
+}
+
+function limitControllers(limits: CgroupLimits): Controller[] {
   const wanted: Controller[] = [];
-  if (limits.memory !== null || measure) wanted.push("memory");
+  if (limits.memory !== null) wanted.push("memory");
   if (limits.pids !== null) wanted.push("pids");
   if (limits.cpus !== null) wanted.push("cpu");
   return wanted;
@@ -45,17 +85,49 @@ function read(path: string): string | null {
 }
 
 /** "oom_kill 3" in memory.events (v2) or memory.oom_control (v1). */
-function counter(text: string | null, name: string): number {
+export function counter(text: string | null, name: string): number {
   const m = text && new RegExp(`^${name} (\\d+)$`, "m").exec(text);
   return m ? Number(m[1]) : 0;
 }
 
-function write(path: string, value: string, what: string): void {
-  try {
-    nodeFs().writeFileSync(path, value);
-  } catch (e) {
-    throw new SandboxError("setup", `cannot set ${what}: ${path}: ${(e as Error).message}`);
+/** A failed cgroup write or mkdir, kept apart from sandboxlib's own errors until it is worded. */
+class CgroupFsError extends Error {
+  constructor(
+    readonly path: string,
+    readonly code: string,
+    readonly what: string,
+    message: string,
+  ) {
+    super(message);
   }
+}
+
+function fsCall<T>(path: string, what: string, call: () => T): T {
+  try {
+    return call();
+  } catch (e) {
+    const err = e as { code?: string; message?: string };
+    throw new CgroupFsError(path, err.code ?? "", what, err.message ?? String(e));
+  }
+}
+
+const write = (path: string, value: string, what: string) => fsCall(path, what, () => nodeFs().writeFileSync(path, value));
+const mkdir = (path: string) => fsCall(path, "create a cgroup", () => nodeFs().mkdirSync(path, { recursive: true }));
+
+/**
+ * The one-line refusal for limits that cannot be applied here: which
+ * options, why, and what to do. Read-only cgroups are what a container gets
+ * by default (Docker, Podman, `docker build`).
+ */
+export function cannotLimit(options: string, cause: string): SandboxError {
+  return new SandboxError("setup", `cannot apply ${options}: ${cause}`);
+}
+
+export function unwritableCause(code: string, path: string, options: string): string | null {
+  const remedy = `give the container writable cgroups (docker run --cgroupns=private, or --privileged), or drop ${options}`;
+  if (code === "EROFS") return `cgroups are read-only at ${path} (as in a container by default): ${remedy}`;
+  if (code === "EACCES" || code === "EPERM") return `cgroups at ${path} are not writable here (permission denied): ${remedy}`;
+  return null;
 }
 
 /** Which cgroup version serves these controllers here, or why none does. */
@@ -116,79 +188,90 @@ async function drainAndRemove(dirs: string[]): Promise<void> {
   }
 }
 
-/** Creates the sandbox's cgroup(s) with the limits set. */
-export function createCgroup(limits: CgroupLimits, measure: boolean): SandboxCgroup | null {
-  const controllers = controllersWanted(limits, measure);
-  if (controllers.length === 0) return null;
-  const support = cgroupSupport(controllers);
-  if ("error" in support) {
-    if (limits.memory === null && limits.pids === null && limits.cpus === null) return null; // only measuring
-    throw new SandboxError("setup", `cannot limit resources: ${support.error}`);
-  }
-  const name = `${process.pid}-${++counterSeq}`;
-  const pidsMax = limits.pids === null ? null : String(limits.pids);
-  const cpuQuota = limits.cpus === null ? null : String(Math.max(1000, Math.round(limits.cpus * 100000)));
-  if (support.version === 2) {
-    const parent = join(CGROUP_ROOT, GROUP);
-    const enable = controllers.map((c) => `+${c}`).join(" ");
-    write(join(CGROUP_ROOT, "cgroup.subtree_control"), enable, "cgroup controllers");
-    nodeFs().mkdirSync(parent, { recursive: true });
-    sweepStale(parent);
-    write(join(parent, "cgroup.subtree_control"), enable, "cgroup controllers");
-    const dir = join(parent, name);
-    nodeFs().mkdirSync(dir);
-    const made = [dir];
+/** Removes directories made before a failure (they hold no process yet). */
+function removeNow(dirs: string[]): void {
+  for (const dir of dirs.reverse()) {
     try {
+      nodeFs().rmdirSync(dir);
+    } catch {
+      // Gone already.
+    }
+  }
+}
+
+const cpuQuota = (cpus: number) => String(Math.max(1000, Math.round(cpus * 100000)));
+
+function createV2(controllers: Controller[], limits: CgroupLimits, name: string, made: string[]): SandboxCgroup {
+  const parent = join(CGROUP_ROOT, GROUP);
+  const enable = controllers.map((c) => `+${c}`).join(" ");
+  write(join(CGROUP_ROOT, "cgroup.subtree_control"), enable, "enable cgroup controllers");
+  mkdir(parent);
+  sweepStale(parent);
+  write(join(parent, "cgroup.subtree_control"), enable, "enable cgroup controllers");
+  const dir = join(parent, name);
+  mkdir(dir);
+  made.push(dir);
+  if (limits.pids !== null) write(join(dir, "pids.max"), String(limits.pids), "set the process limit");
+  return {
+    version: 2,
+    procsFiles: [join(dir, "cgroup.procs")],
+    limitAfterExec() {
       if (limits.memory !== null) {
-        write(join(dir, "memory.max"), String(limits.memory), "the memory limit");
-        if (exists(join(dir, "memory.swap.max"))) write(join(dir, "memory.swap.max"), "0", "the swap limit");
+        if (Number(read(join(dir, "memory.current")) ?? 0) > limits.memory) return "over";
+        if (exists(join(dir, "memory.swap.max"))) write(join(dir, "memory.swap.max"), "0", "set the swap limit");
+        write(join(dir, "memory.max"), String(limits.memory), "set the memory limit");
       }
-      if (pidsMax !== null) write(join(dir, "pids.max"), pidsMax, "the process limit");
-      if (cpuQuota !== null) write(join(dir, "cpu.max"), `${cpuQuota} 100000`, "the CPU limit");
+      if (limits.cpus !== null) write(join(dir, "cpu.max"), `${cpuQuota(limits.cpus)} 100000`, "set the CPU limit");
+      return "set";
+    },
+    oomKills: () => counter(read(join(dir, "memory.events")), "oom_kill"),
+    peakMemoryKb: () => {
+      const peak = read(join(dir, "memory.peak"));
+      return peak === null ? null : Math.round(Number(peak) / 1024);
+    },
+    killAll: () => void killMembers(made),
+    remove: () => drainAndRemove(made),
+  };
+}
+
+function createV1(controllers: Controller[], limits: CgroupLimits, name: string, made: string[]): SandboxCgroup {
+  const dirs: Partial<Record<Controller, string>> = {};
+  for (const c of controllers) {
+    sweepStale(join(CGROUP_ROOT, c, GROUP));
+    const dir = join(CGROUP_ROOT, c, GROUP, name);
+    mkdir(dir);
+    made.push(dir);
+    dirs[c] = dir;
+  }
+  if (dirs.pids && limits.pids !== null) write(join(dirs.pids, "pids.max"), String(limits.pids), "set the process limit");
+  /** A limit the usage is already above: the kernel refuses it (EBUSY) after trying to reclaim. */
+  const setMemory = (file: string, value: number): boolean => {
+    try {
+      write(file, String(value), "set the memory limit");
+      return true;
     } catch (e) {
-      void drainAndRemove(made);
+      if (e instanceof CgroupFsError && e.code === "EBUSY") return false;
       throw e;
     }
-    return {
-      version: 2,
-      procsFiles: [join(dir, "cgroup.procs")],
-      oomKilled: () => counter(read(join(dir, "memory.events")), "oom_kill") > 0,
-      peakMemoryKb: () => {
-        const peak = read(join(dir, "memory.peak"));
-        return peak === null ? null : Math.round(Number(peak) / 1024);
-      },
-      killAll: () => void killMembers(made),
-      remove: () => drainAndRemove(made),
-    };
-  }
-  const dirs: Partial<Record<Controller, string>> = {};
-  const made: string[] = [];
-  try {
-    for (const c of controllers) {
-      sweepStale(join(CGROUP_ROOT, c, GROUP));
-      const dir = join(CGROUP_ROOT, c, GROUP, name);
-      nodeFs().mkdirSync(dir, { recursive: true });
-      made.push(dir);
-      dirs[c] = dir;
-    }
-    const mem = dirs.memory;
-    if (mem && limits.memory !== null) {
-      write(join(mem, "memory.limit_in_bytes"), String(limits.memory), "the memory limit");
-      if (exists(join(mem, "memory.memsw.limit_in_bytes"))) write(join(mem, "memory.memsw.limit_in_bytes"), String(limits.memory), "the swap limit");
-    }
-    if (dirs.pids && pidsMax !== null) write(join(dirs.pids, "pids.max"), pidsMax, "the process limit");
-    if (dirs.cpu && cpuQuota !== null) {
-      write(join(dirs.cpu, "cpu.cfs_period_us"), "100000", "the CPU period");
-      write(join(dirs.cpu, "cpu.cfs_quota_us"), cpuQuota, "the CPU limit");
-    }
-  } catch (e) {
-    void drainAndRemove(made);
-    throw e;
-  }
+  };
   return {
     version: 1,
     procsFiles: made.map((d) => join(d, "cgroup.procs")),
-    oomKilled: () => (dirs.memory ? counter(read(join(dirs.memory, "memory.oom_control")), "oom_kill") > 0 : false),
+    limitAfterExec() {
+      const mem = dirs.memory;
+      if (mem && limits.memory !== null) {
+        // memsw (memory and swap) may never be below the memory limit: that one first.
+        if (!setMemory(join(mem, "memory.limit_in_bytes"), limits.memory)) return "over";
+        const memsw = join(mem, "memory.memsw.limit_in_bytes");
+        if (exists(memsw) && !setMemory(memsw, limits.memory)) return "over";
+      }
+      if (dirs.cpu && limits.cpus !== null) {
+        write(join(dirs.cpu, "cpu.cfs_period_us"), "100000", "set the CPU period");
+        write(join(dirs.cpu, "cpu.cfs_quota_us"), cpuQuota(limits.cpus), "set the CPU limit");
+      }
+      return "set";
+    },
+    oomKills: () => (dirs.memory ? counter(read(join(dirs.memory, "memory.oom_control")), "oom_kill") : 0),
     peakMemoryKb: () => {
       const peak = dirs.memory ? read(join(dirs.memory, "memory.max_usage_in_bytes")) : null;
       return peak === null ? null : Math.round(Number(peak) / 1024);
@@ -196,4 +279,73 @@ export function createCgroup(limits: CgroupLimits, measure: boolean): SandboxCgr
     killAll: () => void killMembers(made),
     remove: () => drainAndRemove(made),
   };
+}
+
+/** A cgroup write that failed, worded for the person who ran sandboxlib. */
+function cgroupError(e: CgroupFsError, limits: CgroupLimits): SandboxError {
+  const options = limitOptions(limits);
+  const cause = unwritableCause(e.code, hierarchyOf(e.path), options);
+  if (cause) return cannotLimit(options, cause);
+  return new SandboxError("setup", `cannot ${e.what}: ${e.path}: ${e.message}`);
+}
+
+/** The mounted hierarchy a cgroup path is in: /sys/fs/cgroup/memory for /sys/fs/cgroup/memory/sandboxlib/x. */
+function hierarchyOf(path: string): string {
+  const rest = path.slice(CGROUP_ROOT.length + 1).split("/");
+  return exists(join(CGROUP_ROOT, rest[0] ?? "", "cgroup.procs")) ? join(CGROUP_ROOT, rest[0]!) : CGROUP_ROOT;
+}
+
+/**
+ * Creates the sandbox's cgroup(s) with the limits that may be set before
+ * the command runs (see above). With no limit, `measure` asks for a memory
+ * cgroup to measure the sandbox's peak, where one can be made: null
+ * otherwise, or when there is nothing to do.
+ */
+export function createCgroup(limits: CgroupLimits, measure: boolean): SandboxCgroup | null {
+  const required = limitControllers(limits);
+  const limited = required.length > 0;
+  let support: { version: 1 | 2 } | { error: string } = { error: "nothing to do" };
+  let controllers = required;
+  if (limited) {
+    support = cgroupSupport(required);
+    if ("error" in support) throw cannotLimit(limitOptions(limits), `${support.error}: run where cgroups are mounted, or drop ${limitOptions(limits)}`);
+  }
+  // Measuring is best effort: never a reason to refuse a run.
+  if (measure && !required.includes("memory")) {
+    const withMemory = cgroupSupport([...required, "memory"]);
+    if (!("error" in withMemory)) [support, controllers] = [withMemory, [...required, "memory"]];
+  }
+  if ("error" in support) return null;
+  const version = support.version;
+  const name = `${process.pid}-${++counterSeq}`;
+  const made: string[] = [];
+  try {
+    const cgroup = version === 2 ? createV2(controllers, limits, name, made) : createV1(controllers, limits, name, made);
+    const limitAfterExec = cgroup.limitAfterExec;
+    cgroup.limitAfterExec = () => {
+      try {
+        return limitAfterExec();
+      } catch (e) {
+        throw e instanceof CgroupFsError ? cgroupError(e, limits) : e;
+      }
+    };
+    return cgroup;
+  } catch (e) {
+    removeNow(made);
+    if (!limited) return null;
+    if (e instanceof CgroupFsError) throw cgroupError(e, limits);
+    throw e;
+  }
+}
+
+/**
+ * Whether the command itself was killed for memory: it died of SIGKILL,
+ * sent by sandboxlib because the sandbox was over its limit when the limit
+ * was set, or by the kernel's OOM killer in its cgroup (not by sandboxlib's
+ * timeout). A child killed for memory while the command exits on its own
+ * does not count, nor a command that was done before the limit was set.
+ */
+export function killedForMemory(facts: { overLimit: boolean; oomKills: number; signal: number | null; killedByTimeout: boolean }): boolean {
+  if (facts.signal !== 9) return false;
+  return facts.overLimit || (facts.oomKills > 0 && !facts.killedByTimeout);
 }

@@ -3,14 +3,30 @@
 // sandbox's mount (rmdir detaches mounts in every namespace), and the
 // sandbox that created one is not always the last to use it. So:
 //  - every run holds a shared flock on the root directory while it runs;
-//  - what it creates is appended to a journal kept for that root
-//    (/run/sandboxlib/<dev>-<ino>.created);
+//  - before anything is created, it journals the mount points it may create
+//    (the components of its mkdirs steps that do not exist yet, looked up in
+//    the root as the steps will resolve them) in a journal kept for that root
+//    (STATE_DIR/<dev>-<ino>.created); a journal it cannot write ends the run
+//    before anything is created. Journalled after the fact, a mount point
+//    created just before sandboxlib was SIGKILLed, or while the state
+//    directory was full, would be left in the root for good;
+//  - once its sandbox is set up, it narrows its record to what it did create;
 //  - the run that can take the lock exclusively, the last one out, removes
-//    everything in the journal, newest first, and the journal with it.
-// Mount points left by a run that was killed are removed by the next last one.
-import { close, exists, flock, LOCK_EX, LOCK_NB, LOCK_SH, LOCK_UN, O_RDONLY, open, stat, SysError } from "../native/libc.ts";
+//    everything in the journal, newest first, and the journal with it: what
+//    runs created, and of what runs that died before narrowing meant to
+//    create, whatever exists and is empty (deepest first).
+//
+// Journal lines, appended (JSON):
+//   {"run":R,"path":P,"count":N,"file":B,"intent":true}  run R may create these
+//   {"run":R,"path":P,"count":N,"file":B}                run R created these
+//   {"run":R,"settled":true}                             R's intents are replaced by its created lines
+// Lines without "run" (journals of earlier versions) count as created.
+import { SandboxError } from "../config/errors.ts";
+import { close, exists, flock, LOCK_EX, LOCK_NB, LOCK_SH, LOCK_UN, O_RDONLY, open, stat, strerror, SysError } from "../native/libc.ts";
 import { nodeFs } from "../native/node-fs.ts";
+import type { SandboxPlan } from "../plan/sandbox-plan.ts";
 import type { Step } from "../plan/steps.ts";
+import { type Presence, probeRoot } from "./root-probe.ts";
 
 const O_DIRECTORY = 0o200000;
 
@@ -18,9 +34,21 @@ export const STATE_DIR = process.env.SANDBOXLIB_STATE_DIR ?? "/run/sandboxlib";
 
 type Removal = Extract<Step, { op: "rmdirs" }>;
 
+export interface JournalEntry {
+  run: string | null;
+  removal: Removal;
+  intent: boolean;
+}
+
 export interface MountPointGuard {
-  /** Records removals for what this run created (newest first). */
-  record(removals: readonly Removal[]): void;
+  /**
+   * Journals the mount points `plan` may create, before any is: throws a
+   * SandboxError naming the state directory when the journal cannot be
+   * written.
+   */
+  intend(plan: SandboxPlan): void;
+  /** Narrows this run's record to the removals for what it created (newest first). Best effort: the intents stand otherwise. */
+  settle(removals: readonly Removal[]): void;
   /**
    * Ends the run: when no other run holds the root, hands every recorded
    * removal (newest first) to `remove`, still under the exclusive lock so
@@ -35,19 +63,94 @@ function journalPath(root: string): string {
   return `${STATE_DIR}/${st.dev}-${st.ino}.created`;
 }
 
-function parseJournal(text: string): Removal[] {
-  const out: Removal[] = [];
-  for (const line of text.split("\n")) {
-    if (!line) continue;
-    try {
-      const { path, count, file } = JSON.parse(line) as { path: unknown; count: unknown; file: unknown };
-      if (typeof path === "string" && typeof count === "number" && typeof file === "boolean") out.push({ op: "rmdirs", path, count, file });
-    } catch {
-      // A line torn by a crash: skip it.
+/** Counts, for each mkdirs step, the trailing components of its path missing now or not made by an earlier step (-1 for other steps). */
+function missingComponents(steps: readonly Step[], presence: (path: string) => Presence, made: Set<string>): number[] {
+  return steps.map((step) => {
+    if (step.op !== "mkdirs") return -1;
+    const parts = step.path.split("/");
+    let firstMissing = -1;
+    for (let i = 0; i < parts.length && firstMissing < 0; i++) {
+      const prefix = parts.slice(0, i + 1).join("/");
+      if (made.has(prefix)) continue;
+      const found = presence(prefix);
+      // Something in the way (a file, a loop): the step fails there and creates nothing.
+      if (found === "unreachable") return 0;
+      if (found === "missing") firstMissing = i;
     }
-  }
-  return out;
+    if (firstMissing < 0) return 0;
+    for (let i = firstMissing; i < parts.length; i++) made.add(parts.slice(0, i + 1).join("/"));
+    return parts.length - firstMissing;
+  });
 }
+
+/**
+ * The removals for every mount point `plan` may create (newest first), as
+ * if each of its mkdirs steps created all that is missing: the plan's own
+ * cleanup, given the counts the steps would report.
+ */
+export function intendedCreations(plan: SandboxPlan, presence: (path: string) => Presence): Removal[] {
+  const childOuts = missingComponents(plan.child, presence, new Set<string>());
+  return plan.cleanup(childOuts).remove;
+}
+
+const line = (fields: Record<string, unknown>) => `${JSON.stringify(fields)}\n`;
+const removalFields = (r: Removal) => ({ path: r.path, count: r.count, file: r.file });
+
+/** Journal lines for `removals` (given newest first, written oldest first). */
+export function journalLines(run: string, removals: readonly Removal[], intent: boolean): string {
+  return [...removals].reverse().map((r) => line({ run, ...removalFields(r), ...(intent ? { intent: true } : {}) })).join("");
+}
+
+export const settledLine = (run: string) => line({ run, settled: true });
+
+/** The entries of a journal, oldest first; lines torn by a crash are skipped. */
+export function parseJournal(text: string): JournalEntry[] {
+  const entries: JournalEntry[] = [];
+  const settled = new Set<string>();
+  for (const text_ of text.split("\n")) {
+    if (!text_) continue;
+    let v: Record<string, unknown>;
+    try {
+      v = JSON.parse(text_) as Record<string, unknown>;
+    } catch {
+      continue;
+    }
+    if (v === null || typeof v !== "object") continue;
+    const run = typeof v.run === "string" ? v.run : null;
+    if (run !== null && v.settled === true) {
+      settled.add(run);
+      continue;
+    }
+    const { path, count, file } = v;
+    if (typeof path !== "string" || typeof count !== "number" || typeof file !== "boolean") continue;
+    entries.push({ run, removal: { op: "rmdirs", path, count, file }, intent: v.intent === true });
+  }
+  return entries.filter((e) => !(e.intent && e.run !== null && settled.has(e.run)));
+}
+
+/**
+ * What to remove for a journal's entries, newest first. An intent's file
+ * goes only when it is an empty regular file, as sandboxlib creates them
+ * (rmdirs removes a file whatever it holds); its directories go only when
+ * empty (rmdir).
+ */
+export function journalRemovals(entries: readonly JournalEntry[], isEmptyFile: (path: string) => boolean, presence: (path: string) => Presence): Removal[] {
+  return entries
+    .filter((e) => !(e.intent && e.removal.file && presence(e.removal.path) === "present" && !isEmptyFile(e.removal.path)))
+    .map((e) => e.removal)
+    .reverse();
+}
+
+/** Why a state-directory write failed, in words. */
+function reason(e: unknown): string {
+  const err = e as { errno?: unknown; message?: unknown };
+  if (typeof err.errno === "number" && err.errno !== 0) return strerror(Math.abs(err.errno));
+  return String(err.message ?? e);
+}
+
+let runSeq = 0;
+/** Unique among the runs that ever share a journal: pid, this process's start, a counter. */
+const newRunId = () => `${process.pid}-${Math.floor(performance.timeOrigin)}-${++runSeq}`;
 
 /**
  * The guard for a run on `root`, or null when there is nothing to guard: the
@@ -58,15 +161,35 @@ export function guardMountPoints(root: string, createsMountPoints: boolean): Mou
   if (!createsMountPoints && !exists(journal)) return null;
   const fd = open(root, O_RDONLY | O_DIRECTORY);
   flock(fd, LOCK_SH);
+  const run = newRunId();
+  let journalled = false;
   let done = false;
+  const append = (text: string) => {
+    const { appendFileSync, mkdirSync } = nodeFs();
+    mkdirSync(STATE_DIR, { recursive: true, mode: 0o700 });
+    // A leading newline keeps a line torn by an earlier failed append (a
+    // full disk) from swallowing this one.
+    appendFileSync(journal, `\n${text}`, { mode: 0o600 });
+  };
   return {
-    record(removals) {
+    intend(plan) {
+      const probe = probeRoot(fd);
+      const removals = intendedCreations(plan, probe.presence);
       if (removals.length === 0) return;
-      const { appendFileSync, mkdirSync } = nodeFs();
-      mkdirSync(STATE_DIR, { recursive: true, mode: 0o700 });
-      // Oldest first in the file; each line is one small atomic append.
-      const lines = [...removals].reverse().map((r) => `${JSON.stringify({ path: r.path, count: r.count, file: r.file })}\n`);
-      appendFileSync(journal, lines.join(""), { mode: 0o600 });
+      try {
+        append(journalLines(run, removals, true));
+      } catch (e) {
+        throw new SandboxError("setup", `cannot record the mount points this run may create in the state directory ${STATE_DIR}: ${reason(e)} (SANDBOXLIB_STATE_DIR chooses another)`);
+      }
+      journalled = true;
+    },
+    settle(removals) {
+      if (!journalled && removals.length === 0) return;
+      try {
+        append(journalLines(run, removals, false) + settledLine(run));
+      } catch {
+        // The intents stand: a superset of what was created.
+      }
     },
     finish(remove) {
       if (done) return;
@@ -81,7 +204,8 @@ export function guardMountPoints(root: string, createsMountPoints: boolean): Mou
         const { readFileSync, rmSync } = nodeFs();
         let removals: Removal[] = [];
         try {
-          removals = parseJournal(readFileSync(journal, "utf8")).reverse();
+          const probe = probeRoot(fd);
+          removals = journalRemovals(parseJournal(readFileSync(journal, "utf8")), probe.isEmptyFile, probe.presence);
         } catch {
           // No journal: it was removed meanwhile.
         }

@@ -4,13 +4,13 @@ import { SandboxError } from "../config/errors.ts";
 import { resolvePlanInput } from "../config/resolve.ts";
 import type { SandboxConfig } from "../config/types.ts";
 import { CLONE_NEWNS, CLONE_NEWPID } from "../native/clone-flags.ts";
-import { kill, strerror } from "../native/libc.ts";
+import { close, kill, O_RDONLY, open, readAvailable, strerror } from "../native/libc.ts";
 import { runAllHostSteps, spawnSteps, spawnStepsConcurrently, type SpawnedSandbox, type StepFailure } from "../native/spawn.ts";
 import type { PlanInput } from "../plan/input.ts";
 import { type SandboxPlan, withinRoot } from "../plan/sandbox-plan.ts";
 import { describeStep, type Step } from "../plan/steps.ts";
 import { anyActive, trackStart } from "./active.ts";
-import { createCgroup, type SandboxCgroup } from "./cgroups.ts";
+import { createCgroup, killedForMemory, type SandboxCgroup } from "./cgroups.ts";
 import { killMarked, mountNamespaceOf, type SandboxMarks } from "./leftovers.ts";
 import { guardMountPoints, type MountPointGuard } from "./mount-points.ts";
 import { type Deadline, startDeadline } from "./deadline.ts";
@@ -22,8 +22,14 @@ export interface SandboxUsage {
   /** CPU time of the command and its descendants. */
   userMs: number;
   sysMs: number;
-  /** Peak memory of the sandbox (from its cgroup), when measured. */
+  /**
+   * Peak resident memory of the command's largest process (the command or
+   * one it waited for), from wait4 as `time -v` reports it; null when below
+   * what the kernel credits the command with at its start (see commandPeakKb).
+   */
   maxRssKb: number | null;
+  /** Peak memory of the whole sandbox, page cache included, from its cgroup when one measured it. */
+  cgroupPeakKb: number | null;
 }
 
 export interface SandboxResult {
@@ -74,10 +80,50 @@ export function stepError(step: Step | undefined, failure: StepFailure): Sandbox
   return new SandboxError("setup", `cannot ${what}: ${reason}${hint}`, what);
 }
 
-/** Journals the mount points the run created, as soon as they are known. */
+/** Narrows the journal to the mount points the run created, as soon as they are known. */
 function journalCreations(plan: SandboxPlan, guard: MountPointGuard | null, childOuts: number[]): void {
-  guard?.record(plan.cleanup(childOuts).remove);
+  guard?.settle(plan.cleanup(childOuts).remove);
 }
+/**
+ * The command's own peak resident size, from the ru_maxrss its wait4
+ * reported, or null when that figure may be sandboxlib's. A process that
+ * execs from memory it shares (the sandbox clones with CLONE_VM, like
+ * vfork) is credited by the kernel with that memory's peak at its exec:
+ * sandboxlib's, some 40 MB. A figure above the peak of sandboxlib's memory
+ * so far (which that credit cannot exceed) is the command's; one below it
+ * may not be.
+ */
+export function commandPeakKb(reportedKb: number, sandboxlibPeakKb: number): number | null {
+  return reportedKb > sandboxlibPeakKb ? reportedKb : null;
+}
+
+/**
+ * The peak resident size of this process's memory (VmHWM), in KiB. Not
+ * getrusage's ru_maxrss: that one holds what sandboxlib itself was credited
+ * with at its own exec, its caller's peak (a test runner's, a build tool's).
+ */
+export function ownMemoryPeakKb(status = readProcSelfStatus()): number {
+  const m = /^VmHWM:\s*(\d+) kB$/m.exec(status);
+  return m ? Number(m[1]) : Number.POSITIVE_INFINITY;
+}
+
+function readProcSelfStatus(): string {
+  let fd: number;
+  try {
+    fd = open("/proc/self/status", O_RDONLY);
+  } catch {
+    return ""; // No /proc: no figure that can be told from sandboxlib's.
+  }
+  try {
+    const buf = new Uint8Array(8192);
+    let used = 0;
+    for (let n; used < buf.length && (n = readAvailable(fd, buf.subarray(used))) > 0; ) used += n;
+    return new TextDecoder().decode(buf.subarray(0, used));
+  } finally {
+    close(fd);
+  }
+}
+
 
 /** Removes created mount points when no other sandbox uses the root. */
 function undo(plan: SandboxPlan, guard: MountPointGuard | null): void {
@@ -122,7 +168,18 @@ export async function runPlanned(config: SandboxConfig, backend: PlanningBackend
     await cgroup?.remove();
     throw e;
   }
-  const guard = guardMountPoints(plan.root, plan.createsMountPoints);
+  let guard: MountPointGuard | null = null;
+  try {
+    guard = guardMountPoints(plan.root, plan.createsMountPoints);
+    // Before anything is created: a run killed during its set-up leaves
+    // nothing the next one cannot find.
+    guard?.intend(plan);
+  } catch (e) {
+    stdio.closeAll();
+    undo(plan, guard);
+    await cgroup?.remove();
+    throw e;
+  }
   let sandbox: SpawnedSandbox;
   // Alone, this thread has nothing to do while the sandbox is set up: it
   // spawns it itself, the quickest way. Beside other sandboxes (a batch,
@@ -142,6 +199,18 @@ export async function runPlanned(config: SandboxConfig, backend: PlanningBackend
   }
   const target = signalTarget(plan, sandbox, config);
   const marks = marksOf(plan, sandbox, config);
+  // First thing once the command has exec'd: its limits that had to wait
+  // for that (see cgroups.ts); the shorter the wait, the less it can use unlimited.
+  let overLimit = false;
+  let limitError: unknown = null;
+  if (!sandbox.failure && cgroup) {
+    try {
+      overLimit = cgroup.limitAfterExec() === "over";
+    } catch (e) {
+      limitError = e;
+    }
+    if (overLimit || limitError) kill(target, SIGKILL);
+  }
   const untrack = starting.started(target);
   stopForOverflow = () => kill(target, SIGKILL);
   stdio.commandStarted();
@@ -154,6 +223,7 @@ export async function runPlanned(config: SandboxConfig, backend: PlanningBackend
   let reaped = false;
   const timers: Deadline[] = [];
   try {
+    if (limitError) throw limitError;
     if (!sandbox.failure) {
       hooks.onStart?.(sandbox.pid);
       if (config.timeout !== null) {
@@ -203,12 +273,13 @@ export async function runPlanned(config: SandboxConfig, backend: PlanningBackend
       stdout,
       stderr,
       timedOut,
-      oomKilled: cgroup?.oomKilled() ?? false,
+      oomKilled: killedForMemory({ overLimit, oomKills: cgroup?.oomKills() ?? 0, signal, killedByTimeout: killed }),
       usage: {
         wallMs: performance.now() - started,
         userMs: usage.userUs / 1000,
         sysMs: usage.sysUs / 1000,
-        maxRssKb: cgroup?.peakMemoryKb() ?? null,
+        maxRssKb: commandPeakKb(usage.maxRssKb, ownMemoryPeakKb()),
+        cgroupPeakKb: cgroup?.peakMemoryKb() ?? null,
       },
     };
   } finally {

@@ -254,7 +254,9 @@ for (const backend of BACKENDS) {
       expect(Number.isInteger(lines[0].child_pid)).toBe(true);
       expect(lines[1]).toMatchObject({ exit_code: 3, signal: null, setup_failed: false, timed_out: false, oom_killed: false });
       for (const key of ["wall_ms", "user_ms", "sys_ms"]) expect(typeof lines[1][key]).toBe("number");
-      expect(lines[1].max_rss_kb).toBeGreaterThan(0);
+      // A small command's peak is below what the kernel credits it with at
+      // its start (sandboxlib's own): not reported (see cgroups.test.ts).
+      expect(lines[1].max_rss_kb).toBeNull();
     });
 
     test("failure by a signal", async () => {
@@ -284,7 +286,7 @@ for (const backend of BACKENDS) {
     test("--json includes the same fields", async () => {
       const r = await run(["--json", "sh", "-c", "echo out"]);
       expect(Object.keys(JSON.parse(r.stdout)).sort()).toEqual(
-        ["exit_code", "signal", "setup_failed", "timed_out", "oom_killed", "wall_ms", "user_ms", "sys_ms", "max_rss_kb", "stdout", "stderr"].sort(),
+        ["exit_code", "signal", "setup_failed", "timed_out", "oom_killed", "wall_ms", "user_ms", "sys_ms", "max_rss_kb", "cgroup_peak_kb", "stdout", "stderr"].sort(),
       );
     });
 
