@@ -3,7 +3,8 @@
 import { COMMON_FEATURES } from "../config/capabilities.ts";
 import { configError } from "../config/errors.ts";
 import { initProgramFd } from "../native/helper.ts";
-import { exists } from "../native/libc.ts";
+import { canUse } from "../hardening/caller-capabilities.ts";
+import { exists, writeText } from "../native/libc.ts";
 import { planLinux } from "../plan/linux-plan.ts";
 import { defineExecutor } from "./executor.ts";
 
@@ -18,6 +19,18 @@ function kernelSupport(): string | null {
 
 let kernelReason: { reason: string | null } | undefined;
 
+let movedRootWarned = false;
+
+/** pivot_root was refused and the root entered by MS_MOVE + chroot (helper.c): said once per process. */
+function warnMovedRoot(): void {
+  if (movedRootWarned) return;
+  movedRootWarned = true;
+  writeText(
+    2,
+    "sandboxlib: warning: pivot_root is refused here (a container's seccomp profile?): the sandbox root was entered by moving it onto / and chroot, the old root stays beneath it, and the command runs without CAP_SYS_CHROOT so that it cannot climb back; for pivot_root: docker run --security-opt seccomp=unconfined\n",
+  );
+}
+
 export const linuxExecutor = defineExecutor({
   name: "linux",
   capabilities: {
@@ -26,7 +39,7 @@ export const linuxExecutor = defineExecutor({
     filesystem_writable_paths: ["all", "none", "any"],
     features: [...COMMON_FEATURES, "pid_namespace", "ipc_namespace", "uts_namespace", "hostname"],
   },
-  planner: planLinux,
+  planner: (input) => planLinux(input, { loopback: canUse("NET_ADMIN"), onMovedRoot: warnMovedRoot }),
   hasInit: true,
   unavailableReason: () => (kernelReason ??= { reason: kernelSupport() }).reason,
   check(config) {

@@ -23,6 +23,8 @@ export interface SandboxPlan {
    * step and how far the host steps got (the failing index, or all).
    */
   cleanup(hostOuts: readonly number[], hostUpTo: number, childOuts: readonly number[]): Cleanup;
+  /** Told what the child's steps left in their `out` once it is spawned (a fallback it took, say). */
+  spawned?(childOuts: readonly number[]): void;
 }
 
 export interface Cleanup {

@@ -70,7 +70,8 @@ export function stepError(step: Step | undefined, failure: StepFailure): Sandbox
   }
   const what = step ? describeStep(step) : "set up the sandbox";
   const hint = failure.errno === ENOSYS ? " (this kernel lacks a system call sandboxlib needs: openat2 needs Linux 5.6, mount_setattr 5.12)" : "";
-  return new SandboxError("setup", `cannot ${what}: ${reason}${hint}`, what);
+  // The step and errno, for whoever tells a refusing environment from a bad setting (src/executors/environment.ts).
+  return Object.assign(new SandboxError("setup", `cannot ${what}: ${reason}${hint}`, what), { cause: { step: step ?? null, errno: failure.errno } });
 }
 
 function runCleanupSteps(steps: Step[], handles: number[]): void {
@@ -142,13 +143,14 @@ export async function runPlanned(config: SandboxConfig, backend: PlanningBackend
     undo(plan, guard, host.outs, plan.host.length);
     await cgroup?.remove();
     const errno = (e as { errno?: number }).errno ?? 0;
-    throw new SandboxError("setup", `cannot create the sandbox process: ${strerror(errno)}`, "clone");
+    throw Object.assign(new SandboxError("setup", `cannot create the sandbox process: ${strerror(errno)}`, "clone"), { cause: { step: null, errno } });
   }
   const target = signalTarget(plan, sandbox.pid, config);
   const untrack = starting.started(target);
   stopForOverflow = () => kill(target, SIGKILL);
   stdio.commandStarted();
   journalCreations(plan, guard, host.outs, plan.host.length, sandbox.outs());
+  plan.spawned?.(sandbox.outs());
   let timedOut = false;
   let killed = false;
   // Set once the sandbox process has been reaped: its stack and the memory

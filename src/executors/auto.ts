@@ -1,0 +1,69 @@
+// The backend used when none is named (no --backend, no SANDBOXLIB_BACKEND):
+// the linux backend where it can run, else the chroot backend, with one
+// warning line saying why and what would give more isolation.
+//
+// Deciding costs nothing where the linux backend works: no probe runs.
+// Where this process lacks CAP_SYS_ADMIN (a container's default set), it is
+// known at once that namespaces and mounts will be refused. Otherwise the
+// linux backend is tried, and a refusal of its namespaces or of its first
+// mounts (a seccomp profile, a security module) sends this run, and every
+// later one of the process, to the chroot backend. A refused pivot_root
+// alone keeps the namespaces (helper.c enters the root by MS_MOVE + chroot).
+import type { Capabilities } from "../config/capabilities.ts";
+import { geteuid, writeText } from "../native/libc.ts";
+import { CONTAINER_REMEDY, knownLinuxRefusal, LinuxRefused, markDegraded, markFallback, redirected } from "./environment.ts";
+import type { BackendName, Executor } from "./executor.ts";
+
+let instance: Executor | undefined;
+let warned = false;
+
+/** The warning of a fallback, once per process. */
+function warnFallback(reason: string): void {
+  if (warned) return;
+  warned = true;
+  writeText(
+    2,
+    `sandboxlib: warning: the linux backend cannot run here: ${reason}; using the chroot backend, without namespaces (the command's capabilities, seccomp filter, no_new_privs, rlimits and timeouts still apply); for namespaces: ${CONTAINER_REMEDY}\n`,
+  );
+}
+
+/** Why the linux backend is known not to run here (kernel, capabilities, an earlier refusal), or null. */
+function refusal(linux: Executor): string | null {
+  return linux.unavailableReason() ?? knownLinuxRefusal();
+}
+
+export function defaultExecutor(linux: Executor, chroot: Executor): Executor {
+  if (instance) return instance;
+  const chosen = () => (refusal(linux) === null ? linux : chroot);
+  const executor: Executor = {
+    get name(): BackendName {
+      return chosen().name;
+    },
+    get CAPABILITIES(): Capabilities {
+      return chosen().CAPABILITIES;
+    },
+    unavailableReason: () => linux.unavailableReason() && chroot.unavailableReason(),
+    degradeConfigForCapabilities(options, warn = true) {
+      // Known to fall back: degrade for the chroot backend now. Not known:
+      // marked, so that a fallback degrades instead of failing.
+      return refusal(linux) === null ? markDegraded(options, warn) : chroot.degradeConfigForCapabilities(options, warn);
+    },
+    async runSandbox(command, options = {}) {
+      // Not root: the linux backend says so, as the chroot backend would.
+      if (geteuid() !== 0) return linux.runSandbox(command, options);
+      let reason = refusal(linux);
+      if (reason === null) {
+        try {
+          return await linux.runSandbox(command, options);
+        } catch (e) {
+          if (!(e instanceof LinuxRefused)) throw e;
+          reason = e.reason;
+        }
+      }
+      warnFallback(reason);
+      return chroot.runSandbox(command, markFallback(options, reason));
+    },
+    runSandboxWithRedirection: (command, options = {}) => redirected(executor, command, options),
+  };
+  return (instance = executor);
+}
