@@ -60,8 +60,8 @@ export function defaultExecutor(linux: Executor, chroot: Executor): Executor {
           reason = e.reason;
         }
       }
-      warnFallback(reason);
-      return chroot.runSandbox(command, markFallback(options, reason));
+      const why = reason;
+      return chroot.runSandbox(command, markFallback(options, { reason, proceeding: () => warnFallback(why) }));
     },
     runSandboxWithRedirection: (command, options = {}) => redirected(executor, command, options),
   };

@@ -29,7 +29,7 @@ let linuxRefused: string | null = null;
 /** Why namespaces and mounts cannot be used here, as far as known without trying (null: try). */
 export function knownLinuxRefusal(caps: CallerCapabilities = callerCapabilities()): string | null {
   if (linuxRefused) return linuxRefused;
-  if (!canUse("SYS_ADMIN", caps)) return "this process lacks CAP_SYS_ADMIN, which namespaces and mounts need (as with a container's default capability set)";
+  if (!canUse("SYS_ADMIN", caps)) return "this process lacks CAP_SYS_ADMIN, which namespaces and mounts need, as with a container's default capability set";
   return null;
 }
 
@@ -61,20 +61,26 @@ export function linuxRefusalOf(e: unknown): string | null {
   if (!cause || typeof cause.errno !== "number") return null;
   const { step, errno } = cause;
   const refused = errno === EPERM || errno === EACCES;
-  if (e.step === "clone" && refused) return `the kernel refused to create namespaces (${e.message.replace(/^cannot create the sandbox process: /, "clone: ")}; a seccomp profile or security module, as in a container)`;
+  if (e.step === "clone" && refused) return `the kernel refused to create namespaces, ${e.message.replace(/^cannot create the sandbox process: /, "clone: ")}, as a container's seccomp profile or security module does`;
   if (!step) return null;
   const rootMount = step.op === "private-root" || (step.op === "mount" && !step.inRoot && step.source !== null && step.source === step.target);
-  if (rootMount && refused) return `the kernel refused mounts (${e.message.replace(/^cannot /, "")}; a seccomp profile or security module, as in a container)`;
+  if (rootMount && refused) return `the kernel refused mounts, ${e.message.replace(/^cannot /, "")}, as a container's seccomp profile or security module does`;
   if ((step.op === "open-root" || step.op === "setattr") && errno === ENOSYS) return e.message.replace(/^cannot /, "");
   return null;
 }
 
 /** Options marked by degradeConfigForCapabilities: their environment mismatches are dropped with this warning. */
 const DEGRADE = Symbol("sandboxlib.degrade");
-/** Options of a fallback run of the chroot backend: why the linux backend could not run. */
+/** Options of a fallback run of the chroot backend: why the linux backend could not run, and what to do once the run goes ahead. */
 const FALLBACK = Symbol("sandboxlib.fallback");
 
-type Marked = SandboxOptions & { [DEGRADE]?: (message: string) => void; [FALLBACK]?: string };
+interface Fallback {
+  reason: string;
+  /** Called when the settings are fitted and the run goes ahead (not when one is refused). */
+  proceeding(): void;
+}
+
+type Marked = SandboxOptions & { [DEGRADE]?: (message: string) => void; [FALLBACK]?: Fallback };
 
 export function warnFunction(warn: Warn): (message: string) => void {
   if (typeof warn === "function") return warn;
@@ -87,8 +93,8 @@ export function markDegraded<T extends SandboxOptions>(options: T, warn: Warn): 
 }
 
 /** A copy of `options` for the chroot backend run because the linux backend cannot run (`reason`). */
-export function markFallback<T extends SandboxOptions>(options: T, reason: string): T {
-  const out = Object.defineProperty({ ...options }, FALLBACK, { value: reason, enumerable: false });
+export function markFallback<T extends SandboxOptions>(options: T, fallback: Fallback): T {
+  const out = Object.defineProperty({ ...options }, FALLBACK, { value: fallback, enumerable: false });
   const degrade = (options as Marked)[DEGRADE];
   return degrade ? Object.defineProperty(out, DEGRADE, { value: degrade, enumerable: false }) : out;
 }
@@ -123,15 +129,15 @@ function describeMount([source, target, type]: ExtraMountEntry): string {
  */
 export function fitToEnvironment<T extends SandboxOptions>(options: T, backend: BackendName, facts: EnvironmentFacts): T {
   const degrade = degradeOf(options);
-  const fallback = fallbackOf(options);
+  const fallback = fallbackOf(options)?.reason ?? null;
   let out: T = { ...options };
   const refuse = (setting: string, cause: string, remedy: string) => {
-    throw configError(`${setting} cannot be honoured here: ${cause}; ${remedy}`);
+    throw configError(`${setting} cannot be honoured here, because ${cause}; ${remedy}`);
   };
   const more = `--degrade to run without it, or give the container the rights: ${CONTAINER_REMEDY}`;
   if (fallback && backend === "chroot") {
     // What only namespaces give, asked of a chroot fallback.
-    const cause = `the linux backend cannot run here (${fallback})`;
+    const cause = `the linux backend cannot run: ${fallback}`;
     const caps = { network: out.network ?? "undefined", mounts: out.mounts ?? "undefined", writable: out.filesystemWritablePaths ?? "all" };
     if (!degrade) {
       if (caps.network === "isolated") refuse("--network isolated", cause, more);
@@ -141,15 +147,15 @@ export function fitToEnvironment<T extends SandboxOptions>(options: T, backend: 
     } else {
       out = degradeForCapabilities(out, { network: ["undefined"], mounts: ["undefined"], filesystem_writable_paths: ["all"], features: [] }, "chroot", degrade);
       if (out.hostname != null) {
-        degrade(`Unable to set hostname=${out.hostname} in a chroot sandbox (${cause}), running with the host's`);
+        degrade(`Unable to set hostname=${out.hostname} in a chroot sandbox, keeping the host's`);
         out.hostname = null;
       }
     }
   }
   const mounts = out.extraMounts ?? [];
   if (mounts.length && facts.mountsRefused) {
-    if (!degrade) refuse(describeMount(mounts[0]!), `no mounts can be made here (${facts.mountsRefused})`, more);
-    for (const m of mounts) degrade!(`Unable to make ${describeMount(m)} here (${facts.mountsRefused}), running without it`);
+    if (!degrade) refuse(describeMount(mounts[0]!), `no mounts can be made: ${facts.mountsRefused}`, more);
+    for (const m of mounts) degrade!(`Unable to make ${describeMount(m)}: no mounts can be made here, running without it`);
     out.extraMounts = [];
   }
   if (backend === "linux" && out.network === "isolated" && !canUse("NET_ADMIN", facts.caps)) {
@@ -187,6 +193,7 @@ export function fitted(base: Executor): Executor {
         if (refusal) throw linuxCannotRun(refusal);
       }
       const fittedOptions = fitToEnvironment(options, base.name, facts);
+      fallbackOf(options)?.proceeding();
       try {
         return await base.runSandbox(command, fittedOptions);
       } catch (e) {

@@ -71,6 +71,15 @@ export function podmanDefault(): Environment {
   return { name: "podman default", setup: CGROUPS_READ_ONLY, wrappers: [[seccompContainer(), "docker"], capsArgs(PODMAN_CAPS)], chrootDir: null, unset: [] };
 }
 
+/**
+ * Every capability, but a seccomp filter refusing namespaces and mounts (as
+ * systemd's RestrictNamespaces= or a custom container profile do): only a
+ * real attempt tells that the linux backend cannot run.
+ */
+export function seccompOnly(): Environment {
+  return { name: "seccomp refusing namespaces, all capabilities", setup: CGROUPS_READ_ONLY, wrappers: [[seccompContainer(), "docker"]], chrootDir: null, unset: [] };
+}
+
 /** Only the cgroups read-only: everything else as on the host. */
 export function cgroupsReadOnly(): Environment {
   return { name: "read-only cgroups", setup: CGROUPS_READ_ONLY, wrappers: [], chrootDir: null, unset: [] };
@@ -155,8 +164,9 @@ export async function runIn(env: Environment, args: string[], options: EnvRunOpt
   const inner = [...env.wrappers.flat(), bin, ...args];
   const script = [...env.setup, `exec ${options.fd3ToStdout ? "3>&1 " : ""}"$@"`].join("\n");
   const argv = ["unshare", "--mount", "--propagation", "private", "--pid", "--fork", "--mount-proc", "sh", "-c", script, "sh", ...chroot, ...inner];
-  const vars: Record<string, string> = { ...(process.env as Record<string, string>), ...options.env };
+  const vars: Record<string, string> = { ...(process.env as Record<string, string>) };
   for (const name of env.unset) delete vars[name];
+  Object.assign(vars, options.env);
   const proc = Bun.spawn(argv, {
     stdin: options.stdin === undefined ? "ignore" : Buffer.from(options.stdin),
     stdout: "pipe",
