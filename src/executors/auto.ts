@@ -17,6 +17,11 @@ import type { BackendName, Executor } from "./executor.ts";
 let instance: Executor | undefined;
 let warned = false;
 
+/** No fallback warning from now on (`check` says it its own way). */
+export function quietFallback(): void {
+  warned = true;
+}
+
 /** The warning of a fallback, once per process. */
 function warnFallback(reason: string): void {
   if (warned) return;

@@ -21,6 +21,11 @@ let kernelReason: { reason: string | null } | undefined;
 
 let movedRootWarned = false;
 
+/** No warning about the way into the root from now on (`check` says it its own way). */
+export function quietMovedRoot(): void {
+  movedRootWarned = true;
+}
+
 /** pivot_root was refused and the root entered by MS_MOVE + chroot (helper.c): said once per process. */
 function warnMovedRoot(): void {
   if (movedRootWarned) return;

@@ -119,6 +119,8 @@ export function makeChrootHost(): string {
   }
   copyFileSync(busyboxPath(), join(dir, "bin/busybox"));
   chmodSync(join(dir, "bin/busybox"), 0o755);
+  // A build host's chroot has its /dev: here, the one node the runs need.
+  Bun.spawnSync(["mknod", "-m", "666", join(dir, "dev/null"), "c", "1", "3"]);
   for (const applet of ["sh", "echo", "cat", "ls", "true", "mkdir", "grep", "id", "readlink"]) {
     Bun.spawnSync(["ln", "-s", "busybox", join(dir, "bin", applet)]);
   }
