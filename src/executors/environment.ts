@@ -87,16 +87,24 @@ export function warnFunction(warn: Warn): (message: string) => void {
   return warn ? (m) => writeText(2, `sandboxlib: warning: ${m}\n`) : () => {};
 }
 
-/** A copy of `options` whose environment mismatches are dropped (with `warn`) when it runs. */
-export function markDegraded<T extends SandboxOptions>(options: T, warn: Warn): T {
-  return Object.defineProperty({ ...options }, DEGRADE, { value: warnFunction(warn), enumerable: false });
+/** A copy of `options` with the marks it has, and `mark` set to `value`. */
+function marked<T extends SandboxOptions>(options: T, mark: typeof DEGRADE | typeof FALLBACK, value: unknown): T {
+  const out = { ...options };
+  for (const m of [DEGRADE, FALLBACK] as const) {
+    const v = m === mark ? value : (options as Marked)[m];
+    if (v !== undefined) Object.defineProperty(out, m, { value: v, enumerable: false });
+  }
+  return out;
 }
 
-/** A copy of `options` for the chroot backend run because the linux backend cannot run (`reason`). */
+/** A copy of `options` whose environment mismatches are dropped (with `warn`) when it runs. */
+export function markDegraded<T extends SandboxOptions>(options: T, warn: Warn): T {
+  return marked(options, DEGRADE, warnFunction(warn));
+}
+
+/** A copy of `options` for the chroot backend run because the linux backend cannot run. */
 export function markFallback<T extends SandboxOptions>(options: T, fallback: Fallback): T {
-  const out = Object.defineProperty({ ...options }, FALLBACK, { value: fallback, enumerable: false });
-  const degrade = (options as Marked)[DEGRADE];
-  return degrade ? Object.defineProperty(out, DEGRADE, { value: degrade, enumerable: false }) : out;
+  return marked(options, FALLBACK, fallback);
 }
 
 const degradeOf = (options: SandboxOptions) => (options as Marked)[DEGRADE] ?? null;
