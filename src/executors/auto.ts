@@ -2,16 +2,15 @@
 // the linux backend where it can run, else the chroot backend, with one
 // warning line saying why and what would give more isolation.
 //
-// Deciding costs nothing where the linux backend works: no probe runs.
-// Where this process lacks CAP_SYS_ADMIN (a container's default set), it is
-// known at once that namespaces and mounts will be refused. Otherwise the
-// linux backend is tried, and a refusal of its namespaces or of its first
-// mounts (a seccomp profile, a security module) sends this run, and every
-// later one of the process, to the chroot backend. A refused pivot_root
+// Deciding costs nothing where the linux backend works: no probe runs and
+// nothing is read. The linux backend is tried; a refusal of its namespaces
+// or of its first mounts (no CAP_SYS_ADMIN, a seccomp profile, a security
+// module) sends this run, and every later one of the process, to the chroot
+// backend: one failed clone, tens of microseconds. A refused pivot_root
 // alone keeps the namespaces (helper.c enters the root by MS_MOVE + chroot).
 import type { Capabilities } from "../config/capabilities.ts";
 import { geteuid, writeText } from "../native/libc.ts";
-import { CONTAINER_REMEDY, knownLinuxRefusal, LinuxRefused, markDegraded, markFallback, redirected } from "./environment.ts";
+import { CONTAINER_REMEDY, knownLinuxRefusal, learnedLinuxRefusal, LinuxRefused, markDegraded, markFallback, redirected } from "./environment.ts";
 import type { BackendName, Executor } from "./executor.ts";
 
 let instance: Executor | undefined;
@@ -37,6 +36,11 @@ function refusal(linux: Executor): string | null {
   return linux.unavailableReason() ?? knownLinuxRefusal();
 }
 
+/** The same, from what costs nothing to know: a run tries the linux backend unless this says no. */
+function learnedRefusal(linux: Executor): string | null {
+  return linux.unavailableReason() ?? learnedLinuxRefusal();
+}
+
 export function defaultExecutor(linux: Executor, chroot: Executor): Executor {
   if (instance) return instance;
   const chosen = () => (refusal(linux) === null ? linux : chroot);
@@ -56,7 +60,7 @@ export function defaultExecutor(linux: Executor, chroot: Executor): Executor {
     async runSandbox(command, options = {}) {
       // Not root: the linux backend says so, as the chroot backend would.
       if (geteuid() !== 0) return linux.runSandbox(command, options);
-      let reason = refusal(linux);
+      let reason = learnedRefusal(linux);
       if (reason === null) {
         try {
           return await linux.runSandbox(command, options);

@@ -23,14 +23,33 @@ const EPERM = 1;
 const EACCES = 13;
 const ENOSYS = 38;
 
-/** Why the linux backend cannot run here, once known; null while nothing says so. */
-let linuxRefused: string | null = null;
+// What was learned by trying, for the rest of the process. A run on a host
+// where everything works learns nothing and reads nothing: the caller's
+// capabilities are read only where a refusal must be explained or a
+// setting checked against them (--cap-add, --degrade, a chroot run's mounts).
 
-/** Why namespaces and mounts cannot be used here, as far as known without trying (null: try). */
+/** Why the linux backend cannot run here, once a run was refused; null while nothing says so. */
+let linuxRefused: string | null = null;
+/** The loopback interface of a new network namespace cannot be brought up (no CAP_NET_ADMIN). */
+let loopbackRefused = false;
+
+const NO_SYS_ADMIN = "this process lacks CAP_SYS_ADMIN, which namespaces and mounts need, as with a container's default capability set";
+
+/** Why namespaces and mounts cannot be used here, as far as known without trying (null: try). Reads the caller's capabilities. */
 export function knownLinuxRefusal(caps: CallerCapabilities = callerCapabilities()): string | null {
   if (linuxRefused) return linuxRefused;
-  if (!canUse("SYS_ADMIN", caps)) return "this process lacks CAP_SYS_ADMIN, which namespaces and mounts need, as with a container's default capability set";
+  if (!canUse("SYS_ADMIN", caps)) return NO_SYS_ADMIN;
   return null;
+}
+
+/** Why the linux backend cannot run here, as learned by a refused run (reads nothing). */
+export function learnedLinuxRefusal(): string | null {
+  return linuxRefused;
+}
+
+/** Whether the loopback interface of an isolated network is known not to come up here. */
+export function loopbackKnownRefused(): boolean {
+  return loopbackRefused;
 }
 
 /** Remembers, for the rest of the process, that the linux backend was refused. */
@@ -41,6 +60,7 @@ export function noteLinuxRefused(reason: string): void {
 /** Forgets what was learned (tests). */
 export function resetEnvironmentKnowledge(): void {
   linuxRefused = null;
+  loopbackRefused = false;
 }
 
 interface FailureCause {
@@ -55,15 +75,17 @@ interface FailureCause {
  * seccomp profile or a security module), or openat2 missing (ENOSYS). The
  * reason, or null.
  */
-export function linuxRefusalOf(e: unknown): string | null {
+export function linuxRefusalOf(e: unknown, sysAdmin: () => boolean = () => canUse("SYS_ADMIN")): string | null {
   if (!(e instanceof SandboxError) || e.kind !== "setup") return null;
   const cause = e.cause as FailureCause | undefined;
   if (!cause || typeof cause.errno !== "number") return null;
   const { step, errno } = cause;
   const refused = errno === EPERM || errno === EACCES;
+  if (e.step === "clone" && refused && !sysAdmin()) return NO_SYS_ADMIN;
   if (e.step === "clone" && refused) return `the kernel refused to create namespaces, ${e.message.replace(/^cannot create the sandbox process: /, "clone: ")}, as a container's seccomp profile or security module does`;
   if (!step) return null;
   const rootMount = step.op === "private-root" || (step.op === "mount" && !step.inRoot && step.source !== null && step.source === step.target);
+  if (rootMount && refused && !sysAdmin()) return NO_SYS_ADMIN;
   if (rootMount && refused) return `the kernel refused mounts, ${e.message.replace(/^cannot /, "")}, as a container's seccomp profile or security module does`;
   if ((step.op === "open-root" || step.op === "setattr") && errno === ENOSYS) return e.message.replace(/^cannot /, "");
   return null;
@@ -167,9 +189,9 @@ export function fitToEnvironment<T extends SandboxOptions>(options: T, backend: 
     out.extraMounts = [];
   }
   if (backend === "linux" && out.network === "isolated" && !canUse("NET_ADMIN", facts.caps)) {
-    const cause = "its loopback interface cannot be brought up without CAP_NET_ADMIN";
-    if (!degrade) refuse("--network isolated", cause, `--degrade to run with no network interface up at all, or give the container CAP_NET_ADMIN (docker run --cap-add NET_ADMIN)`);
-    degrade!("--network isolated: no loopback interface (this process lacks CAP_NET_ADMIN): the command has no network interface up");
+    if (!degrade) throw noLoopback();
+    loopbackRefused = true;
+    degrade("--network isolated: no loopback interface (this process lacks CAP_NET_ADMIN): the command has no network interface up");
   }
   // The command's capabilities: exactly those kept, as --cap-drop ALL plus adds.
   const resolved = resolveCapabilities(out.capAdd ?? [], out.capDrop ?? []);
@@ -179,6 +201,35 @@ export function fitToEnvironment<T extends SandboxOptions>(options: T, backend: 
     out.capAdd = held;
   }
   return out;
+}
+
+const noLoopback = () =>
+  configError(
+    "--network isolated cannot be honoured here, because its loopback interface cannot be brought up without CAP_NET_ADMIN; --degrade to run with no network interface up at all, or give the container CAP_NET_ADMIN (docker run --cap-add NET_ADMIN)",
+  );
+
+/**
+ * Whether `options` need fitting before they run on `backend`: on the usual
+ * path (no --cap-add, no --degrade, the linux backend) nothing is read and
+ * the kernel's refusals are translated afterwards instead.
+ */
+function needsFitting(options: SandboxOptions, backend: BackendName): boolean {
+  return degradeOf(options) !== null || fallbackOf(options) !== null || (options.capAdd?.length ?? 0) > 0 || (backend === "chroot" && (options.extraMounts?.length ?? 0) > 0);
+}
+
+/** What a failed linux run says about the environment, as the error to report (or null: report it as it is). */
+function translatedFailure(e: unknown): SandboxError | null {
+  const refusal = linuxRefusalOf(e);
+  if (refusal) {
+    noteLinuxRefused(refusal);
+    return linuxCannotRun(refusal);
+  }
+  const cause = e instanceof SandboxError ? (e.cause as FailureCause | undefined) : undefined;
+  if (cause?.step?.op === "loopback-up" && cause.errno === EPERM) {
+    loopbackRefused = true;
+    return noLoopback();
+  }
+  return null;
 }
 
 /**
@@ -195,20 +246,14 @@ export function fitted(base: Executor): Executor {
       const reason = base.unavailableReason();
       // Not root: that is what to say, whatever else is missing.
       if (reason) return base.runSandbox(command, options);
-      const facts = environmentFacts();
-      if (base.name === "linux") {
-        const refusal = knownLinuxRefusal(facts.caps);
-        if (refusal) throw linuxCannotRun(refusal);
-      }
-      const fittedOptions = fitToEnvironment(options, base.name, facts);
+      if (base.name === "linux" && linuxRefused) throw linuxCannotRun(linuxRefused);
+      const fittedOptions = needsFitting(options, base.name) ? fitToEnvironment(options, base.name, environmentFacts()) : options;
+      if (base.name === "linux" && fittedOptions.network === "isolated" && loopbackRefused && degradeOf(options) === null) throw noLoopback();
       fallbackOf(options)?.proceeding();
       try {
         return await base.runSandbox(command, fittedOptions);
       } catch (e) {
-        const refusal = base.name === "linux" ? linuxRefusalOf(e) : null;
-        if (!refusal) throw e;
-        noteLinuxRefused(refusal);
-        throw linuxCannotRun(refusal);
+        throw (base.name === "linux" && translatedFailure(e)) || e;
       }
     },
     runSandboxWithRedirection: (command, options = {}) => redirected(executor, command, options),

@@ -3,7 +3,7 @@
 import { COMMON_FEATURES } from "../config/capabilities.ts";
 import { configError } from "../config/errors.ts";
 import { initProgramFd } from "../native/helper.ts";
-import { canUse } from "../hardening/caller-capabilities.ts";
+import { loopbackKnownRefused } from "./environment.ts";
 import { exists, writeText } from "../native/libc.ts";
 import { planLinux } from "../plan/linux-plan.ts";
 import { defineExecutor } from "./executor.ts";
@@ -44,7 +44,9 @@ export const linuxExecutor = defineExecutor({
     filesystem_writable_paths: ["all", "none", "any"],
     features: [...COMMON_FEATURES, "pid_namespace", "ipc_namespace", "uts_namespace", "hostname"],
   },
-  planner: (input) => planLinux(input, { loopback: canUse("NET_ADMIN"), onMovedRoot: warnMovedRoot }),
+  // Without CAP_NET_ADMIN the loopback is left down only for runs fitted
+  // with --degrade; others are refused before planning (environment.ts).
+  planner: (input) => planLinux(input, { loopback: !loopbackKnownRefused(), onMovedRoot: warnMovedRoot }),
   hasInit: true,
   unavailableReason: () => (kernelReason ??= { reason: kernelSupport() }).reason,
   check(config) {

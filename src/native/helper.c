@@ -148,6 +148,7 @@ extern int pthread_join(unsigned long, void **);
 #define SYS_exit_group 231
 #define SYS_close 3
 #define SYS_capset 126
+#define SYS_capget 125
 #define SYS_setgroups 116
 #define SYS_setresuid 117
 #define SYS_setresgid 119
@@ -164,6 +165,7 @@ extern int pthread_join(unsigned long, void **);
 #define SYS_exit_group 94
 #define SYS_close 57
 #define SYS_capset 91
+#define SYS_capget 90
 #define SYS_setgroups 159
 #define SYS_setresuid 147
 #define SYS_setresgid 149
@@ -694,13 +696,18 @@ static int do_capabilities(struct ctx *c, struct sbx_step *s) {
   /* c: 1 + the index of the pivot-root step; when it entered the root by
    * chroot, a chroot escape would reach the old root: no CAP_SYS_CHROOT. */
   if (s->c > 0 && s->c <= c->nsteps && c->steps[s->c - 1].out == 1) keep &= ~(1UL << CAP_SYS_CHROOT);
-  if (narrow_bounding_set(keep) < 0) return -1;
-  prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0); /* EINVAL before Linux 4.3 */
-  if (!s->b) return 0;
   unsigned int header[2];
   unsigned int data[6];
   header[0] = 0x20080522; /* _LINUX_CAPABILITY_VERSION_3 */
   header[1] = 0;
+  /* What the caller does not hold, the command cannot get: a container's
+   * reduced set (Podman has no MKNOD, NET_RAW, AUDIT_WRITE) narrows the
+   * default set instead of failing the capset below. A --cap-add the caller
+   * lacks was refused before the spawn. */
+  if (syscall(SYS_capget, header, data) == 0) keep &= (unsigned long)data[1] | ((unsigned long)data[4] << 32);
+  if (narrow_bounding_set(keep) < 0) return -1;
+  prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0); /* EINVAL before Linux 4.3 */
+  if (!s->b) return 0;
   data[0] = (unsigned int)keep;         /* effective */
   data[1] = (unsigned int)keep;         /* permitted */
   data[2] = 0;                          /* inheritable */

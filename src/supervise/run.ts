@@ -150,7 +150,7 @@ export async function runPlanned(config: SandboxConfig, backend: PlanningBackend
   stopForOverflow = () => kill(target, SIGKILL);
   stdio.commandStarted();
   journalCreations(plan, guard, host.outs, plan.host.length, sandbox.outs());
-  plan.spawned?.(sandbox.outs());
+  if (!sandbox.failure) plan.spawned?.(sandbox.outs());
   let timedOut = false;
   let killed = false;
   // Set once the sandbox process has been reaped: its stack and the memory

@@ -114,10 +114,10 @@ describe("linuxRefusalOf: an environment's refusal, not a bad setting", () => {
   const proc: Step = { op: "mount", source: "proc", target: "proc", inRoot: true, sourceInRoot: false, fstype: "proc", flags: 0, data: null, keepHandle: false };
 
   test("namespaces refused (clone EPERM), '/' private or the root bind refused (EPERM, EACCES), openat2 missing", () => {
-    expect(linuxRefusalOf(failed("cannot create the sandbox process: Operation not permitted", "clone", { step: null, errno: 1 }))).toBe(
-      "the kernel refused to create namespaces, clone: Operation not permitted, as a container's seccomp profile or security module does",
-    );
-    expect(linuxRefusalOf(failed("cannot make / private: Permission denied", "make / private", { step: { op: "private-root" }, errno: 13 }))).toMatch(/^the kernel refused mounts, make \/ private: Permission denied/);
+    const clone = failed("cannot create the sandbox process: Operation not permitted", "clone", { step: null, errno: 1 });
+    expect(linuxRefusalOf(clone, () => true)).toBe("the kernel refused to create namespaces, clone: Operation not permitted, as a container's seccomp profile or security module does");
+    expect(linuxRefusalOf(clone, () => false)).toBe("this process lacks CAP_SYS_ADMIN, which namespaces and mounts need, as with a container's default capability set");
+    expect(linuxRefusalOf(failed("cannot make / private: Permission denied", "make / private", { step: { op: "private-root" }, errno: 13 }), () => true)).toMatch(/^the kernel refused mounts, make \/ private: Permission denied/);
     expect(linuxRefusalOf(failed("cannot mount /r on /r: Operation not permitted", "mount /r on /r", { step: bind, errno: 1 }))).not.toBeNull();
     expect(linuxRefusalOf(failed("cannot open root /r: Function not implemented", "open root /r", { step: { op: "open-root", path: "/r" }, errno: 38 }))).not.toBeNull();
   });
