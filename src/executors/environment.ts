@@ -190,7 +190,6 @@ export function fitToEnvironment<T extends SandboxOptions>(options: T, backend: 
   }
   if (backend === "linux" && out.network === "isolated" && !canUse("NET_ADMIN", facts.caps)) {
     if (!degrade) throw noLoopback();
-    loopbackRefused = true;
     degrade("--network isolated: no loopback interface (this process lacks CAP_NET_ADMIN): the command has no network interface up");
   }
   // The command's capabilities: exactly those kept, as --cap-drop ALL plus adds.
@@ -247,7 +246,13 @@ export function fitted(base: Executor): Executor {
       // Not root: that is what to say, whatever else is missing.
       if (reason) return base.runSandbox(command, options);
       if (base.name === "linux" && linuxRefused) throw linuxCannotRun(linuxRefused);
-      const fittedOptions = needsFitting(options, base.name) ? fitToEnvironment(options, base.name, environmentFacts()) : options;
+      let fittedOptions = options;
+      if (needsFitting(options, base.name)) {
+        const facts = environmentFacts();
+        fittedOptions = fitToEnvironment(options, base.name, facts);
+        // Fitted under --degrade: the plan leaves the loopback down (linux.ts).
+        if (base.name === "linux" && fittedOptions.network === "isolated" && !canUse("NET_ADMIN", facts.caps)) loopbackRefused = true;
+      }
       if (base.name === "linux" && fittedOptions.network === "isolated" && loopbackRefused && degradeOf(options) === null) throw noLoopback();
       fallbackOf(options)?.proceeding();
       try {
