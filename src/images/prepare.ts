@@ -5,7 +5,7 @@
 // --keep-root DIR, which is left for reuse.
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, renameSync, rmSync, statSync } from "node:fs";
 import { basename, dirname, join, resolve } from "node:path";
-import { configError } from "../config/errors.ts";
+import { configError, SandboxError } from "../config/errors.ts";
 import { writeText } from "../native/libc.ts";
 import { aciDefaults, isAciLayout } from "./aci.ts";
 import { looksLikeTar, openArchive, readHead, sniffCompression } from "./decompress.ts";
@@ -33,6 +33,31 @@ export interface PrepareOptions {
   signal?: AbortSignal;
   /** Where a warning goes (default: stderr). */
   warn?: (message: string) => void;
+}
+
+/** The reason of a failed file system call, as a person reads it ("read-only file system"). */
+function reasonOf(e: unknown): string {
+  if ((e as NodeJS.ErrnoException).code === "ENOENT") return "does not exist";
+  return ((e as Error).message.split(",")[0] ?? String(e)).replace(/^E[A-Z]+: /, "");
+}
+
+/** keepTarget, with a directory that cannot be made (read-only, no space) a one-line error naming it. */
+function keepRootTarget(keepRoot: string): string {
+  try {
+    return keepTarget(keepRoot);
+  } catch (e) {
+    if (e instanceof SandboxError) throw e;
+    throw configError(`cannot unpack into --keep-root ${keepRoot}: ${reasonOf(e)}`);
+  }
+}
+
+/** The staging directory beside a kept root (the final rename stays on one filesystem). */
+function keepStaging(keep: string, keepRoot: string): string {
+  try {
+    return mkdtempSync(join(dirname(keep), ".sandboxlib-root-"));
+  } catch (e) {
+    throw configError(`cannot unpack into --keep-root ${keepRoot}: ${dirname(keep)}: ${reasonOf(e)}`);
+  }
 }
 
 /**
@@ -67,7 +92,7 @@ function makeScratch(image: string, warn: (message: string) => void): string {
       if (named.length) warn(`cannot unpack under ${named.join(", ")}; unpacking under ${dir}`);
       return made;
     } catch (e) {
-      const reason = (e as NodeJS.ErrnoException).code === "ENOENT" ? "does not exist" : ((e as Error).message.split(",")[0] ?? String(e)).replace(/^E[A-Z]+: /, "");
+      const reason = reasonOf(e);
       failed.push(from.startsWith("/") || from === "beside the image" ? `${dir} (${reason})` : `${from}=${dir} (${reason})`);
     }
   }
@@ -106,9 +131,9 @@ export async function prepareRoot(path: string, options: PrepareOptions = {}): P
     const head = readHead(path, 512);
     if (sniffCompression(head) === "none" && !looksLikeTar(head)) throw configError(`filesystem root is not a directory, an image or a tarball: ${path}`);
   }
-  const keep = options.keepRoot ? keepTarget(options.keepRoot) : null;
+  const keep = options.keepRoot ? keepRootTarget(options.keepRoot) : null;
   // Staging sits beside the kept root so that the final rename stays on one filesystem.
-  const staging = keep ? mkdtempSync(join(dirname(keep), ".sandboxlib-root-")) : makeScratch(path, options.warn ?? ((m) => writeText(2, `sandboxlib: warning: ${m}\n`)));
+  const staging = keep ? keepStaging(keep, options.keepRoot!) : makeScratch(path, options.warn ?? ((m) => writeText(2, `sandboxlib: warning: ${m}\n`)));
   let disposed = false;
   const dispose = () => {
     if (disposed) return;

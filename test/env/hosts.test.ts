@@ -32,6 +32,17 @@ describe("a plain chroot build host (its / is no mount point)", () => {
 
 describe("a read-only /tmp, no TMPDIR", () => {
   environmentSuite(tmpReadOnly, { ...everything, writableTmp: false });
+
+  test.skipIf(!isRoot)("--keep-root on the read-only /tmp: one line naming it and why, nothing left", async () => {
+    const made = (await import("../helpers/rootfs.ts")).makeRootfs();
+    Bun.spawnSync(["tar", "-C", made, "-cf", `${made}.tar`, "."]);
+    try {
+      const r = await runIn(tmpReadOnly(), ["run", "--root", `${made}.tar`, "--keep-root", "/tmp/kept-root", "true"]);
+      expect(r).toEqual({ code: 125, stdout: "", stderr: "sandboxlib: cannot unpack into --keep-root /tmp/kept-root: /tmp: read-only file system\n" });
+    } finally {
+      Bun.spawnSync(["rm", "-rf", made, `${made}.tar`]);
+    }
+  });
 });
 
 describe("read-only cgroups (as in a container), everything else as on the host", () => {
