@@ -5,7 +5,7 @@
 // Docker's default profile refuses (test/fixtures/seccomp-container.c, built
 // with libseccomp), a read-only /tmp, and a plain chroot whose "/" is no
 // mount point. Each runs the real executable (dist/sandboxlib).
-import { chmodSync, copyFileSync, linkSync, mkdirSync, mkdtempSync, rmSync } from "node:fs";
+import { chmodSync, copyFileSync, existsSync, linkSync, mkdirSync, mkdtempSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { BIN, requireBinary, type CliResult } from "./cli.ts";
@@ -40,14 +40,19 @@ const capsArgs = (caps: readonly string[]) => ["setpriv", `--bounding-set=-all,$
 
 let seccompTool: string | null = null;
 
-/** test/fixtures/seccomp-container.c, built once per test process (needs libseccomp-dev: scripts/install-test-deps.sh). */
+/**
+ * test/fixtures/seccomp-container.c, built beside the executable (dist/,
+ * not committed) when missing or older than its source; needs
+ * libseccomp-dev (scripts/install-test-deps.sh).
+ */
 export function seccompContainer(): string {
   if (seccompTool) return seccompTool;
-  const dir = mkdtempSync(join(tmpdir(), "sandboxlib-seccomp-"));
-  const out = join(dir, "seccomp-container");
-  const cc = Bun.spawnSync(["cc", "-O2", "-static", "-o", out, join(import.meta.dir, "../fixtures/seccomp-container.c"), "-lseccomp"], { stderr: "pipe" });
-  if (cc.exitCode !== 0) throw new Error(`cannot build seccomp-container (needs libseccomp-dev: scripts/install-test-deps.sh): ${cc.stderr}`);
-  process.on("exit", () => rmSync(dir, { recursive: true, force: true }));
+  const source = join(import.meta.dir, "../fixtures/seccomp-container.c");
+  const out = join(dirname(BIN), "seccomp-container");
+  if (!existsSync(out) || statSync(out).mtimeMs < statSync(source).mtimeMs) {
+    const cc = Bun.spawnSync(["cc", "-O2", "-static", "-o", out, source, "-lseccomp"], { stderr: "pipe" });
+    if (cc.exitCode !== 0) throw new Error(`cannot build seccomp-container (needs libseccomp-dev: scripts/install-test-deps.sh): ${cc.stderr}`);
+  }
   return (seccompTool = out);
 }
 
