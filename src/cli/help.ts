@@ -33,8 +33,8 @@ Options stop at '--' or at the first argument that is not an option.
                               given here override it
 
   --root DIR                  filesystem_root (default /)
-  --backend NAME              chroot | linux  (default: SANDBOXLIB_BACKEND,
-                              else the best available)
+  --backend NAME              chroot | linux  (default: SANDBOXLIB_BACKEND, else
+                              linux where it can run, chroot with a warning where not)
   --cwd DIR                   working directory inside the sandbox
                               (default / with --root, else the current one)
   --env NAME=VALUE            set a variable (repeatable)

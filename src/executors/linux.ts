@@ -3,7 +3,8 @@
 import { COMMON_FEATURES } from "../config/capabilities.ts";
 import { configError } from "../config/errors.ts";
 import { initProgramFd } from "../native/helper.ts";
-import { exists } from "../native/libc.ts";
+import { loopbackKnownRefused } from "./environment.ts";
+import { exists, writeText } from "../native/libc.ts";
 import { planLinux } from "../plan/linux-plan.ts";
 import { defineExecutor } from "./executor.ts";
 
@@ -18,6 +19,23 @@ function kernelSupport(): string | null {
 
 let kernelReason: { reason: string | null } | undefined;
 
+let movedRootWarned = false;
+
+/** No warning about the way into the root from now on (`check` says it its own way). */
+export function quietMovedRoot(): void {
+  movedRootWarned = true;
+}
+
+/** pivot_root was refused and the root entered by MS_MOVE + chroot (helper.c): said once per process. */
+function warnMovedRoot(): void {
+  if (movedRootWarned) return;
+  movedRootWarned = true;
+  writeText(
+    2,
+    "sandboxlib: warning: pivot_root is refused here (a container's seccomp profile?): the sandbox root was entered by moving it onto / and chroot, the old root stays beneath it, and the command runs without CAP_SYS_CHROOT so that it cannot climb back; for pivot_root: docker run --security-opt seccomp=unconfined\n",
+  );
+}
+
 export const linuxExecutor = defineExecutor({
   name: "linux",
   capabilities: {
@@ -26,7 +44,9 @@ export const linuxExecutor = defineExecutor({
     filesystem_writable_paths: ["all", "none", "any"],
     features: [...COMMON_FEATURES, "pid_namespace", "ipc_namespace", "uts_namespace", "hostname"],
   },
-  planner: planLinux,
+  // Without CAP_NET_ADMIN the loopback is left down only for runs fitted
+  // with --degrade; others are refused before planning (environment.ts).
+  planner: (input) => planLinux(input, { loopback: !loopbackKnownRefused(), onMovedRoot: warnMovedRoot }),
   unavailableReason: () => (kernelReason ??= { reason: kernelSupport() }).reason,
   check(config) {
     // Without sandboxlib-init (a build without a C compiler), the sandbox's

@@ -4,9 +4,9 @@
 // unpacked into a private temporary directory removed by dispose(), or into
 // --keep-root DIR, which is left for reuse.
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, renameSync, rmSync, statSync } from "node:fs";
-import { tmpdir } from "node:os";
 import { basename, dirname, join, resolve } from "node:path";
-import { configError } from "../config/errors.ts";
+import { configError, SandboxError } from "../config/errors.ts";
+import { writeText } from "../native/libc.ts";
 import { aciDefaults, isAciLayout } from "./aci.ts";
 import { looksLikeTar, openArchive, readHead, sniffCompression } from "./decompress.ts";
 import { NO_DEFAULTS, type ImageDefaults } from "./defaults.ts";
@@ -31,11 +31,72 @@ export interface PrepareOptions {
   /** Which image of an index holding several. */
   imageRef?: string | null;
   signal?: AbortSignal;
+  /** Where a warning goes (default: stderr). */
+  warn?: (message: string) => void;
 }
 
-/** Where temporary roots go: SANDBOXLIB_TMPDIR, else the system's temporary directory. */
-function scratchParent(): string {
-  return process.env.SANDBOXLIB_TMPDIR ?? tmpdir();
+/** The reason of a failed file system call, as a person reads it ("read-only file system"). */
+function reasonOf(e: unknown): string {
+  if ((e as NodeJS.ErrnoException).code === "ENOENT") return "does not exist";
+  return ((e as Error).message.split(",")[0] ?? String(e)).replace(/^E[A-Z]+: /, "");
+}
+
+/** keepTarget, with a directory that cannot be made (read-only, no space) a one-line error naming it. */
+function keepRootTarget(keepRoot: string): string {
+  try {
+    return keepTarget(keepRoot);
+  } catch (e) {
+    if (e instanceof SandboxError) throw e;
+    throw configError(`cannot unpack into --keep-root ${keepRoot}: ${reasonOf(e)}`);
+  }
+}
+
+/** The staging directory beside a kept root (the final rename stays on one filesystem). */
+function keepStaging(keep: string, keepRoot: string): string {
+  try {
+    return mkdtempSync(join(dirname(keep), ".sandboxlib-root-"));
+  } catch (e) {
+    throw configError(`cannot unpack into --keep-root ${keepRoot}: ${dirname(keep)}: ${reasonOf(e)}`);
+  }
+}
+
+/**
+ * Where an image may be unpacked, in order: SANDBOXLIB_TMPDIR, TMPDIR, /tmp,
+ * /var/tmp, the directory holding the image. Containers and build hosts
+ * often have a read-only or missing /tmp.
+ */
+export function scratchCandidates(env: Record<string, string | undefined>, image: string): { dir: string; from: string }[] {
+  const out: { dir: string; from: string }[] = [];
+  const add = (dir: string | undefined, from: string) => {
+    if (dir && !out.some((c) => c.dir === dir)) out.push({ dir, from });
+  };
+  add(env.SANDBOXLIB_TMPDIR, "SANDBOXLIB_TMPDIR");
+  add(env.TMPDIR, "TMPDIR");
+  add("/tmp", "/tmp");
+  add("/var/tmp", "/var/tmp");
+  add(dirname(resolve(image)), "beside the image");
+  return out;
+}
+
+/**
+ * A fresh private directory in the first candidate where one can be made;
+ * a warning when a directory the caller named could not be used, one line
+ * naming every candidate and why when none could.
+ */
+function makeScratch(image: string, warn: (message: string) => void): string {
+  const failed: string[] = [];
+  for (const { dir, from } of scratchCandidates(process.env, image)) {
+    try {
+      const made = mkdtempSync(join(dir, ".sandboxlib-root-"));
+      const named = failed.filter((f) => f.includes("_TMPDIR=") || f.startsWith("TMPDIR="));
+      if (named.length) warn(`cannot unpack under ${named.join(", ")}; unpacking under ${dir}`);
+      return made;
+    } catch (e) {
+      const reason = reasonOf(e);
+      failed.push(from.startsWith("/") || from === "beside the image" ? `${dir} (${reason})` : `${from}=${dir} (${reason})`);
+    }
+  }
+  throw configError(`cannot unpack ${basename(image)}: no writable directory for it: ${failed.join(", ")}; set SANDBOXLIB_TMPDIR to a writable directory, or unpack once with --keep-root DIR`);
 }
 
 function statOrNull(path: string) {
@@ -70,9 +131,9 @@ export async function prepareRoot(path: string, options: PrepareOptions = {}): P
     const head = readHead(path, 512);
     if (sniffCompression(head) === "none" && !looksLikeTar(head)) throw configError(`filesystem root is not a directory, an image or a tarball: ${path}`);
   }
-  const keep = options.keepRoot ? keepTarget(options.keepRoot) : null;
+  const keep = options.keepRoot ? keepRootTarget(options.keepRoot) : null;
   // Staging sits beside the kept root so that the final rename stays on one filesystem.
-  const staging = mkdtempSync(join(keep ? dirname(keep) : scratchParent(), ".sandboxlib-root-"));
+  const staging = keep ? keepStaging(keep, options.keepRoot!) : makeScratch(path, options.warn ?? ((m) => writeText(2, `sandboxlib: warning: ${m}\n`)));
   let disposed = false;
   const dispose = () => {
     if (disposed) return;

@@ -36,6 +36,7 @@ const OPCODES: Record<Step["op"], number> = {
   "write-file": 27,
   "write-fd": 28,
   exit: 29,
+  "private-root": 40,
 };
 
 export interface EncodedSteps {
@@ -212,9 +213,12 @@ function encodeInto(arena: Arena, steps: readonly Step[]): EncodedSteps {
         b = step.file ? 1 : 0;
         str(0, step.path);
         break;
+      case "pivot-root":
+        a = step.moveFallback ? 1 : 0;
+        str(0, step.path);
+        break;
       case "chroot":
       case "chdir":
-      case "pivot-root":
       case "open-root":
         str(0, step.path);
         break;
@@ -238,6 +242,7 @@ function encodeInto(arena: Arena, steps: readonly Step[]): EncodedSteps {
       case "capabilities":
         a = step.keep;
         b = step.setEffective ? 1 : 0;
+        c = step.pivotStep === undefined ? 0 : step.pivotStep + 1;
         break;
       case "set-ids":
         a = step.uid;
@@ -301,6 +306,7 @@ function encodeInto(arena: Arena, steps: readonly Step[]): EncodedSteps {
       case "loopback-up":
       case "close-root":
       case "no-new-privs":
+      case "private-root":
         break;
     }
     words[base >> 2] = OPCODES[step.op];

@@ -27,6 +27,7 @@ extern int mount(const char *, const char *, const char *, unsigned long, const 
 extern int umount2(const char *, int);
 extern int chroot(const char *);
 extern int chdir(const char *);
+extern int fchdir(int);
 extern int execve(const char *, char *const[], char *const[]);
 extern int dup2(int, int);
 extern int dup(int);
@@ -82,6 +83,10 @@ extern int pthread_join(unsigned long, void **);
 #define MS_BIND 4096
 #define MS_REC 16384
 #define MS_PRIVATE (1 << 18)
+#define MS_MOVE 8192
+#define EPERM 1
+#define ELOOP 40
+#define CAP_SYS_CHROOT 18
 #define MNT_DETACH 2
 #define PR_SET_PDEATHSIG 1
 #define PR_SET_CHILD_SUBREAPER 36
@@ -138,6 +143,7 @@ extern int pthread_join(unsigned long, void **);
 #define SYS_mount_setattr 442
 #if defined(__x86_64__)
 #define SYS_pivot_root 155
+#define SYS_setns 308
 #define SYS_rt_sigprocmask 14
 #define SYS_rt_sigaction 13
 #define SYS_rt_sigtimedwait 128
@@ -146,6 +152,7 @@ extern int pthread_join(unsigned long, void **);
 #define SYS_exit_group 231
 #define SYS_close 3
 #define SYS_capset 126
+#define SYS_capget 125
 #define SYS_setgroups 116
 #define SYS_setresuid 117
 #define SYS_setresgid 119
@@ -154,6 +161,7 @@ extern int pthread_join(unsigned long, void **);
 #define SYS_getppid 110
 #elif defined(__aarch64__)
 #define SYS_pivot_root 41
+#define SYS_setns 268
 #define SYS_rt_sigprocmask 135
 #define SYS_rt_sigaction 134
 #define SYS_rt_sigtimedwait 137
@@ -162,6 +170,7 @@ extern int pthread_join(unsigned long, void **);
 #define SYS_exit_group 94
 #define SYS_close 57
 #define SYS_capset 91
+#define SYS_capget 90
 #define SYS_setgroups 159
 #define SYS_setresuid 147
 #define SYS_setresgid 149
@@ -261,7 +270,8 @@ enum {
   OP_RLIMIT = 26,       /* a resource, b soft, c hard */
   OP_WRITE_FILE = 27,   /* s1 path, s2 text */
   OP_WRITE_FD = 28,     /* a index of the OP_OPEN_FD step that opened the fd, s1 text */
-  OP_EXIT = 29          /* a status: ends the process instead of exec (host checks) */
+  OP_EXIT = 29,         /* a status: ends the process instead of exec (host checks) */
+  OP_PRIVATE_ROOT = 40  /* "/" and everything under it made private (no propagation to the host) */
 };
 
 struct open_how {
@@ -490,11 +500,85 @@ static int do_setattr(struct ctx *c, struct sbx_step *s) {
   return r < 0 ? -1 : 0;
 }
 
-static int do_pivot_root(const char *newroot) {
-  if (chdir(newroot) < 0) return -1;
+/* Runs fn() with this process's root and working directory at the root of
+ * its mount namespace (setns into its own namespace moves both there), then
+ * puts the root back where it was unless fn() says it moved it (returns 1);
+ * the working directory always comes back. A chroot build host's "/" is no
+ * mount point: what needs one (making it private, pivot_root) is done from
+ * the namespace's root, which is. Needs /proc. */
+static int at_namespace_root(int (*fn)(int cwd)) {
+  int root = openat(-100, "/", O_PATH | O_DIRECTORY | O_CLOEXEC);
+  int cwd = openat(-100, ".", O_PATH | O_DIRECTORY | O_CLOEXEC);
+  int ns = openat(-100, "/proc/self/ns/mnt", O_RDONLY | O_CLOEXEC);
+  int r = -1;
+  if (root >= 0 && cwd >= 0 && ns >= 0 && syscall(SYS_setns, ns, 0x00020000 /* CLONE_NEWNS */) == 0) {
+    r = fn(cwd);
+    int e = errno;
+    if (r == 0 && (fchdir(root) < 0 || chroot(".") < 0)) r = -1, e = errno;
+    if (r >= 0 && fchdir(cwd) < 0) r = -1, e = errno;
+    errno = e;
+  }
+  int e = errno;
+  if (root >= 0) close(root);
+  if (cwd >= 0) close(cwd);
+  if (ns >= 0) close(ns);
+  errno = e;
+  return r < 0 ? -1 : 0;
+}
+
+static int make_private(int cwd) {
+  (void)cwd;
+  return mount(0, "/", 0, MS_REC | MS_PRIVATE, 0);
+}
+
+/* "/" private, submounts included, so that nothing mounted in the sandbox's
+ * namespace reaches the host's. */
+static int do_private_root(void) {
+  if (mount(0, "/", 0, MS_REC | MS_PRIVATE, 0) == 0) return 0;
+  if (errno != EINVAL) return -1;
+  int e = errno;
+  if (at_namespace_root(make_private) == 0) return 0;
+  errno = e;
+  return -1;
+}
+
+static int pivot_here(int cwd) {
+  if (fchdir(cwd) < 0 || syscall(SYS_pivot_root, ".", ".") < 0) return -1;
+  return 1; /* the root moved: it stays where pivot_root put it */
+}
+
+/* Enters the root the working directory is on, as pivot_root did, where
+ * pivot_root is refused (a container engine's seccomp profile): the root's
+ * mount moved onto "/" and chroot, as switch_root does. The old root stays
+ * below it, reachable by a chroot escape: the plan's capabilities step then
+ * drops CAP_SYS_CHROOT (it reads this step's out). */
+static int move_root(void) {
+  /* ELOOP: the root's mount is the one on top of "/" already (root "/"). */
+  if (mount(".", "/", 0, MS_MOVE, 0) < 0 && errno != ELOOP) return -1;
+  if (chroot(".") < 0) return -1;
+  return chdir("/");
+}
+
+static int do_pivot_root(struct sbx_step *s) {
+  if (chdir(s->s1) < 0) return -1;
   /* pivot_root(".", ".") stacks the old root on top of the new one; it is
    * then made private and detached, leaving no path back to the host. */
-  if (syscall(SYS_pivot_root, ".", ".") < 0) return -1;
+  if (syscall(SYS_pivot_root, ".", ".") < 0) {
+    int e = errno;
+    /* EINVAL: this root is no mount point (a chroot); from the
+     * namespace's root it works. */
+    if (e == EINVAL && at_namespace_root(pivot_here) == 0) {
+      e = 0;
+    } else if (e == EPERM && s->a) {
+      if (move_root() < 0) return -1;
+      s->out = 1;
+      return 0;
+    }
+    if (e) {
+      errno = e;
+      return -1;
+    }
+  }
   if (mount(0, ".", 0, MS_REC | MS_PRIVATE, 0) < 0) return -1;
   if (umount2(".", MNT_DETACH) < 0) return -1;
   return chdir("/");
@@ -611,15 +695,23 @@ static int narrow_bounding_set(unsigned long keep) {
   return 0;
 }
 
-static int do_capabilities(struct sbx_step *s) {
+static int do_capabilities(struct ctx *c, struct sbx_step *s) {
   unsigned long keep = (unsigned long)s->a;
-  if (narrow_bounding_set(keep) < 0) return -1;
-  prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0); /* EINVAL before Linux 4.3 */
-  if (!s->b) return 0;
+  /* c: 1 + the index of the pivot-root step; when it entered the root by
+   * chroot, a chroot escape would reach the old root: no CAP_SYS_CHROOT. */
+  if (s->c > 0 && s->c <= c->nsteps && c->steps[s->c - 1].out == 1) keep &= ~(1UL << CAP_SYS_CHROOT);
   unsigned int header[2];
   unsigned int data[6];
   header[0] = 0x20080522; /* _LINUX_CAPABILITY_VERSION_3 */
   header[1] = 0;
+  /* What the caller does not hold, the command cannot get: a container's
+   * reduced set (Podman has no MKNOD, NET_RAW, AUDIT_WRITE) narrows the
+   * default set instead of failing the capset below. A --cap-add the caller
+   * lacks was refused before the spawn. */
+  if (syscall(SYS_capget, header, data) == 0) keep &= (unsigned long)data[1] | ((unsigned long)data[4] << 32);
+  if (narrow_bounding_set(keep) < 0) return -1;
+  prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0); /* EINVAL before Linux 4.3 */
+  if (!s->b) return 0;
   data[0] = (unsigned int)keep;         /* effective */
   data[1] = (unsigned int)keep;         /* permitted */
   data[2] = 0;                          /* inheritable */
@@ -668,7 +760,9 @@ static int run_step(struct ctx *c, struct sbx_step *s) {
   case OP_CHDIR:
     return chdir(s->s1);
   case OP_PIVOT_ROOT:
-    return do_pivot_root(s->s1);
+    return do_pivot_root(s);
+  case OP_PRIVATE_ROOT:
+    return do_private_root();
   case OP_SETHOSTNAME:
     return sethostname(s->s1, slen(s->s1));
   case OP_DUP2:
@@ -679,7 +773,7 @@ static int run_step(struct ctx *c, struct sbx_step *s) {
   case OP_NO_NEW_PRIVS:
     return prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0);
   case OP_CAPABILITIES:
-    return do_capabilities(s);
+    return do_capabilities(c, s);
   case OP_SET_IDS:
     return do_set_ids(s);
   case OP_SECCOMP:

@@ -1,7 +1,7 @@
 // The linux backend: new mount, PID, IPC and UTS namespaces (and network
 // when isolated); the root bound onto itself, mounts and read-only paths
 // applied inside it, pivot_root, a small init as PID 1, then the command.
-import { MS_BIND, MS_PRIVATE, MS_REC } from "../config/mount-options.ts";
+import { MS_BIND, MS_REC } from "../config/mount-options.ts";
 import { CLONE_NEWIPC, CLONE_NEWNET, CLONE_NEWNS, CLONE_NEWPID, CLONE_NEWUTS } from "../native/clone-flags.ts";
 import type { PlanInput } from "./input.ts";
 import { extraMountSteps, kernelFsReadOnlyPaths, MOUNT_ATTR_NODEV, MOUNT_ATTR_NOSUID, MOUNT_ATTR_RDONLY, removableCreations } from "./mounts.ts";
@@ -49,8 +49,12 @@ function writableSteps(input: PlanInput): Step[] {
   return steps;
 }
 
-/** "/" made private, submounts included: no mount made after it propagates to the host. */
-export const MAKE_ROOT_PRIVATE: Step = { op: "mount", source: null, target: "/", inRoot: false, sourceInRoot: false, fstype: null, flags: MS_REC | MS_PRIVATE, data: null };
+/**
+ * "/" made private, submounts included: no mount made after it propagates to
+ * the host (from the namespace's root when "/" is no mount point, as on a
+ * chroot build host).
+ */
+export const MAKE_ROOT_PRIVATE: Step = { op: "private-root" };
 
 /** "/" made private, then `root` bound onto itself. */
 export function privateRootSteps(root: string): Step[] {
@@ -60,10 +64,28 @@ export function privateRootSteps(root: string): Step[] {
   ];
 }
 
-export function planLinux(input: PlanInput): SandboxPlan {
+/**
+ * The command's capabilities steps learn where the pivot-root step is: when
+ * pivot_root was refused and the root entered by chroot instead, they drop
+ * CAP_SYS_CHROOT too.
+ */
+function linkPivotStep(steps: Step[]): Step[] {
+  const pivotStep = steps.findIndex((s) => s.op === "pivot-root");
+  return steps.map((s) => (s.op === "capabilities" ? { ...s, pivotStep } : s));
+}
+
+/** What the host allows the plan (see src/executors/environment.ts). */
+export interface LinuxHost {
+  /** The loopback interface of an isolated network can be brought up (CAP_NET_ADMIN). */
+  loopback: boolean;
+  /** Told when pivot_root was refused and the root entered by MS_MOVE and chroot. */
+  onMovedRoot?: () => void;
+}
+
+export function planLinux(input: PlanInput, host: LinuxHost = { loopback: true }): SandboxPlan {
   let cloneFlags = CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWIPC | CLONE_NEWUTS;
   if (input.network === "isolated") cloneFlags |= CLONE_NEWNET;
-  const child: Step[] = [
+  const child: Step[] = linkPivotStep([
     // Opened first, while the host's cgroup paths are reachable.
     ...cgroupSteps(input),
     ...privateRootSteps(input.root),
@@ -74,13 +96,14 @@ export function planLinux(input: PlanInput): SandboxPlan {
     ...extraMountSteps(input.mounts),
     ...writableSteps(input),
     { op: "close-root" },
-    { op: "pivot-root", path: input.rootReentry },
+    { op: "pivot-root", path: input.rootReentry, moveFallback: true },
     { op: "sethostname", name: input.hostname ?? DEFAULT_HOSTNAME },
-    ...(input.network === "isolated" ? [{ op: "loopback-up" } as Step] : []),
+    ...(input.network === "isolated" && host.loopback ? [{ op: "loopback-up" } as Step] : []),
     { op: "chdir", path: input.cwd },
     { op: "fork-command" },
     ...commandSteps(input, true),
-  ];
+  ]);
+  const pivotStep = child.findIndex((s) => s.op === "pivot-root");
   return {
     root: input.root,
     createsMountPoints: child.some((s) => s.op === "mkdirs"),
@@ -89,6 +112,9 @@ export function planLinux(input: PlanInput): SandboxPlan {
     cleanup(childOuts) {
       // Mounts vanish with the namespace; only created mount points remain.
       return { remove: removableCreations(child, childOuts) };
+    },
+    spawned(childOuts) {
+      if (childOuts[pivotStep] === 1) host.onMovedRoot?.();
     },
   };
 }

@@ -20,6 +20,8 @@ export interface SandboxPlan {
   cloneFlags: number;
   /** What is left to undo, given the `out` value of each child step. */
   cleanup(childOuts: readonly number[]): Cleanup;
+  /** Told what the child's steps left in their `out` once it is spawned (a fallback it took, say). */
+  spawned?(childOuts: readonly number[]): void;
 }
 
 export interface Cleanup {

@@ -25,7 +25,14 @@ export type Step =
   | { op: "mkdirs"; path: string; mode: number; file: boolean }
   | { op: "chroot"; path: string }
   | { op: "chdir"; path: string }
-  | { op: "pivot-root"; path: string }
+  /**
+   * With `moveFallback`, where pivot_root is refused (EPERM: a container's
+   * seccomp profile) the root is entered by MS_MOVE onto "/" and chroot, and
+   * the step's out says so (1).
+   */
+  | { op: "pivot-root"; path: string; moveFallback?: boolean }
+  /** "/" made private, submounts included; done from the namespace's root when "/" is no mount point (a chroot). */
+  | { op: "private-root" }
   | { op: "sethostname"; name: string }
   | { op: "dup2"; from: number; to: number }
   | { op: "close-from"; fd: number; keep: readonly number[] }
@@ -49,7 +56,12 @@ export type Step =
   | { op: "set-name"; name: string }
   | { op: "no-new-privs" }
   /** Bounding set cut to `keep`; with `setEffective`, effective and permitted too. */
-  | { op: "capabilities"; keep: bigint; setEffective: boolean }
+  /**
+   * Bounding set cut to `keep`; with `setEffective`, effective and permitted
+   * too. `pivotStep`: the plan's pivot-root step; when it fell back to
+   * chroot, CAP_SYS_CHROOT goes too (a chroot escape would reach the old root).
+   */
+  | { op: "capabilities"; keep: bigint; setEffective: boolean; pivotStep?: number }
   | { op: "set-ids"; uid: number; gid: number }
   /** A classic BPF program (struct sock_filter[]). */
   | { op: "seccomp"; filter: Uint8Array }
@@ -72,6 +84,8 @@ export function describeStep(step: Step): string {
       return `change directory to ${step.path}`;
     case "pivot-root":
       return `pivot_root into ${step.path}`;
+    case "private-root":
+      return "make / private";
     case "sethostname":
       return `set hostname ${step.name}`;
     case "dup2":

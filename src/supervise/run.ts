@@ -77,7 +77,8 @@ export function stepError(step: Step | undefined, failure: StepFailure): Sandbox
   }
   const what = step ? describeStep(step) : "set up the sandbox";
   const hint = failure.errno === ENOSYS ? " (this kernel lacks a system call sandboxlib needs: openat2 needs Linux 5.6, mount_setattr 5.12)" : "";
-  return new SandboxError("setup", `cannot ${what}: ${reason}${hint}`, what);
+  // The step and errno, for whoever tells a refusing environment from a bad setting (src/executors/environment.ts).
+  return Object.assign(new SandboxError("setup", `cannot ${what}: ${reason}${hint}`, what), { cause: { step: step ?? null, errno: failure.errno } });
 }
 
 /** Narrows the journal to the mount points the run created, as soon as they are known. */
@@ -195,7 +196,7 @@ export async function runPlanned(config: SandboxConfig, backend: PlanningBackend
     undo(plan, guard);
     await cgroup?.remove();
     const errno = (e as { errno?: number }).errno ?? 0;
-    throw new SandboxError("setup", `cannot create the sandbox process: ${strerror(errno)}`, "clone");
+    throw Object.assign(new SandboxError("setup", `cannot create the sandbox process: ${strerror(errno)}`, "clone"), { cause: { step: null, errno } });
   }
   const target = signalTarget(plan, sandbox, config);
   const marks = marksOf(plan, sandbox, config);
@@ -215,6 +216,7 @@ export async function runPlanned(config: SandboxConfig, backend: PlanningBackend
   stopForOverflow = () => kill(target, SIGKILL);
   stdio.commandStarted();
   journalCreations(plan, guard, sandbox.outs());
+  if (!sandbox.failure) plan.spawned?.(sandbox.outs());
   let timedOut = false;
   let killed = false;
   // Set once the sandbox process has been reaped: its stack and the memory

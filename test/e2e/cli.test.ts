@@ -218,7 +218,7 @@ describe("informational commands", () => {
     const chroot = JSON.parse((await runCli(["capabilities", "--backend", "chroot"])).stdout);
     expect(chroot).toMatchObject({ network: ["undefined"], mounts: ["undefined"], filesystem_writable_paths: ["all"] });
     expect(chroot.features).toContain("seccomp");
-    expect(await runCli(["capabilities", "--backend", "nope"])).toMatchObject({ code: 125, stderr: "sandboxlib: unknown backend: nope (known: linux, chroot)\n" });
+    expect(await runCli(["capabilities", "--backend", "nope"])).toMatchObject({ code: 125, stderr: "sandboxlib: unknown backend: nope (known: linux, chroot; bubblewrap and linux-user-chroot mean linux)\n" });
   });
 
   test("--help and --version", async () => {

@@ -14,11 +14,18 @@ describe("getExecutor", () => {
   });
 
   test("an unknown name is an error naming it", () => {
-    expect(() => getExecutor("bubblewrap")).toThrow("unknown backend: bubblewrap");
+    expect(() => getExecutor("firejail")).toThrow("unknown backend: firejail (known: linux, chroot; bubblewrap and linux-user-chroot mean linux)");
   });
 
-  test("'-' is read as '_'", () => {
-    expect(() => getExecutor("linux-user-chroot")).toThrow("unknown backend: linux-user-chroot");
+  test("the Python library's bubblewrap and linux-user-chroot (or linux_user_chroot) are the linux backend", () => {
+    expect(getExecutor("bubblewrap")).toBe(getExecutor("linux"));
+    expect(getExecutor("linux-user-chroot")).toBe(getExecutor("linux"));
+    expect(getExecutor("linux_user_chroot")).toBe(getExecutor("linux"));
+  });
+
+  test("SANDBOXLIB_BACKEND takes the aliases too", () => {
+    process.env.SANDBOXLIB_BACKEND = "bubblewrap";
+    expect(executorForPlatform(() => {})).toBe(getExecutor("linux"));
   });
 });
 
