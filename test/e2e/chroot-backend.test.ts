@@ -240,7 +240,8 @@ describe.skipIf(!isRoot)("chroot backend: its init", () => {
     expect(first.map(sleepers)).toEqual([[], [], []]);
     const shared = sharedDir("shared-init");
     const second = [marker(), marker(), marker()] as const;
-    const proc = Bun.spawn(chroot(["--tmpfs", "/tmp", "--bind", `${shared}:/x`, "sh", "-c", `${leftovers(...second)} exec sleep 1000`]), {
+    // --dev: with mounts the root is nodev, and `sleep &` needs a /dev/null.
+    const proc = Bun.spawn(chroot(["--dev", "/dev", "--tmpfs", "/tmp", "--bind", `${shared}:/x`, "sh", "-c", `${leftovers(...second)} exec sleep 1000`]), {
       stdin: "ignore", stdout: "ignore", stderr: "ignore", env: { ...process.env, ...env },
     });
     await eventually(() => second.every((m) => sleepers(m).length === 1), "the command's leftovers run");
