@@ -135,10 +135,21 @@ export function parseJournal(text: string): JournalEntry[] {
  * empty (rmdir).
  */
 export function journalRemovals(entries: readonly JournalEntry[], isEmptyFile: (path: string) => boolean, presence: (path: string) => Presence): Removal[] {
-  return entries
-    .filter((e) => !(e.intent && e.removal.file && presence(e.removal.path) === "present" && !isEmptyFile(e.removal.path)))
-    .map((e) => e.removal)
-    .reverse();
+  const kept = entries.filter((e) => !(e.intent && e.removal.file && presence(e.removal.path) === "present" && !isEmptyFile(e.removal.path)));
+  // One path at a time, deepest first: runs that shared a root recorded
+  // overlapping chains ("a/b/c" three deep by one, "a/d" by another), and a
+  // parent goes only once every run's children are gone, whatever the order
+  // of their records.
+  const byPath = new Map<string, Removal>();
+  for (const { removal } of kept.reverse()) {
+    const parts = removal.path.split("/");
+    for (let i = 0; i < removal.count && parts.length - i > 0; i++) {
+      const path = parts.slice(0, parts.length - i).join("/");
+      if (!byPath.has(path)) byPath.set(path, { op: "rmdirs", path, count: 1, file: i === 0 && removal.file });
+    }
+  }
+  const depth = (path: string) => path.split("/").length;
+  return [...byPath.values()].sort((a, b) => depth(b.path) - depth(a.path));
 }
 
 /** Why a state-directory write failed, in words. */

@@ -76,15 +76,23 @@ describe("the journal", () => {
     expect(journalRemovals(parseJournal(text), () => true, present)).toEqual([removal("c", 1)]);
   });
 
-  test("intents of a run that died stay, beside what other runs created; newest first", () => {
+  test("intents of a run that died stay, beside what other runs created; one path at a time, deepest first", () => {
     const text = [journalLines("dead", [removal("x/y", 2)], true), journalLines("r2", [removal("z", 1)], false), settledLine("r2")].join("\n");
-    expect(journalRemovals(parseJournal(text), () => true, present)).toEqual([removal("z", 1), removal("x/y", 2)]);
+    expect(journalRemovals(parseJournal(text), () => true, present)).toEqual([removal("x/y", 1), removal("z", 1), removal("x", 1)]);
+  });
+
+  test("overlapping chains of several runs: a shared parent goes after every run's children, whatever order they were recorded in", () => {
+    // r1 created soak/t0/x (three deep); the dead run meant to create soak/b1 inside it, recorded later.
+    const text = [journalLines("r1", [removal("soak/t0/x", 3)], false), settledLine("r1"), journalLines("dead", [removal("soak/b1", 1)], true)].join("\n");
+    const paths = journalRemovals(parseJournal(text), () => true, present).map((r) => r.path);
+    expect(paths.indexOf("soak")).toBe(paths.length - 1);
+    expect(new Set(paths)).toEqual(new Set(["soak/t0/x", "soak/t0", "soak/b1", "soak"]));
   });
 
   test("an intent's file goes only when it is an empty regular file, or is not there", () => {
     const text = journalLines("dead", [removal("f1", 1, true), removal("f2", 1, true), removal("f3", 2, true)], true);
     const removals = journalRemovals(parseJournal(text), (p) => p === "f1", (p) => (p === "f3" ? "missing" : "present"));
-    expect(removals).toEqual([removal("f1", 1, true), removal("f3", 2, true)]);
+    expect(removals).toEqual([removal("f1", 1, true), removal("f3", 1, true)]);
   });
 
   test("lines of earlier versions count as created; torn and foreign lines are skipped", () => {
