@@ -368,13 +368,20 @@ static int copy_path(char *buf, const char *src) {
  * when last_is_file. Counts the trailing components from the first one it
  * created, so that cleanup removes exactly those and nothing that was already
  * there. A component that a concurrent sandbox creates first is fine: the
- * path then exists, which is all a mount point needs. */
+ * path then exists, which is all a mount point needs. Failing part-way (a
+ * name too long, a full disk), it still counts what it created, and in bits
+ * 16 and up how many trailing components it never reached: cleanup removes
+ * the created ones of the path without those (MKDIRS_UNREACHED_SHIFT in
+ * mounts.ts). Counting them as not created left them in the root for good. */
+#define MKDIRS_UNREACHED_SHIFT 16
 static int mkdirs_in_root(struct ctx *c, const char *rel, int mode, int last_is_file, long *created) {
   char buf[4096];
   long ncomp = 0, first_created = -1;
   *created = 0;
   if (copy_path(buf, rel) < 0) return -1;
   size_t n = slen(buf);
+  long total = 1;
+  for (size_t i = 0; i < n; i++) total += buf[i] == '/';
   for (size_t end = 1; end <= n; end++) {
     if (end != n && buf[end] != '/') continue;
     char saved = buf[end];
@@ -386,7 +393,7 @@ static int mkdirs_in_root(struct ctx *c, const char *rel, int mode, int last_is_
     } else if (errno == ENOENT) {
       char *name;
       int pfd = open_parent_in_root(c, buf, &name);
-      if (pfd < 0) return -1;
+      if (pfd < 0) goto failed;
       int r;
       if (is_last && last_is_file) {
         r = openat(pfd, name, O_CREAT | O_EXCL | O_WRONLY | O_NOFOLLOW | O_CLOEXEC, 0644);
@@ -402,20 +409,24 @@ static int mkdirs_in_root(struct ctx *c, const char *rel, int mode, int last_is_
         int again = e == EEXIST ? open_in_root(c, buf, O_PATH) : -1;
         if (again < 0) {
           errno = e;
-          return -1;
+          goto failed;
         }
         close(again);
       } else if (first_created < 0) {
         first_created = ncomp;
       }
     } else {
-      return -1;
+      goto failed;
     }
     ncomp++;
     buf[end] = saved;
   }
   *created = first_created < 0 ? 0 : ncomp - first_created;
   return 0;
+failed:
+  /* Component ncomp was not created; errno is the failure's. */
+  if (first_created >= 0) *created = (ncomp - first_created) | ((total - ncomp) << MKDIRS_UNREACHED_SHIFT);
+  return -1;
 }
 
 /* Removes the `count` trailing components; one already gone (removed by a

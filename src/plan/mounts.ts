@@ -184,6 +184,22 @@ export function extraMountSteps(mounts: readonly PlannedMount[]): Step[] {
 }
 
 /**
+ * Where a mkdirs step's out value (helper.c) holds, above the count of
+ * components it created, the count of trailing ones it never reached: a
+ * step that failed part-way ("a/b" made, "a/b/<name too long>/c" not).
+ */
+export const MKDIRS_UNREACHED_SHIFT = 16;
+
+/** What a mkdirs step created, from its out value: the path up to its last created component, and how many components of it. */
+export function mkdirsCreated(path: string, out: number): { path: string; count: number; whole: boolean } {
+  if (!(out > 0)) return { path, count: 0, whole: true };
+  const count = out & ((1 << MKDIRS_UNREACHED_SHIFT) - 1);
+  const unreached = out >>> MKDIRS_UNREACHED_SHIFT;
+  if (unreached === 0) return { path, count, whole: true };
+  return { path: path.split("/").slice(0, -unreached).join("/"), count, whole: false };
+}
+
+/**
  * Mount points a plan may remove after the run: those it created on the
  * root's own filesystem. A directory created inside an earlier mount (a tmpfs,
  * a bind) is not on the host under the same path, so it is left alone.
@@ -194,9 +210,10 @@ export function removableCreations(steps: readonly Step[], outs: readonly number
   for (let i = 0; i < Math.min(upTo + 1, steps.length); i++) {
     const step = steps[i]!;
     if (step.op === "mkdirs") {
-      const created = outs[i] ?? 0;
+      const created = mkdirsCreated(step.path, outs[i] ?? 0);
       const onRootFs = !mountedSoFar.some((t) => isWithin(step.path, t) && t !== step.path);
-      if (created > 0 && onRootFs) removals.unshift({ op: "rmdirs", path: step.path, count: created, file: step.file });
+      // A step that failed part-way made directories only, never its file.
+      if (created.count > 0 && onRootFs) removals.unshift({ op: "rmdirs", path: created.path, count: created.count, file: step.file && created.whole });
     }
     if (step.op === "mount" && step.inRoot && !(step.sourceInRoot && step.source === step.target)) {
       mountedSoFar.push(step.target);

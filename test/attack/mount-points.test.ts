@@ -58,6 +58,17 @@ for (const backend of BACKENDS) {
       });
     }
 
+    test("a mount point whose creation fails part-way (a name too long) leaves none of the directories made for it", async () => {
+      try {
+        const r = await runRaw(args("--tmpfs", `/made-partial/a/${"x".repeat(300)}/c`, "true"));
+        expect(r.code).toBe(125);
+        expect(r.stderr).toMatch(/^sandboxlib: cannot create mount point [^\n]*: File name too long\n$/);
+        expect(madeInRoot()).toEqual([]);
+      } finally {
+        removeMade();
+      }
+    });
+
     test("after sandboxlib is SIGKILLed just after set-up created a mount point, the next run removes it", async () => {
       // Many mounts after the created one widen the window between creating it
       // and starting the command; the kill comes as soon as the host sees it.

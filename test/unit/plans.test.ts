@@ -6,7 +6,7 @@ import { CLONE_NEWIPC, CLONE_NEWNET, CLONE_NEWNS, CLONE_NEWPID, CLONE_NEWUTS } f
 import { planChroot } from "../../src/plan/chroot-plan.ts";
 import type { PlanInput } from "../../src/plan/input.ts";
 import { planLinux } from "../../src/plan/linux-plan.ts";
-import { extraMountSteps, MOUNT_ATTR_NODEV, MOUNT_ATTR_NOEXEC, MOUNT_ATTR_NOSUID, MOUNT_ATTR_RDONLY, removableCreations } from "../../src/plan/mounts.ts";
+import { extraMountSteps, MOUNT_ATTR_NODEV, MOUNT_ATTR_NOEXEC, MOUNT_ATTR_NOSUID, MOUNT_ATTR_RDONLY, MKDIRS_UNREACHED_SHIFT, removableCreations } from "../../src/plan/mounts.ts";
 import { posix } from "node:path";
 import { absolutePath, inRootPath, isWithin } from "../../src/plan/paths.ts";
 import type { Step } from "../../src/plan/steps.ts";
@@ -188,6 +188,14 @@ describe("linux plan", () => {
     const plan = planLinux({ ...base, mounts: [tmpfs, inner] });
     const outs = plan.child.map((s) => (s.op === "mkdirs" ? 1 : -1));
     expect(plan.cleanup(outs)).toEqual({ remove: [{ op: "rmdirs", path: "tmp", count: 1, file: false }] });
+  });
+
+  test("cleanup removes what a mkdirs step created before it failed part-way, not the components it never reached", () => {
+    const deep = planMount({ source: null, target: "/a/b/c/d", type: "tmpfs", options: "" });
+    const plan = planLinux({ ...base, mounts: [deep] });
+    // "a" existed; "a/b" was made; "a/b/c" failed (a name too long): two trailing components never reached.
+    const outs = plan.child.map((s) => (s.op === "mkdirs" ? 1 | (2 << MKDIRS_UNREACHED_SHIFT) : -1));
+    expect(plan.cleanup(outs)).toEqual({ remove: [{ op: "rmdirs", path: "a/b", count: 1, file: false }] });
   });
 
   test("the minimal /dev has safe nodes only, pts and shm", () => {
