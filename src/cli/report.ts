@@ -1,5 +1,5 @@
 // The JSON that --json, --status-fd and batch report about a run.
-import type { SandboxError } from "../config/errors.ts";
+import { oneLine, type SandboxError } from "../config/errors.ts";
 import { writeAll, writeText } from "../native/libc.ts";
 import { escapeJson, writeEscaped } from "./json-bytes.ts";
 import type { SandboxResult } from "../supervise/run.ts";
@@ -28,7 +28,8 @@ export function failureFields(error: SandboxError, startedAt: number): Record<st
     exit_code: error.exitCode,
     signal: null,
     setup_failed: true,
-    error: error.message,
+    // One line, as on stderr (failure.ts): whatever a message quotes.
+    error: oneLine(error.message),
     step: error.step,
     timed_out: false,
     oom_killed: false,

@@ -1,5 +1,5 @@
 // get_executor and executor_for_platform of the Python library.
-import { configError } from "../config/errors.ts";
+import { configError, shownValue } from "../config/errors.ts";
 import { writeText } from "../native/libc.ts";
 import { defaultExecutor } from "./auto.ts";
 import { chrootExecutor } from "./chroot.ts";
@@ -19,7 +19,7 @@ const ALIASES: Readonly<Record<string, BackendName>> = { bubblewrap: "linux", li
 export function getExecutor(name: string): Executor {
   const wanted = name.replaceAll("-", "_");
   const found = EXECUTORS.find((e) => e.name === (ALIASES[wanted] ?? wanted));
-  if (!found) throw configError(`unknown backend: ${name} (known: ${BACKEND_NAMES.join(", ")}; bubblewrap and linux-user-chroot mean linux)`);
+  if (!found) throw configError(`unknown backend: ${shownValue(name)} (known: ${BACKEND_NAMES.join(", ")}; bubblewrap and linux-user-chroot mean linux)`);
   return found;
 }
 
@@ -35,7 +35,7 @@ export function executorForPlatform(warn: (message: string) => void = (m) => wri
     try {
       return getExecutor(requested);
     } catch {
-      warn(`unknown SANDBOXLIB_BACKEND value: ${requested}; detecting the backend instead`);
+      warn(`unknown SANDBOXLIB_BACKEND value: ${shownValue(requested)}; detecting the backend instead`);
     }
   }
   return defaultExecutor(EXECUTORS[0]!, EXECUTORS[1]!);

@@ -17,6 +17,10 @@ describe("getExecutor", () => {
     expect(() => getExecutor("firejail")).toThrow("unknown backend: firejail (known: linux, chroot; bubblewrap and linux-user-chroot mean linux)");
   });
 
+  test("an unknown name with a newline is shown JSON-escaped: the error stays one line (a batch line's error field too)", () => {
+    expect(() => getExecutor("a\nb")).toThrow('unknown backend: "a\\nb" (known: linux, chroot; bubblewrap and linux-user-chroot mean linux)');
+  });
+
   test("the Python library's bubblewrap and linux-user-chroot (or linux_user_chroot) are the linux backend", () => {
     expect(getExecutor("bubblewrap")).toBe(getExecutor("linux"));
     expect(getExecutor("linux-user-chroot")).toBe(getExecutor("linux"));

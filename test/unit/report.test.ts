@@ -6,7 +6,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { writeEscaped } from "../../src/cli/json-bytes.ts";
 import { close, pipe, SysError } from "../../src/native/libc.ts";
-import { writeResultLine } from "../../src/cli/report.ts";
+import { failureFields, writeResultLine } from "../../src/cli/report.ts";
+import { SandboxError } from "../../src/config/errors.ts";
 
 function written(stdout: Uint8Array | null, stderr: Uint8Array | null): Record<string, unknown> {
   const dir = mkdtempSync(join(tmpdir(), "sandboxlib-report-"));
@@ -127,5 +128,12 @@ describe("writeEscaped", () => {
       expect(error).toBeInstanceOf(SysError);
       expect(error).toMatchObject({ call: "write", errno: 32 });
     }
+  });
+});
+
+describe("failureFields", () => {
+  test("the error is one line whatever the message quotes, as on stderr", () => {
+    const fields = failureFields(new SandboxError("config", "line 2: bad value: a\nb\u2028c"), performance.now());
+    expect(fields.error).toBe("line 2: bad value: a\\nb\\u2028c");
   });
 });
