@@ -59,7 +59,10 @@ describe.skipIf(!isRoot)("batch (C9, C10)", () => {
         await Bun.sleep(1500);
       }
       expect(out.lines.length).toBe(0); // line 1 has not finished: nothing may be written yet
-      expect(started()).toBeLessThan(100);
+      // No line starts once the results waiting hold 64 MiB (68 results of
+      // 1 MB; the 1024-result bound is out of reach here); the 3 other slots
+      // may be running then. Without the bound all 299 start.
+      expect(started()).toBeLessThanOrEqual(Math.ceil((64 * 2 ** 20) / 1e6) + 3);
     } finally {
       writeFileSync(join(shared, "go"), "");
     }
