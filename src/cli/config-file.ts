@@ -110,6 +110,9 @@ function applyPythonKey(s: RunSettings, key: string, v: unknown): boolean {
         s.writable = [];
       } else if (Array.isArray(v)) {
         s.writable = v.map((p, i) => str(`filesystem_writable_paths[${i}]`, p));
+        // As in the Python library and this project's library API: nothing
+        // listed is nothing writable, never everything.
+        if (s.writable.length === 0) s.readOnly = true;
       } else throw at("filesystem_writable_paths", 'expected "all", "none" or a list of paths');
       return true;
     case "mounts":

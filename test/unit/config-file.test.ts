@@ -38,6 +38,19 @@ describe("config files: the Python parameter names", () => {
     expect(settingsFromConfig({ filesystem_writable_paths: "none" }).readOnly).toBe(true);
   });
 
+  test("an empty filesystem_writable_paths is read-only everywhere, as in the library API (issue 17)", () => {
+    const writable = (value: unknown) => toSandboxConfig(["true"], toSandboxOptions(settingsFromConfig(value), [], "batch")).filesystemWritablePaths;
+    expect(writable({ filesystem_writable_paths: [] })).toBe("none");
+    expect(toSandboxConfig(["true"], { filesystemWritablePaths: [] }).filesystemWritablePaths).toEqual([]);
+    expect(writable({ filesystem_writable_paths: "none" })).toBe("none");
+    expect(writable({ filesystem_writable_paths: "all" })).toBe("all");
+    expect(writable({})).toBe("all");
+    expect(writable({ filesystem_writable_paths: ["/tmp"] })).toEqual(["/tmp"]);
+    // A --writable given after the config still adds to nothing, not to everything.
+    const req = parseCommandLine(["run", "--writable", "/build", "true"]) as RunRequest;
+    expect(toSandboxOptions(settingsFor(req, settingsFromConfig({ filesystem_writable_paths: [] })), [], "batch").filesystemWritablePaths).toEqual(["/build"]);
+  });
+
   test("this project's options under their command-line names", () => {
     const s = settingsFromConfig({
       timeout: 1.5, "kill-after": 2, "cap-add": ["NET_ADMIN"], "cap-drop": "ALL", uid: 1000, seccomp: false,
