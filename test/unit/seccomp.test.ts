@@ -73,7 +73,7 @@ const VERDICT: Record<Fate, number> = { allow: RET_ALLOW, EPERM, ENOSYS };
 
 const NR: Record<string, Record<Arch, number>> = Object.fromEntries(EXPECTED.map(([name, x64, arm64]) => [name, { x64, arm64 }]));
 
-const column = (policy: SeccompPolicy) => (policy.allowMounts ? 2 : 0) + (policy.ownPidNamespace ? 1 : 0);
+const column = (policy: SeccompPolicy) => ((policy.allowMounts ? 2 : 0) + (policy.ownPidNamespace ? 1 : 0)) as 0 | 1 | 2 | 3;
 
 /** Runs `filter` on struct seccomp_data { nr, arch, ip, args[6] } (args as 32-bit lows): its verdict. */
 function run(filter: Uint8Array, nr: number, arch: number, args: number[] = []): number {
