@@ -8,7 +8,8 @@ import { capabilityName } from "../hardening/capabilities.ts";
 import { makeRlimit } from "../hardening/rlimits.ts";
 import { parseBytes } from "../hardening/sizes.ts";
 import { MAX_DEADLINE_SECONDS } from "../supervise/deadline.ts";
-import type { ExtraMountEntry } from "../config/types.ts";
+import { type ExtraMountEntry, NAMESPACE_SETTINGS } from "../config/types.ts";
+import { validateExtraMounts } from "../config/extra-mounts.ts";
 import type { OutputSetting, RunSettings } from "./settings.ts";
 
 export interface OptionSpec {
@@ -133,22 +134,21 @@ function output(path: string, v: unknown, allowStdout: boolean): OutputSetting {
   throw at(path, `expected null, "inherit", "capture"${allowStdout ? ', "stdout"' : ""} or {"file": PATH}`);
 }
 
+/** extra_mounts: checked by the library's own validate_extra_mounts, its message located by the entry's JSON path. */
 function extraMounts(v: unknown): RunSettings["extraMounts"] {
   if (!Array.isArray(v)) throw at("extra_mounts", "expected a list of [source, target, type, options]");
   return v.map((entry, i) => {
-    const path = `extra_mounts[${i}]`;
-    if (!Array.isArray(entry)) throw at(path, "expected [source, target, type, options]");
-    if (entry.length !== 3 && entry.length !== 4) throw at(path, `expected 3 or 4 fields, not ${entry.length}`);
-    entry.forEach((field, j) => {
-      if (field !== null && typeof field !== "string") throw at(`${path}[${j}]`, "expected a string or null");
-    });
-    if (entry[1] === null || entry[1] === "") throw at(`${path}[1]`, "mount point is empty");
-    return entry.length === 3 ? [entry[0], entry[1], entry[2]] : [entry[0], entry[1], entry[2], entry[3]];
+    try {
+      validateExtraMounts([entry]);
+    } catch (e) {
+      throw at(`extra_mounts[${i}]`, (e as Error).message);
+    }
+    return entry as ExtraMountEntry;
   });
 }
 
-/** network and mounts: the same two values on the command line and in a config file. */
-const NAMESPACE_CHOICES = ["undefined", "isolated"] as const;
+/** network and mounts: the same two values on the command line, in a config file and in the library. */
+const NAMESPACE_CHOICES = NAMESPACE_SETTINGS;
 
 function namespaceJson(s: RunSettings, v: unknown, key: string): void {
   if (!(NAMESPACE_CHOICES as readonly unknown[]).includes(v)) throw at(key, `expected ${NAMESPACE_CHOICES.map((c) => `"${c}"`).join(" or ")}`);

@@ -11,6 +11,7 @@ import {
   type ExtraMountEntry,
   type InputSource,
   type MountsSetting,
+  NAMESPACE_SETTINGS,
   type NetworkSetting,
   type OutputTarget,
   type SandboxConfig,
@@ -60,8 +61,6 @@ export interface SandboxOptions {
   onExit?: () => void;
 }
 
-const NETWORK: readonly NetworkSetting[] = ["undefined", "isolated"];
-const MOUNTS: readonly MountsSetting[] = ["undefined", "isolated"];
 
 function oneOf<T extends string>(name: string, value: unknown, allowed: readonly T[]): T {
   if (typeof value === "string" && (allowed as readonly string[]).includes(value)) return value as T;
@@ -191,9 +190,9 @@ export function toSandboxConfig(command: string | readonly string[], options: Sa
     env: checkEnv(options.env),
     filesystemRoot: root,
     filesystemWritablePaths: checkWritable(options.filesystemWritablePaths ?? d.filesystemWritablePaths),
-    mounts: oneOf("mounts", options.mounts ?? d.mounts, MOUNTS),
+    mounts: oneOf("mounts", options.mounts ?? d.mounts, NAMESPACE_SETTINGS),
     extraMounts: validateExtraMounts(options.extraMounts),
-    network: oneOf("network", options.network ?? d.network, NETWORK),
+    network: oneOf("network", options.network ?? d.network, NAMESPACE_SETTINGS),
     hostname,
     stdin: options.stdin,
     stdout,

@@ -32,8 +32,10 @@ export interface ExtraMount {
 }
 
 export type WritablePaths = "all" | "none" | readonly string[];
-export type NetworkSetting = "undefined" | "isolated";
-export type MountsSetting = "undefined" | "isolated";
+/** The values of `network` and `mounts`: leave the namespace as it is, or give the sandbox its own. */
+export const NAMESPACE_SETTINGS = ["undefined", "isolated"] as const;
+export type NetworkSetting = (typeof NAMESPACE_SETTINGS)[number];
+export type MountsSetting = (typeof NAMESPACE_SETTINGS)[number];
 
 /** Limits enforced through a cgroup created for the sandbox. */
 export interface CgroupLimits {

@@ -64,7 +64,7 @@ describe.skipIf(!isRoot)("--config", () => {
 
   test("each kind of error names the file and the JSON path, exit 125", async () => {
     const cases: [unknown, string][] = [
-      [{ command: ["true"], filesystem_root: rootfs, extra_mounts: [[null, "/a", "tmpfs"], [null, "/b", "tmpfs"], ["x", "", "tmpfs"]] }, "extra_mounts[2][1]: mount point is empty"],
+      [{ command: ["true"], filesystem_root: rootfs, extra_mounts: [[null, "/a", "tmpfs"], [null, "/b", "tmpfs"], ["x", "", "tmpfs"]] }, 'extra_mounts[2]: Mount point empty in mount entry ["x","","tmpfs"]'],
       [{ command: ["true"], bogus: 1 }, "bogus: unknown key"],
       [{ command: ["true"], timeout: "soon" }, "timeout: invalid value for --timeout: soon (expected a positive number of seconds)"],
       [{ command: 3 }, "command: expected a string or a non-empty list of strings"],

@@ -86,9 +86,10 @@ describe("config file errors name the JSON path", () => {
   });
 
   test("extra_mounts entries", () => {
-    fails({ extra_mounts: [[null, "/a", "tmpfs"], [null, "/b", "tmpfs"], ["proc", "", "proc"]] }, "extra_mounts[2][1]: mount point is empty");
-    fails({ extra_mounts: [["proc", "/proc"]] }, "extra_mounts[0]: expected 3 or 4 fields, not 2");
-    fails({ extra_mounts: [[null, "/x", 5]] }, "extra_mounts[0][2]: expected a string or null");
+    // One check, the library's validate_extra_mounts, with its (the Python library's) message, located.
+    fails({ extra_mounts: [[null, "/a", "tmpfs"], [null, "/b", "tmpfs"], ["proc", "", "proc"]] }, 'extra_mounts[2]: Mount point empty in mount entry ["proc","","proc"]');
+    fails({ extra_mounts: [["proc", "/proc"]] }, `extra_mounts[0]: Invalid mount entry in 'extra_mounts': ["proc","/proc"]`);
+    fails({ extra_mounts: [[null, "/x", 5]] }, `extra_mounts[0]: Invalid mount entry in 'extra_mounts': [null,"/x",5]`);
     fails({ extra_mounts: "proc" }, "extra_mounts: expected a list");
   });
 
