@@ -234,12 +234,12 @@ export const OPTIONS: readonly OptionSpec[] = [
   },
   {
     flag: "--proc", arg: "TARGET", key: "proc", repeatable: true, group: "run",
-    help: "Mount proc on TARGET.",
+    help: "Mount proc on TARGET (nosuid,nodev,noexec).",
     set: (s, v, f) => void s.extraMounts.push([null, nonEmpty(f, v), "proc", "nosuid,nodev,noexec"]),
   },
   {
     flag: "--tmpfs", arg: "TARGET", key: "tmpfs", repeatable: true, group: "run",
-    help: "Mount a tmpfs on TARGET.",
+    help: "Mount a tmpfs on TARGET (nosuid,nodev).",
     set: (s, v, f) => void s.extraMounts.push([null, nonEmpty(f, v), "tmpfs", "nosuid,nodev"]),
   },
   {
@@ -333,7 +333,7 @@ export const OPTIONS: readonly OptionSpec[] = [
   },
   {
     flag: "--timeout", arg: "SECONDS", key: "timeout", group: "control",
-    help: "SIGTERM at the deadline, exit status 124.",
+    help: "SIGTERM at the deadline, exit status 124 (fractions allowed, up to 2^31 days).",
     set: (s, v, f) => void (s.timeout = seconds(f, v)),
   },
   {
@@ -343,12 +343,12 @@ export const OPTIONS: readonly OptionSpec[] = [
   },
   {
     flag: "--pass-fd", arg: "N", key: "pass-fd", repeatable: true, group: "control",
-    help: "Keep fd N (the caller's) open in the command.",
+    help: "Keep fd N, inherited from the caller, open in the command.",
     set: (s, v, f) => void s.passFds.push(integer(f, v, 3, "a file descriptor number, 3 or above")),
   },
   {
     flag: "--share-session", key: "share-session", group: "control",
-    help: "Keep the caller's session (no setsid).",
+    help: "Keep the caller's session (no setsid), for interactive use.",
     set: (s) => void (s.shareSession = true),
   },
   {
@@ -363,7 +363,7 @@ export const OPTIONS: readonly OptionSpec[] = [
   },
   {
     flag: "--uid", arg: "N", key: "uid", group: "control",
-    help: "Run as this user (no supplementary groups).",
+    help: "Run as this user; supplementary groups cleared.",
     set: (s, v, f) => void (s.uid = integer(f, v, 0, "a user number")),
   },
   {
@@ -378,7 +378,7 @@ export const OPTIONS: readonly OptionSpec[] = [
   },
   {
     flag: "--rlimit", arg: "NAME=SOFT[:HARD]", key: "rlimit", repeatable: true, group: "control",
-    help: "setrlimit: nofile, nproc, as, cpu, fsize, core, ... (values or 'unlimited').",
+    help: "setrlimit: nofile, nproc, as, cpu, fsize, core, stack, ... (numbers or 'unlimited').",
     set: (s, v, f) => {
       const [name, soft, hard] = rlimitSpec(f, v);
       s.rlimits[name] = [soft, hard];
@@ -386,17 +386,17 @@ export const OPTIONS: readonly OptionSpec[] = [
   },
   {
     flag: "--memory", arg: "BYTES", key: "memory", group: "control",
-    help: "cgroup memory limit (k, M, G suffixes; at least 6M).",
+    help: "cgroup memory limit, no swap (k, M, G suffixes; at least 6M).",
     set: (s, v, f) => void (s.memory = asUsage(f, v, () => parseBytes(v, f))),
   },
   {
     flag: "--pids", arg: "N", key: "pids", group: "control",
-    help: "cgroup limit on the command's processes.",
+    help: "cgroup limit on the command's processes and threads.",
     set: (s, v, f) => void (s.pids = integer(f, v, 1, "a positive number of processes")),
   },
   {
     flag: "--cpus", arg: "FLOAT", key: "cpus", group: "control",
-    help: "cgroup CPU limit.",
+    help: "cgroup CPU limit (1.5 = one and a half CPUs).",
     set: (s, v, f) => void (s.cpus = positiveNumber(f, v, "a positive number of CPUs")),
   },
 ];

@@ -17,7 +17,7 @@ export const CAPABILITY_NUMBERS: Readonly<Record<string, number>> = {
  * root, no more. Docker keeps MKNOD only because its device cgroup refuses
  * every device but a few; sandboxlib has no device policy, so a node made
  * with a host disk's numbers would read and write the disk (every mount is
- * nodev too, but for --dev). The README's Hardening section says why each
+ * nodev too, but for --dev). docs/usage.md's Hardening section says why each
  * of these is safe in the sandbox.
  */
 export const DEFAULT_CAPABILITIES: readonly string[] = [
