@@ -1,10 +1,26 @@
 // The JSON that --json, --status-fd and batch report about a run.
-import { oneLine, type SandboxError } from "../config/errors.ts";
+import { oneLine, type SandboxError, type SandboxErrorKind } from "../config/errors.ts";
 import { writeAll, writeText } from "../native/libc.ts";
 import { escapeJson, writeEscaped } from "./json-bytes.ts";
 import type { SandboxResult } from "../supervise/run.ts";
 
 const round = (ms: number) => Math.round(ms * 1000) / 1000;
+
+/**
+ * What kind of failure a result reports, for callers that act on it without
+ * parsing the message (the Python layer raises AssertionError for "config",
+ * RuntimeError for "setup", as the Python library did): "config" for a
+ * setting that is invalid or that the backend does not support, "setup" when
+ * the sandbox could not be built (or its output outgrew a result), "command"
+ * when the command could not be started (not found: 127, not executable: 126).
+ */
+export type FailureKind = "config" | "setup" | "command";
+
+export function failureKind(kind: SandboxErrorKind): FailureKind {
+  if (kind === "usage" || kind === "config") return "config";
+  if (kind === "not-found" || kind === "not-executable") return "command";
+  return "setup";
+}
 
 /** The fields reported about a finished run (without its output). */
 export function statusFields(result: SandboxResult): Record<string, unknown> {
@@ -12,6 +28,7 @@ export function statusFields(result: SandboxResult): Record<string, unknown> {
     exit_code: result.exitCode,
     signal: result.signal,
     setup_failed: false,
+    failure: null,
     timed_out: result.timedOut,
     oom_killed: result.oomKilled,
     wall_ms: round(result.usage.wallMs),
@@ -28,6 +45,7 @@ export function failureFields(error: SandboxError, startedAt: number): Record<st
     exit_code: error.exitCode,
     signal: null,
     setup_failed: true,
+    failure: failureKind(error.kind),
     // One line, as on stderr (failure.ts): whatever a message quotes.
     error: oneLine(error.message),
     step: error.step,

@@ -48,7 +48,7 @@ const FLAG_OPTIONS: Record<string, { set: number } | { clear: number }> = {
 const IGNORED = new Set(["defaults", "auto", "noauto", "user", "nouser", "users", "_netdev", "nofail"]);
 
 /** Options sandboxlib will not pass: they would act on existing mounts. */
-const REFUSED = new Set(["remount", "move", "shared", "rshared", "slave", "rslave", "unbindable", "runbindable"]);
+const REFUSED = new Set(["move", "shared", "rshared", "slave", "rslave", "unbindable", "runbindable"]);
 
 export interface ParsedMount {
   /** mount(2) flags (MS_BIND and MS_REC included for binds). */
@@ -57,6 +57,12 @@ export interface ParsedMount {
   data: string | null;
   bind: boolean;
   readOnly: boolean;
+  /**
+   * `remount,ro` (the Python linux-user-chroot backend's --mount-readonly):
+   * no new filesystem, the path of the root made read-only, submounts
+   * included. Present only when true.
+   */
+  remount?: true;
 }
 
 /** Types that mean "no filesystem: a bind mount of the source". */
@@ -83,11 +89,16 @@ export const DEFAULT_MOUNT_FLAGS = MS_NOSUID | MS_NODEV;
 export function parseMountOptions(options: string, type: string | null): ParsedMount {
   let flags = DEFAULT_MOUNT_FLAGS;
   let bind = isBindType(type);
+  let remount = false;
   const data: string[] = [];
   for (const raw of options.split(",")) {
     const opt = raw.trim();
     if (opt === "" || IGNORED.has(opt) || opt.startsWith("x-") || opt.startsWith("comment=")) continue;
     if (REFUSED.has(opt)) throw configError(`mount option not supported: ${opt}`);
+    if (opt === "remount") {
+      remount = true;
+      continue;
+    }
     if (opt === "bind" || opt === "rbind") {
       bind = true;
       continue;
@@ -101,9 +112,25 @@ export function parseMountOptions(options: string, type: string | null): ParsedM
     }
     data.push(opt);
   }
+  if (remount) return remountOptions(flags, data, type);
   if (bind) {
     flags |= MS_BIND | MS_REC;
     if (data.length > 0) throw configError(`bind mount takes no filesystem options: ${data.join(",")}`);
   }
   return { flags, data: data.length ? data.join(",") : null, bind, readOnly: (flags & MS_RDONLY) !== 0 };
+}
+
+const isNoType = (type: string | null) => type === null || type === "" || type === "none" || isBindType(type);
+
+/**
+ * `remount,ro` (with `bind` or not, as util-linux spells it): what the Python
+ * linux-user-chroot backend turned into a read-only mount of the target. Only
+ * that: a remount that would make a path writable, change a filesystem's
+ * options or name a type is refused.
+ */
+function remountOptions(flags: number, data: readonly string[], type: string | null): ParsedMount {
+  if (!isNoType(type)) throw configError(`mount option remount takes no filesystem type: ${type} (remount,ro makes a path of the root read-only)`);
+  if (!(flags & MS_RDONLY)) throw configError("mount option not supported: remount without ro (remount,ro makes a path of the root read-only)");
+  if (data.length > 0) throw configError(`remount takes no filesystem options: ${data.join(",")}`);
+  return { flags: flags | MS_BIND | MS_REC, data: null, bind: false, readOnly: true, remount: true };
 }

@@ -27,6 +27,7 @@ export function planMount(entry: ExtraMount): PlannedMount {
   const target = inRootPath(entry.target);
   if (target === "") throw configError(`mount target is the sandbox root itself: ${entry.target}`);
   const parsed = parseMountOptions(entry.options, entry.type);
+  if (parsed.remount) return { source: null, target, fstype: null, flags: parsed.flags, data: null, bind: false, readOnly: true, sourceIsFile: false, remount: true };
   if (parsed.bind) {
     if (isNone(entry.source)) throw configError(`bind mount needs a source: ${entry.target}`);
     const source = hostPath("bind source", entry.source as string);

@@ -31,6 +31,8 @@ export interface PlannedMount {
   readOnly: boolean;
   /** A bind of a file: the mount point must be a file too. */
   sourceIsFile: boolean;
+  /** `remount,ro`: the target itself made read-only (bound onto itself), no new filesystem. */
+  remount?: true;
 }
 
 export interface PlanInput {

@@ -3,15 +3,36 @@
 // applied inside it, pivot_root, a small init as PID 1, then the command.
 import { MS_BIND, MS_REC } from "../config/mount-options.ts";
 import { CLONE_NEWIPC, CLONE_NEWNET, CLONE_NEWNS, CLONE_NEWPID, CLONE_NEWUTS } from "../native/clone-flags.ts";
-import type { PlanInput } from "./input.ts";
+import type { PlanInput, PlannedMount } from "./input.ts";
 import { extraMountSteps, kernelFsReadOnlyPaths, MOUNT_ATTR_NODEV, MOUNT_ATTR_NOSUID, MOUNT_ATTR_RDONLY, removableCreations } from "./mounts.ts";
-import { isWithin } from "./paths.ts";
+import { isWithin, shownPath } from "./paths.ts";
 import { cgroupSteps, commandSteps, type SandboxPlan } from "./sandbox-plan.ts";
 import type { Step } from "./steps.ts";
 
 export const DEFAULT_HOSTNAME = "sandbox";
 
-/** Read-only everywhere except the writable paths, submounts included. */
+/**
+ * The scratch filesystems the user asked for: each tmpfs mount not said to be
+ * read-only, and the shm of a minimal /dev. They stay writable when a list of
+ * writable paths makes the rest read-only (bubblewrap's tmpfs mounts are
+ * writable too): a build with `--writable /build` still writes its /tmp.
+ */
+export function scratchMounts(mounts: readonly PlannedMount[]): string[] {
+  const paths: string[] = [];
+  for (const m of mounts) {
+    if (m.fstype === "tmpfs" && !m.bind && !m.readOnly) paths.push(m.target);
+    if (m.fstype === "dev") paths.push(`${m.target}/shm`);
+  }
+  return paths;
+}
+
+/**
+ * Read-only everywhere except the writable paths, submounts included, and
+ * the scratch mounts (themselves only: what is mounted on them keeps its
+ * flag). A writable path must exist in the root, or be a mount point the
+ * extra mounts made: a typo (`--writable /biuld`) fails naming it instead of
+ * leaving the real build directory read-only.
+ */
 function writableSteps(input: PlanInput): Step[] {
   if (input.writable === "all") return [];
   const rdonlyRoot: Step = { op: "setattr", path: "", set: MOUNT_ATTR_RDONLY, clear: 0, recursive: true };
@@ -21,7 +42,6 @@ function writableSteps(input: PlanInput): Step[] {
   for (const path of writable) {
     // Bound onto itself, a writable path is a mount of its own whose
     // read-only flag can be cleared apart from the root's.
-    steps.push({ op: "mkdirs", path, mode: 0o755, file: false });
     steps.push({
       op: "mount",
       source: path,
@@ -31,9 +51,11 @@ function writableSteps(input: PlanInput): Step[] {
       fstype: null,
       flags: MS_BIND | MS_REC,
       data: null,
+      purpose: `bind writable path ${shownPath(path)}`,
     });
   }
   steps.push(rdonlyRoot);
+  for (const path of scratchMounts(input.mounts)) steps.push({ op: "setattr", path, set: 0, clear: MOUNT_ATTR_RDONLY, recursive: false });
   for (const path of writable) steps.push({ op: "setattr", path, set: 0, clear: MOUNT_ATTR_RDONLY, recursive: true });
   // Clearing is recursive: read-only mounts asked for below a writable path
   // get their flag back, and so do the kernel files of proc and sysfs.

@@ -160,6 +160,12 @@ export function extraMountSteps(mounts: readonly PlannedMount[]): Step[] {
       steps.push(...devSteps(m.target));
       continue;
     }
+    if (m.remount) {
+      // What the root shows there (an earlier mount included), bound onto itself and made read-only.
+      steps.push({ op: "mount", source: m.target, target: m.target, inRoot: true, sourceInRoot: true, fstype: null, flags: MS_BIND | MS_REC, data: null });
+      steps.push({ op: "setattr", path: m.target, set: bindAttributes(m.flags), clear: 0, recursive: true });
+      continue;
+    }
     if (m.bind) {
       steps.push({
         op: "mount",

@@ -21,6 +21,8 @@ export type Step =
       data: string | null;
       /** Skipped when its path in the root does not exist (kernel files that vary by kernel). */
       optional?: true;
+      /** What the mount is for, when "mount X on Y" would not say it (messages, --print-plan). */
+      purpose?: string;
     }
   | { op: "mkdirs"; path: string; mode: number; file: boolean }
   | { op: "chroot"; path: string }
@@ -72,6 +74,7 @@ export type Step =
 export function describeStep(step: Step): string {
   switch (step.op) {
     case "mount": {
+      if (step.purpose) return step.purpose;
       const target = step.inRoot ? shownPath(step.target) : step.target;
       if (step.fstype) return `mount ${step.fstype} on ${target}`;
       return `mount ${step.source ?? "none"} on ${target}`;

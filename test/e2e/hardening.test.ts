@@ -286,7 +286,7 @@ for (const backend of BACKENDS) {
     test("--json includes the same fields", async () => {
       const r = await run(["--json", "sh", "-c", "echo out"]);
       expect(Object.keys(JSON.parse(r.stdout)).sort()).toEqual(
-        ["exit_code", "signal", "setup_failed", "timed_out", "oom_killed", "wall_ms", "user_ms", "sys_ms", "max_rss_kb", "cgroup_peak_kb", "stdout", "stderr"].sort(),
+        ["exit_code", "signal", "setup_failed", "failure", "timed_out", "oom_killed", "wall_ms", "user_ms", "sys_ms", "max_rss_kb", "cgroup_peak_kb", "stdout", "stderr"].sort(),
       );
     });
 

@@ -48,7 +48,21 @@ describe("parseMountOptions", () => {
   });
 
   test("options that act on other mounts are refused", () => {
-    expect(() => parseMountOptions("remount,ro", "proc")).toThrow("mount option not supported: remount");
     expect(() => parseMountOptions("shared", "tmpfs")).toThrow("mount option not supported: shared");
+    expect(() => parseMountOptions("move", null)).toThrow("mount option not supported: move");
+  });
+
+  test("remount,ro is a read-only mount of the target, as the Python linux-user-chroot backend made it", () => {
+    const readOnly = { flags: MS_BIND | MS_REC | MS_RDONLY | SAFE, data: null, bind: false, readOnly: true, remount: true as const };
+    expect(parseMountOptions("remount,ro", null)).toEqual(readOnly);
+    expect(parseMountOptions("remount,bind,ro", "none")).toEqual(readOnly);
+    expect(parseMountOptions("ro,remount", "")).toEqual(readOnly);
+  });
+
+  test("any other remount is refused, saying why", () => {
+    expect(() => parseMountOptions("remount,ro", "proc")).toThrow("mount option remount takes no filesystem type: proc");
+    expect(() => parseMountOptions("remount", null)).toThrow("mount option not supported: remount without ro");
+    expect(() => parseMountOptions("remount,rw", null)).toThrow("mount option not supported: remount without ro");
+    expect(() => parseMountOptions("remount,ro,size=1m", null)).toThrow("remount takes no filesystem options: size=1m");
   });
 });

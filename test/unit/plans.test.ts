@@ -9,7 +9,7 @@ import { planLinux } from "../../src/plan/linux-plan.ts";
 import { extraMountSteps, MOUNT_ATTR_NODEV, MOUNT_ATTR_NOEXEC, MOUNT_ATTR_NOSUID, MOUNT_ATTR_RDONLY, MKDIRS_UNREACHED_SHIFT, removableCreations } from "../../src/plan/mounts.ts";
 import { posix } from "node:path";
 import { absolutePath, inRootPath, isWithin } from "../../src/plan/paths.ts";
-import type { Step } from "../../src/plan/steps.ts";
+import { describeStep, type Step } from "../../src/plan/steps.ts";
 import { capabilityMask, DEFAULT_CAPABILITIES } from "../../src/hardening/capabilities.ts";
 import { buildSeccompFilter, policiesFor, policyKey } from "../../src/hardening/seccomp.ts";
 
@@ -181,6 +181,37 @@ describe("linux plan", () => {
       { op: "setattr", path: "data/ro", set: MOUNT_ATTR_RDONLY, clear: 0, recursive: true },
     ]);
     expect(steps.find((s) => s.op === "mount" && s.sourceInRoot)).toMatchObject({ source: "data", target: "data" });
+  });
+
+  test("a list: a writable path is not created; its bind fails naming it", () => {
+    const steps = planLinux({ ...base, writable: ["biuld"] }).child;
+    expect(steps.some((s) => s.op === "mkdirs")).toBe(false);
+    const bind = steps.find((s) => s.op === "mount" && s.sourceInRoot)!;
+    expect(describeStep(bind)).toBe("bind writable path /biuld");
+  });
+
+  test("a list: the scratch mounts asked for (tmpfs, /dev's shm) stay writable, themselves only", () => {
+    const roTmpfs = planMount({ source: null, target: "/ro", type: "tmpfs", options: "ro" });
+    const dev = planMount({ source: null, target: "/dev", type: "dev", options: "" });
+    const steps = planLinux({ ...base, writable: ["build"], mounts: [tmpfs, roTmpfs, dev] }).child;
+    const root = steps.findIndex((s) => s.op === "setattr" && s.path === "" && s.set === MOUNT_ATTR_RDONLY);
+    const cleared = steps.slice(root + 1).filter((s) => s.op === "setattr" && s.clear === MOUNT_ATTR_RDONLY);
+    expect(cleared).toEqual([
+      { op: "setattr", path: "tmp", set: 0, clear: MOUNT_ATTR_RDONLY, recursive: false },
+      { op: "setattr", path: "dev/shm", set: 0, clear: MOUNT_ATTR_RDONLY, recursive: false },
+      { op: "setattr", path: "build", set: 0, clear: MOUNT_ATTR_RDONLY, recursive: true },
+    ]);
+    // 'none' asks for everything read-only: nothing is cleared.
+    const none = planLinux({ ...base, writable: "none", mounts: [tmpfs, dev] }).child;
+    expect(none.filter((s) => s.op === "setattr" && s.clear === MOUNT_ATTR_RDONLY)).toEqual([]);
+  });
+
+  test("remount,ro: the target bound onto itself and made read-only, no filesystem mounted", () => {
+    const remount = planMount({ source: null, target: "/data", type: null, options: "remount,ro" });
+    const steps = planLinux({ ...base, mounts: [remount] }).child;
+    const i = steps.findIndex((s) => s.op === "mount" && s.target === "data");
+    expect(steps[i]).toMatchObject({ source: "data", sourceInRoot: true, fstype: null, flags: MS_BIND | MS_REC });
+    expect(steps[i + 1]).toEqual({ op: "setattr", path: "data", set: MOUNT_ATTR_RDONLY | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOSUID, clear: 0, recursive: true });
   });
 
   test("cleanup removes only mount points created on the root's own filesystem", () => {

@@ -137,3 +137,12 @@ describe("failureFields", () => {
     expect(fields.error).toBe("line 2: bad value: a\\nb\\u2028c");
   });
 });
+
+describe("failure kind", () => {
+  test("says whether a configuration, the set-up or the command failed", () => {
+    const kindOf = (kind: ConstructorParameters<typeof SandboxError>[0]) => failureFields(new SandboxError(kind, "x"), performance.now()).failure;
+    expect([kindOf("usage"), kindOf("config")]).toEqual(["config", "config"]);
+    expect([kindOf("setup"), kindOf("output")]).toEqual(["setup", "setup"]);
+    expect([kindOf("not-found"), kindOf("not-executable")]).toEqual(["command", "command"]);
+  });
+});

@@ -1,0 +1,3 @@
+'''sandboxlib loaders module.'''
+
+from sandboxlib.load import appc  # noqa: F401
