@@ -3,7 +3,7 @@
 // mounts, extra_mounts, network, stdout, stderr) plus this project's own
 // options under their command-line names ("timeout", "cap-add", ...). Every
 // error names the JSON path of the offending field.
-import { configError, quoted, SandboxError, usageError } from "../config/errors.ts";
+import { configError, quoted, SandboxError, usageError } from "../base/errors.ts";
 import { applyOption, defaultSettings, FLAG_OPTIONS, type OutputSetting, type RunSettings, VALUE_OPTIONS } from "./settings.ts";
 
 /** Keys that repeat on the command line: a list of values in JSON. */

@@ -1,6 +1,6 @@
 // sandboxlib's command line: parse, build the library options, run, report.
 import pkg from "../../package.json" with { type: "json" };
-import { SandboxError, shownValue, usageError } from "../config/errors.ts";
+import { SandboxError, shownValue, usageError } from "../base/errors.ts";
 import type { Executor } from "../executors/executor.ts";
 import { EXECUTORS, executorForPlatform, getExecutor } from "../executors/registry.ts";
 import { close, writeText } from "../native/libc.ts";

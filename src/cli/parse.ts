@@ -1,6 +1,6 @@
 // The command line, parsed into data. Pure: files named by options are
 // opened later, by main.ts.
-import { shownValue, usageError } from "../config/errors.ts";
+import { shownValue, usageError } from "../base/errors.ts";
 import { applyOption, defaultSettings, FLAG_OPTIONS, type RunSettings, VALUE_OPTIONS } from "./settings.ts";
 
 /** One option as given: applied after the config file, so it overrides it. */

@@ -1,7 +1,7 @@
 // The settings of one `run` (or one batch entry), as options set them. The
 // command line and config files both go through applyOption, so an option
 // means the same thing, with the same checks and messages, in either.
-import { shownValue, usageError } from "../config/errors.ts";
+import { shownValue, usageError } from "../base/errors.ts";
 import type { ExtraMountEntry, MountsSetting, NetworkSetting } from "../config/types.ts";
 import { capabilityName } from "../hardening/capabilities.ts";
 import { parseRlimit } from "../hardening/rlimits.ts";

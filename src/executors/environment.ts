@@ -7,7 +7,7 @@
 // with a warning each under --degrade; the command never gets less than it
 // asked for without being told.
 import { degradeForCapabilities, type Warn } from "../config/capabilities.ts";
-import { configError, SandboxError } from "../config/errors.ts";
+import { configError, SandboxError } from "../base/errors.ts";
 import type { SandboxOptions } from "../config/options.ts";
 import { CAPTURE, type ExtraMountEntry } from "../config/types.ts";
 import { canUse, type CallerCapabilities, callerCapabilities, heldCapabilities } from "../hardening/caller-capabilities.ts";

@@ -1,7 +1,7 @@
 // An executor is one backend: its CAPABILITIES, how it degrades a
 // configuration, and how it plans a sandbox. Running is shared.
 import { type Capabilities, checkCapabilities, degradeForCapabilities, type Warn } from "../config/capabilities.ts";
-import { SandboxError } from "../config/errors.ts";
+import { SandboxError } from "../base/errors.ts";
 import { type SandboxOptions, toSandboxConfig } from "../config/options.ts";
 import { CAPTURE, type SandboxConfig } from "../config/types.ts";
 import { geteuid } from "../native/libc.ts";

@@ -30,7 +30,7 @@
 // (EAGAIN) and kills nothing. The CPU quota waits for the exec too: a
 // command throttled before it, while it may hold a lock of the memory it
 // shares with sandboxlib, would stall sandboxlib.
-import { SandboxError } from "../config/errors.ts";
+import { SandboxError } from "../base/errors.ts";
 import type { CgroupLimits } from "../config/types.ts";
 import { exists, kill } from "../native/libc.ts";
 import { nodeFs } from "../native/node-fs.ts";

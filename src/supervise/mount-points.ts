@@ -21,7 +21,7 @@
 //   {"run":R,"path":P,"count":N,"file":B}                run R created these
 //   {"run":R,"settled":true}                             R's intents are replaced by its created lines
 // Lines without "run" (journals of earlier versions) count as created.
-import { SandboxError } from "../config/errors.ts";
+import { SandboxError } from "../base/errors.ts";
 import { close, exists, flock, LOCK_EX, LOCK_NB, LOCK_SH, LOCK_UN, O_RDONLY, open, stat, strerror, SysError } from "../native/libc.ts";
 import { nodeFs } from "../native/node-fs.ts";
 import type { SandboxPlan } from "../plan/sandbox-plan.ts";

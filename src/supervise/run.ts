@@ -1,12 +1,12 @@
 // Runs one configured sandbox: spawn, output, timeout, wait, cleanup.
 // Whatever happens after the spawn, cleanup runs.
-import { SandboxError } from "../config/errors.ts";
+import { SandboxError } from "../base/errors.ts";
 import { resolvePlanInput } from "../config/resolve.ts";
 import type { SandboxConfig } from "../config/types.ts";
-import { CLONE_NEWNS, CLONE_NEWPID } from "../native/clone-flags.ts";
+import { CLONE_NEWNS, CLONE_NEWPID } from "../base/kernel-constants.ts";
 import { close, kill, O_RDONLY, open, readAvailable, strerror } from "../native/libc.ts";
 import { runAllHostSteps, spawnSteps, spawnStepsConcurrently, type SpawnedSandbox, type StepFailure } from "../native/spawn.ts";
-import type { PlanInput } from "../plan/input.ts";
+import type { PlanInput } from "../config/plan-input.ts";
 import { type SandboxPlan, withinRoot } from "../plan/sandbox-plan.ts";
 import { describeStep, type Step } from "../plan/steps.ts";
 import { anyActive, trackStart } from "./active.ts";
