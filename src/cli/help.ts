@@ -64,6 +64,9 @@ Options stop at '--' or at the first argument that is not an option.
                               {"exit_code", "signal", "stdout", "stderr", ...}
   --status-fd N               write JSON lines to fd N: {"child_pid"} at
                               start, then the result (as --json, no output)
+  --print-plan                print the plan as JSON (backend, namespaces, the
+                              sandbox process's steps) and exit 0: nothing is
+                              run or created; needs a directory as --root
 
 Process control and hardening:
   --timeout SECONDS           SIGTERM at the deadline, exit status 124

@@ -266,6 +266,9 @@ export function fitted(base: Executor): Executor {
       }
     },
     runSandboxWithRedirection: (command, options = {}) => redirected(executor, command, options),
+    // The options fitted as a run fits them, without its refusals (nothing runs).
+    planSandbox: (command, options = {}) =>
+      base.planSandbox(command, base.unavailableReason() === null && needsFitting(options, base.name) ? fitToEnvironment(options, base.name, environmentFacts()) : options),
   };
   return executor;
 }

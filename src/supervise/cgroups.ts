@@ -296,17 +296,14 @@ function hierarchyOf(path: string): string {
 }
 
 /**
- * Creates the sandbox's cgroup(s) with the limits that may be set before
- * the command runs (see above). With no limit, `measure` asks for a memory
- * cgroup to measure the sandbox's peak, where one can be made: null
- * otherwise, or when there is nothing to do.
+ * The cgroup version and controllers for these limits (and measuring), or
+ * null when no cgroup is to be made; refuses limits no version serves.
  */
-export function createCgroup(limits: CgroupLimits, measure: boolean): SandboxCgroup | null {
+function chooseCgroup(limits: CgroupLimits, measure: boolean): { version: 1 | 2; controllers: Controller[] } | null {
   const required = limitControllers(limits);
-  const limited = required.length > 0;
   let support: { version: 1 | 2 } | { error: string } = { error: "nothing to do" };
   let controllers = required;
-  if (limited) {
+  if (required.length > 0) {
     support = cgroupSupport(required);
     if ("error" in support) throw cannotLimit(limitOptions(limits), `${support.error}: run where cgroups are mounted, or drop ${limitOptions(limits)}`);
   }
@@ -315,8 +312,32 @@ export function createCgroup(limits: CgroupLimits, measure: boolean): SandboxCgr
     const withMemory = cgroupSupport([...required, "memory"]);
     if (!("error" in withMemory)) [support, controllers] = [withMemory, [...required, "memory"]];
   }
-  if ("error" in support) return null;
-  const version = support.version;
+  return "error" in support ? null : { version: support.version, controllers };
+}
+
+/**
+ * The cgroup.procs files the next createCgroup would make for these limits,
+ * without making anything (for --print-plan); refuses as createCgroup does.
+ */
+export function plannedProcsFiles(limits: CgroupLimits, measure: boolean): string[] {
+  const chosen = chooseCgroup(limits, measure);
+  if (chosen === null) return [];
+  const name = `${process.pid}-${counterSeq + 1}`;
+  if (chosen.version === 2) return [join(CGROUP_ROOT, GROUP, name, "cgroup.procs")];
+  return chosen.controllers.map((c) => join(CGROUP_ROOT, c, GROUP, name, "cgroup.procs"));
+}
+
+/**
+ * Creates the sandbox's cgroup(s) with the limits that may be set before
+ * the command runs (see above). With no limit, `measure` asks for a memory
+ * cgroup to measure the sandbox's peak, where one can be made: null
+ * otherwise, or when there is nothing to do.
+ */
+export function createCgroup(limits: CgroupLimits, measure: boolean): SandboxCgroup | null {
+  const chosen = chooseCgroup(limits, measure);
+  if (chosen === null) return null;
+  const { version, controllers } = chosen;
+  const limited = limitControllers(limits).length > 0;
   const name = `${process.pid}-${++counterSeq}`;
   const made: string[] = [];
   try {
