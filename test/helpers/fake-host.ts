@@ -151,6 +151,9 @@ export class FakeHost implements Host {
     if (!this.alive.has(pid)) return false;
     if (signal === 9) {
       this.alive.delete(pid);
+      for (const d of [...this.dirs]) if (d === `/proc/${pid}` || d.startsWith(`/proc/${pid}/`)) this.dirs.delete(d);
+      for (const f of [...this.files.keys()]) if (f.startsWith(`/proc/${pid}/`)) this.files.delete(f);
+      for (const l of [...this.links.keys()]) if (l.startsWith(`/proc/${pid}/`)) this.links.delete(l);
       for (const [path, text] of this.files) {
         if (path.endsWith("/cgroup.procs")) this.files.set(path, text.split("\n").filter((l) => l && Number(l) !== pid).map((l) => `${l}\n`).join(""));
       }
