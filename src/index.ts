@@ -12,8 +12,8 @@ export type { ExtraMountEntry, ExtraMount, WritablePaths, OutputTarget, ErrorTar
 export type { SandboxOptions } from "./config/options.ts";
 export type { Capabilities, Warn } from "./config/capabilities.ts";
 export { validateExtraMounts } from "./config/extra-mounts.ts";
-export { SandboxError, EXIT_SETUP_FAILED, EXIT_CANNOT_EXECUTE, EXIT_NOT_FOUND } from "./config/errors.ts";
-export type { SandboxErrorKind } from "./config/errors.ts";
+export { SandboxError, EXIT_SETUP_FAILED, EXIT_CANNOT_EXECUTE, EXIT_NOT_FOUND } from "./base/errors.ts";
+export type { SandboxErrorKind } from "./base/errors.ts";
 export { getExecutor, executorForPlatform, EXECUTORS } from "./executors/registry.ts";
 export type { Executor, BackendName } from "./executors/executor.ts";
 export type { SandboxResult } from "./supervise/run.ts";

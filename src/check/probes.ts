@@ -16,7 +16,7 @@ import { callerCapabilities, canUse, hexSet, holdsIn } from "../hardening/caller
 import { CAPABILITY_NUMBERS, DEFAULT_CAPABILITIES } from "../hardening/capabilities.ts";
 import { currentArch, seccompFilter } from "../hardening/seccomp.ts";
 import { scratchCandidates } from "../images/prepare.ts";
-import { CLONE_NEWCGROUP, CLONE_NEWIPC, CLONE_NEWNET, CLONE_NEWNS, CLONE_NEWPID, CLONE_NEWUTS } from "../native/clone-flags.ts";
+import { CLONE_NEWCGROUP, CLONE_NEWIPC, CLONE_NEWNET, CLONE_NEWNS, CLONE_NEWPID, CLONE_NEWUTS } from "../base/kernel-constants.ts";
 import { helperOrigin } from "../native/helper.ts";
 import { geteuid, glibcVersion, strerror } from "../native/libc.ts";
 import { spawnSteps, tryWait } from "../native/spawn.ts";

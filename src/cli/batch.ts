@@ -2,7 +2,7 @@
 // "id"), one JSON result line out per input line, in input order; up to
 // --jobs sandboxes at a time from this one warm process. A failing entry
 // never stops the others; a malformed line gets an error result naming it.
-import { configError, SandboxError } from "../config/errors.ts";
+import { configError, SandboxError } from "../base/errors.ts";
 import { executorForPlatform, getExecutor } from "../executors/registry.ts";
 import { close } from "../native/libc.ts";
 import { signalAll } from "../supervise/active.ts";

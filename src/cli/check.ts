@@ -1,7 +1,7 @@
 // `sandboxlib check`: what this host supports and why not; a table on a
 // terminal, JSON with --json; exit 0 exactly when a default `run -- true`
 // works here (the check makes one).
-import { usageError } from "../config/errors.ts";
+import { usageError } from "../base/errors.ts";
 import { probeHost } from "../check/probes.ts";
 
 export async function runCheck(args: readonly string[], out: (text: string) => Promise<void>): Promise<number> {

@@ -4,7 +4,7 @@
 // network, stdout, stderr) plus this project's own options under their
 // command-line names ("timeout", "cap-add", ...). Every error names the JSON
 // path of the offending field.
-import { configError, SandboxError, usageError } from "../config/errors.ts";
+import { configError, SandboxError, usageError } from "../base/errors.ts";
 import { BY_KEY, isFlag, member, type OptionSpec } from "./option-table.ts";
 import { applyOption, defaultSettings, type RunSettings } from "./settings.ts";
 

@@ -15,7 +15,7 @@
 // environment once, at start-up: so the executable starts itself again, once,
 // with the option set, and takes it back out of the environment its commands
 // inherit.
-import { usageError } from "../config/errors.ts";
+import { usageError } from "../base/errors.ts";
 import { keepOpenOnExec } from "../native/libc.ts";
 import { runHostSteps } from "../native/spawn.ts";
 import { inheritedFds } from "./inherited-fds.ts";

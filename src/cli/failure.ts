@@ -2,7 +2,7 @@
 // SandboxError with a message that names what failed; errors from system
 // calls (ENOSPC, EROFS, EBADF...) are named after the call and the reason,
 // never "internal error", which is kept for what is truly a bug.
-import { oneLine, SandboxError } from "../config/errors.ts";
+import { oneLine, SandboxError } from "../base/errors.ts";
 import { strerror, SysError, writeText } from "../native/libc.ts";
 
 const EPIPE = 32;

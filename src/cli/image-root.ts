@@ -1,7 +1,7 @@
 // Runs something with --root prepared: an image or tarball unpacked (and its
 // defaults applied to the settings), a directory as it is. The unpacked root
 // is removed afterwards whatever happens, unless --keep-root said to keep it.
-import { InterruptedError } from "../config/errors.ts";
+import { InterruptedError } from "../base/errors.ts";
 import { stat } from "../native/libc.ts";
 import { startUpDone } from "./engine.ts";
 import type { RunSettings } from "./settings.ts";

@@ -1,6 +1,6 @@
 // sandboxlib's command line: parse, build the library options, run, report.
 import pkg from "../../package.json" with { type: "json" };
-import { SandboxError, shownValue, usageError } from "../config/errors.ts";
+import { SandboxError, shownValue, usageError } from "../base/errors.ts";
 import type { Executor } from "../executors/executor.ts";
 import { EXECUTORS, executorForPlatform, getExecutor } from "../executors/registry.ts";
 import { close, writeText } from "../native/libc.ts";
@@ -12,7 +12,7 @@ import { BATCH_HELP, MAIN_HELP, RUN_HELP } from "./help.ts";
 import { parseCommandLine, type RunRequest, settingsFor } from "./parse.ts";
 import { failureFields, resultRecord, statusFields, writeResultLine } from "./report.ts";
 import { checkInheritedFd, toSandboxOptions } from "./sandbox-options.ts";
-import { checkCommand, checkSettings } from "./settings.ts";
+import { checkCommand, checkSettings, type RunSettings } from "./settings.ts";
 import { interruptOnSignal, withPreparedRoot } from "./image-root.ts";
 
 /** Signals sandboxlib passes on to the command instead of dying of them. */
@@ -26,9 +26,14 @@ async function readConfig(path: string): Promise<string> {
   }
 }
 
+/** The settings of --config, or null without it. */
+async function readConfigOf(req: RunRequest): Promise<RunSettings | null> {
+  return req.configFile === null ? null : parseConfigText(await readConfig(req.configFile), req.configFile === "-" ? "config" : shownValue(req.configFile));
+}
+
 async function run(req: RunRequest): Promise<number> {
   const startedAt = performance.now();
-  const fromConfig = req.configFile === null ? null : parseConfigText(await readConfig(req.configFile), req.configFile === "-" ? "config" : shownValue(req.configFile));
+  const fromConfig = await readConfigOf(req);
   const s = settingsFor(req, fromConfig);
   checkSettings(s);
   const status = s.statusFd;
@@ -103,6 +108,7 @@ export async function main(argv: readonly string[]): Promise<number> {
         return 0;
       }
       case "run":
+        if (req.printPlan) return await (await import("./print-plan.ts")).printPlan(req, await readConfigOf(req), toStdout);
         return await run(req);
       case "batch":
         restartTunedForBatch(argv);

@@ -3,7 +3,7 @@
 // its help text and how a value is checked and applied. The command-line
 // parser, the config-file reader, `run --help` and the README's option
 // table (scripts/readme-options.ts) all come from OPTIONS.
-import { configError, quoted, shownValue, usageError } from "../config/errors.ts";
+import { configError, quoted, shownValue, usageError } from "../base/errors.ts";
 import { capabilityName } from "../hardening/capabilities.ts";
 import { makeRlimit } from "../hardening/rlimits.ts";
 import { parseBytes } from "../hardening/sizes.ts";
@@ -170,6 +170,10 @@ export const OPTIONS: readonly OptionSpec[] = [
   {
     flag: "--config", arg: "FILE|-", key: null, group: "run",
     help: "Read one JSON object of settings, under their config keys, from FILE or stdin; options given on the command line override it.",
+  },
+  {
+    flag: "--print-plan", key: null, group: "run",
+    help: "Print the plan as JSON (backend, namespaces, the sandbox process's steps) and exit 0: nothing is run or created; needs a directory as --root.",
   },
   {
     flag: "--root", arg: "DIR", key: "filesystem_root", python: "filesystem_root", group: "run", default: "/",
@@ -425,6 +429,9 @@ function wrap(text: string, width: number): string[] {
 }
 
 /** The options of a `run --help` group, aligned and wrapped to 78 columns. */
+/** Flags the parser handles itself, about the request rather than the sandbox (parse.ts). */
+export const REQUEST_FLAGS: readonly string[] = ["--config", "--print-plan"];
+
 export function helpLines(group: OptionSpec["group"]): string {
   const INDENT = 30;
   const out: string[] = [];

@@ -1,6 +1,6 @@
 // The command line, parsed into data. Pure: files named by options are
 // opened later, by main.ts.
-import { shownValue, usageError } from "../config/errors.ts";
+import { shownValue, usageError } from "../base/errors.ts";
 import { applyOption, defaultSettings, FLAG_OPTIONS, type RunSettings, VALUE_OPTIONS } from "./settings.ts";
 
 /** One option as given: applied after the config file, so it overrides it. */
@@ -12,6 +12,8 @@ export interface RunRequest {
   configFile: string | null;
   options: OptionUse[];
   command: string[];
+  /** --print-plan: print the plan as JSON instead of running it. */
+  printPlan: boolean;
 }
 
 export interface BatchRequest {
@@ -30,7 +32,7 @@ export type Request =
   | { kind: "version" };
 
 function parseRun(args: string[]): RunRequest | { kind: "help"; topic: "run" } {
-  const req: RunRequest = { kind: "run", configFile: null, options: [], command: [] };
+  const req: RunRequest = { kind: "run", configFile: null, options: [], command: [], printPlan: false };
   // Every option is checked here, on scratch settings, so that a bad value
   // is reported before any config file is read.
   const scratch: RunSettings = defaultSettings();
@@ -48,6 +50,12 @@ function parseRun(args: string[]): RunRequest | { kind: "help"; topic: "run" } {
     if (name === "--help") {
       if (inline !== null) throw usageError(`option takes no value: ${shownValue(name)}`);
       return { kind: "help", topic: "run" };
+    }
+    if (name === "--print-plan") {
+      if (inline !== null) throw usageError(`option takes no value: ${shownValue(name)}`);
+      req.printPlan = true;
+      i++;
+      continue;
     }
     if (name !== "--config" && !FLAG_OPTIONS.has(name) && !VALUE_OPTIONS.has(name)) throw usageError(`unknown option: ${shownValue(name)}`);
     let value: string | null = inline;

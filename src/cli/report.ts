@@ -1,5 +1,5 @@
 // The JSON that --json, --status-fd and batch report about a run.
-import { oneLine, type SandboxError, type SandboxErrorKind } from "../config/errors.ts";
+import { oneLine, type SandboxError, type SandboxErrorKind } from "../base/errors.ts";
 import { writeAll, writeText } from "../native/libc.ts";
 import { escapeJson, writeEscaped } from "./json-bytes.ts";
 import type { SandboxResult } from "../supervise/run.ts";

@@ -1,6 +1,6 @@
 // Run settings (command line, config file, batch line) turned into library
 // options. Opens the files the settings name; the caller closes them.
-import { shownValue, usageError } from "../config/errors.ts";
+import { shownValue, usageError } from "../base/errors.ts";
 import type { SandboxOptions } from "../config/options.ts";
 import { CAPTURE, type ErrorTarget, type InputSource, type OutputTarget, STDOUT } from "../config/types.ts";
 import { isOpenFd, O_CREAT, O_RDONLY, O_TRUNC, O_WRONLY, open, strerror, SysError } from "../native/libc.ts";

@@ -2,7 +2,7 @@
 // options themselves are declared once, in option-table.ts; the command line
 // and config files both apply them from there, so an option means the same
 // thing, with the same checks and messages, in either.
-import { shownValue, usageError } from "../config/errors.ts";
+import { shownValue, usageError } from "../base/errors.ts";
 import type { ExtraMountEntry, MountsSetting, NetworkSetting } from "../config/types.ts";
 import { BY_FLAG, isFlag, OPTIONS } from "./option-table.ts";
 

@@ -2,7 +2,7 @@
 // each backend lists the values it supports per setting; asking for another
 // is an error unless degraded, which falls back with a warning.
 import { writeText } from "../native/libc.ts";
-import { configError } from "./errors.ts";
+import { configError } from "../base/errors.ts";
 import type { MountsSetting, NetworkSetting, WritablePaths } from "./types.ts";
 
 export interface Capabilities {

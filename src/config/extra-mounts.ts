@@ -1,5 +1,5 @@
 // validate_extra_mounts of the Python library, with its messages.
-import { configError } from "./errors.ts";
+import { configError } from "../base/errors.ts";
 import type { ExtraMount, ExtraMountEntry } from "./types.ts";
 
 const show = (entry: unknown) => JSON.stringify(entry);

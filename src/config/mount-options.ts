@@ -1,23 +1,9 @@
 // fstab-style mount options ("ro,nosuid,size=64m,mode=1777") split into
 // mount(2) flags and the filesystem's data string.
-import { configError } from "./errors.ts";
+import { configError } from "../base/errors.ts";
 
-export const MS_RDONLY = 1;
-export const MS_NOSUID = 2;
-export const MS_NODEV = 4;
-export const MS_NOEXEC = 8;
-export const MS_SYNCHRONOUS = 16;
-export const MS_REMOUNT = 32;
-export const MS_DIRSYNC = 128;
-export const MS_NOSYMFOLLOW = 256;
-export const MS_NOATIME = 1024;
-export const MS_NODIRATIME = 2048;
-export const MS_BIND = 4096;
-export const MS_REC = 16384;
-export const MS_PRIVATE = 1 << 18;
-export const MS_RELATIME = 1 << 21;
-export const MS_STRICTATIME = 1 << 24;
-export const MS_LAZYTIME = 1 << 25;
+import { MS_RDONLY, MS_NOSUID, MS_NODEV, MS_NOEXEC, MS_SYNCHRONOUS, MS_REMOUNT, MS_DIRSYNC, MS_NOSYMFOLLOW, MS_NOATIME, MS_NODIRATIME, MS_BIND, MS_REC, MS_PRIVATE, MS_RELATIME, MS_STRICTATIME, MS_LAZYTIME } from "../base/kernel-constants.ts";
+export { MS_RDONLY, MS_NOSUID, MS_NODEV, MS_NOEXEC, MS_SYNCHRONOUS, MS_REMOUNT, MS_DIRSYNC, MS_NOSYMFOLLOW, MS_NOATIME, MS_NODIRATIME, MS_BIND, MS_REC, MS_PRIVATE, MS_RELATIME, MS_STRICTATIME, MS_LAZYTIME };
 
 /** Options that set (or, with `clear`, unset) a mount flag. */
 const FLAG_OPTIONS: Record<string, { set: number } | { clear: number }> = {

@@ -1,6 +1,6 @@
 // Library options (the Python keyword arguments, TypeScript spelling) turned
 // into a checked SandboxConfig. Pure: no file system access.
-import { configError, quoted } from "./errors.ts";
+import { configError, quoted } from "../base/errors.ts";
 import { resolveCapabilities } from "../hardening/capabilities.ts";
 import { makeRlimit, type RlimitValue } from "../hardening/rlimits.ts";
 import { validateExtraMounts } from "./extra-mounts.ts";

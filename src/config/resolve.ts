@@ -3,10 +3,10 @@
 // planners take (PlanInput).
 import { realPath, stat } from "../native/libc.ts";
 import { nodeFs } from "../native/node-fs.ts";
-import type { PlanInput, PlannedMount } from "../plan/input.ts";
-import { absolutePath, inRootPath } from "../plan/paths.ts";
+import type { PlanInput, PlannedMount } from "./plan-input.ts";
+import { absolutePath, inRootPath } from "../base/paths.ts";
 import { currentArch } from "../hardening/seccomp.ts";
-import { configError } from "./errors.ts";
+import { configError } from "../base/errors.ts";
 import { parseMountOptions } from "./mount-options.ts";
 import type { ExtraMount, SandboxConfig } from "./types.ts";
 

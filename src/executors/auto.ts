@@ -73,6 +73,8 @@ export function defaultExecutor(linux: Executor, chroot: Executor): Executor {
       return chroot.runSandbox(command, markFallback(options, { reason, proceeding: () => warnFallback(why) }));
     },
     runSandboxWithRedirection: (command, options = {}) => redirected(executor, command, options),
+    // The backend a run tries first: the linux one unless it is known to be refused here.
+    planSandbox: (command, options = {}) => chosen().planSandbox(command, options),
   };
   return (instance = executor);
 }

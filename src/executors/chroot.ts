@@ -5,7 +5,7 @@
 // way; root inside still shares the host's processes and network. Kept for
 // hosts where namespaces are refused (inside `docker build`).
 import { COMMON_FEATURES } from "../config/capabilities.ts";
-import { configError } from "../config/errors.ts";
+import { configError } from "../base/errors.ts";
 import { capabilityName } from "../hardening/capabilities.ts";
 import { CHROOT_WITHHELD_CAPABILITIES, planChroot } from "../plan/chroot-plan.ts";
 import { defineExecutor } from "./executor.ts";

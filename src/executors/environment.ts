@@ -7,7 +7,7 @@
 // with a warning each under --degrade; the command never gets less than it
 // asked for without being told.
 import { degradeForCapabilities, type Warn } from "../config/capabilities.ts";
-import { configError, SandboxError } from "../config/errors.ts";
+import { configError, SandboxError } from "../base/errors.ts";
 import type { SandboxOptions } from "../config/options.ts";
 import { CAPTURE, type ExtraMountEntry } from "../config/types.ts";
 import { canUse, type CallerCapabilities, callerCapabilities, heldCapabilities } from "../hardening/caller-capabilities.ts";
@@ -266,6 +266,9 @@ export function fitted(base: Executor): Executor {
       }
     },
     runSandboxWithRedirection: (command, options = {}) => redirected(executor, command, options),
+    // The options fitted as a run fits them, without its refusals (nothing runs).
+    planSandbox: (command, options = {}) =>
+      base.planSandbox(command, base.unavailableReason() === null && needsFitting(options, base.name) ? fitToEnvironment(options, base.name, environmentFacts()) : options),
   };
   return executor;
 }

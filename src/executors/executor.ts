@@ -1,10 +1,13 @@
 // An executor is one backend: its CAPABILITIES, how it degrades a
 // configuration, and how it plans a sandbox. Running is shared.
 import { type Capabilities, checkCapabilities, degradeForCapabilities, type Warn } from "../config/capabilities.ts";
-import { SandboxError } from "../config/errors.ts";
+import { SandboxError } from "../base/errors.ts";
 import { type SandboxOptions, toSandboxConfig } from "../config/options.ts";
 import { CAPTURE, type SandboxConfig } from "../config/types.ts";
 import { geteuid } from "../native/libc.ts";
+import { resolvePlanInput } from "../config/resolve.ts";
+import type { SandboxPlan } from "../plan/sandbox-plan.ts";
+import { plannedProcsFiles } from "../supervise/cgroups.ts";
 import { type Planner, runPlanned, type SandboxResult } from "../supervise/run.ts";
 
 export type BackendName = "chroot" | "linux";
@@ -20,6 +23,17 @@ export interface Executor {
   runSandbox(command: string | readonly string[], options?: SandboxOptions): Promise<SandboxResult>;
   /** Runs `command` with output going where options say; resolves to its exit status. */
   runSandboxWithRedirection(command: string | readonly string[], options?: SandboxOptions): Promise<number>;
+  /**
+   * The plan a run of `command` would follow, checked as a run is, with
+   * nothing created or run (--print-plan). The stdio descriptors, opened by
+   * the run, are shown as 0, 1 and 2.
+   */
+  planSandbox(command: string | readonly string[], options?: SandboxOptions): PlannedSandbox;
+}
+
+export interface PlannedSandbox {
+  backend: BackendName;
+  plan: SandboxPlan;
 }
 
 export interface BackendDefinition {
@@ -50,6 +64,13 @@ export function defineExecutor(def: BackendDefinition): Executor {
       const reason = executor.unavailableReason();
       if (reason) throw new SandboxError("setup", reason);
       return runPlanned(config, { plan: def.planner }, { onStart: options.onStart, onExit: options.onExit });
+    },
+    planSandbox(command, options = {}) {
+      const config = toSandboxConfig(command, options);
+      checkCapabilities(config, def.capabilities, def.name);
+      def.check?.(config, options);
+      const input = resolvePlanInput(config, [0, 1, 2], plannedProcsFiles(config.limits, config.measureMemory));
+      return { backend: def.name, plan: def.planner(input) };
     },
     async runSandboxWithRedirection(command, options = {}) {
       // As in Python: output goes where the caller says; nothing is captured

@@ -1,7 +1,7 @@
 // The linux backend: namespaces, pivot_root, read-only paths, isolated
 // network; built natively, no external program.
 import { COMMON_FEATURES } from "../config/capabilities.ts";
-import { configError } from "../config/errors.ts";
+import { configError } from "../base/errors.ts";
 import { initProgramFd } from "../native/helper.ts";
 import { loopbackKnownRefused } from "./environment.ts";
 import { exists, writeText } from "../native/libc.ts";

@@ -1,5 +1,5 @@
 // get_executor and executor_for_platform of the Python library.
-import { configError, shownValue } from "../config/errors.ts";
+import { configError, shownValue } from "../base/errors.ts";
 import { writeText } from "../native/libc.ts";
 import { defaultExecutor } from "./auto.ts";
 import { chrootExecutor } from "./chroot.ts";

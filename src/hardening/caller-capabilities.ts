@@ -3,7 +3,7 @@
 // what its caller holds, so the default set is intersected with it, and a
 // --cap-add of one the caller lacks is refused by name. Read once per
 // process from /proc/self/status (CapPrm, CapBnd, CapEff).
-import { configError } from "../config/errors.ts";
+import { configError } from "../base/errors.ts";
 import { close, O_RDONLY, open, readAvailable } from "../native/libc.ts";
 import { CAPABILITY_NUMBERS, capabilityName } from "./capabilities.ts";
 

@@ -1,7 +1,7 @@
 // Linux capabilities by name, and the set a sandboxed command keeps:
 // Docker's default set without MKNOD, unless --cap-add / --cap-drop say
 // otherwise.
-import { configError } from "../config/errors.ts";
+import { configError } from "../base/errors.ts";
 
 export const CAPABILITY_NUMBERS: Readonly<Record<string, number>> = {
   CHOWN: 0, DAC_OVERRIDE: 1, DAC_READ_SEARCH: 2, FOWNER: 3, FSETID: 4, KILL: 5, SETGID: 6, SETUID: 7,

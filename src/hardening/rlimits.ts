@@ -1,5 +1,5 @@
 // Resource limits (setrlimit) by name: --rlimit NAME=SOFT[:HARD].
-import { configError } from "../config/errors.ts";
+import { configError } from "../base/errors.ts";
 
 export const RLIMIT_NUMBERS: Readonly<Record<string, number>> = {
   cpu: 0, fsize: 1, data: 2, stack: 3, core: 4, rss: 5, nproc: 6, nofile: 7,

@@ -1,5 +1,5 @@
 // Byte sizes with suffixes, as --memory takes them: 512k, 32M, 1.5G (1024-based).
-import { configError } from "../config/errors.ts";
+import { configError } from "../base/errors.ts";
 
 const UNITS: Record<string, number> = { "": 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3, t: 1024 ** 4 };
 

@@ -2,7 +2,7 @@
 // "manifest" (JSON) and "rootfs/".
 import { existsSync, readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
-import { configError } from "../config/errors.ts";
+import { configError } from "../base/errors.ts";
 import type { ImageDefaults } from "./defaults.ts";
 
 /** The App Container spec's default PATH, for apps whose environment lacks one. */

@@ -9,7 +9,7 @@
 import { chmodSync, linkSync, lchownSync, lstatSync, lutimesSync, mkdirSync, readdirSync, rmSync, symlinkSync } from "node:fs";
 import { posix } from "node:path";
 import type { Readable } from "node:stream";
-import { configError } from "../config/errors.ts";
+import { configError } from "../base/errors.ts";
 import { mknod } from "../native/libc.ts";
 
 export interface ExtractOptions {

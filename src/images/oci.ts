@@ -3,7 +3,7 @@
 // image, apply its layers in order with whiteouts, read its config.
 import { createReadStream, existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
-import { configError } from "../config/errors.ts";
+import { configError } from "../base/errors.ts";
 import { decompressed, readHead, sniffCompression } from "./decompress.ts";
 import { extractTar } from "./extract.ts";
 import type { ImageDefaults } from "./defaults.ts";

@@ -5,7 +5,7 @@
 // --keep-root DIR, which is left for reuse.
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, renameSync, rmSync, statSync } from "node:fs";
 import { basename, dirname, join, resolve } from "node:path";
-import { configError, SandboxError } from "../config/errors.ts";
+import { configError, SandboxError } from "../base/errors.ts";
 import { writeText } from "../native/libc.ts";
 import { aciDefaults, isAciLayout } from "./aci.ts";
 import { looksLikeTar, openArchive, readHead, sniffCompression } from "./decompress.ts";

@@ -2,7 +2,7 @@
 // bytes; struct sbx_spawn, 184 bytes). Every string and pointer array is kept
 // referenced by the returned object until the native call is over.
 import { ptr } from "bun:ffi";
-import type { Step } from "../plan/steps.ts";
+import type { Step } from "../base/steps.ts";
 
 export const STEP_SIZE = 80;
 export const SPAWN_SIZE = 184;

@@ -1,7 +1,7 @@
 // The two ways a plan runs: in a cloned sandbox process (spawnSteps) or in
 // this thread (runHostSteps: removing created mount points, re-exec).
 import { ptr } from "bun:ffi";
-import type { Step } from "../plan/steps.ts";
+import type { Step } from "../base/steps.ts";
 import { encodeSteps, get64, put64, SPAWN_SIZE } from "./encode.ts";
 import { helper, initProgramFd } from "./helper.ts";
 import { sandboxLives, spawnDone } from "./spawner-wakeups.ts";

@@ -6,8 +6,8 @@
 // sandbox process stays as the command's init, in the host's root: a child
 // subreaper that kills whatever the command leaves running (see init.c). So
 // it forks first, and only the command process is chrooted.
-import { CLONE_NEWNS } from "../native/clone-flags.ts";
-import type { PlanInput } from "./input.ts";
+import { CLONE_NEWNS } from "../base/kernel-constants.ts";
+import type { PlanInput } from "../config/plan-input.ts";
 import { privateRootSteps } from "./linux-plan.ts";
 import { extraMountSteps, MOUNT_ATTR_NODEV, MOUNT_ATTR_NOSUID, removableCreations } from "./mounts.ts";
 import { cgroupSteps, commandSteps, type SandboxPlan } from "./sandbox-plan.ts";

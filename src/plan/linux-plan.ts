@@ -2,10 +2,10 @@
 // when isolated); the root bound onto itself, mounts and read-only paths
 // applied inside it, pivot_root, a small init as PID 1, then the command.
 import { MS_BIND, MS_REC } from "../config/mount-options.ts";
-import { CLONE_NEWIPC, CLONE_NEWNET, CLONE_NEWNS, CLONE_NEWPID, CLONE_NEWUTS } from "../native/clone-flags.ts";
-import type { PlanInput, PlannedMount } from "./input.ts";
+import { CLONE_NEWIPC, CLONE_NEWNET, CLONE_NEWNS, CLONE_NEWPID, CLONE_NEWUTS } from "../base/kernel-constants.ts";
+import type { PlanInput, PlannedMount } from "../config/plan-input.ts";
 import { extraMountSteps, kernelFsReadOnlyPaths, MOUNT_ATTR_NODEV, MOUNT_ATTR_NOSUID, MOUNT_ATTR_RDONLY, removableCreations } from "./mounts.ts";
-import { isWithin, shownPath } from "./paths.ts";
+import { isWithin, shownPath } from "../base/paths.ts";
 import { cgroupSteps, commandSteps, type SandboxPlan } from "./sandbox-plan.ts";
 import type { Step } from "./steps.ts";
 

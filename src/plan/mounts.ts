@@ -1,14 +1,11 @@
 // Steps that create the extra mounts inside the root; shared by backends.
 import { MS_BIND, MS_NODEV, MS_NOEXEC, MS_NOSUID, MS_RDONLY, MS_REC } from "../config/mount-options.ts";
-import type { PlannedMount } from "./input.ts";
-import { isWithin } from "./paths.ts";
+import type { PlannedMount } from "../config/plan-input.ts";
+import { isWithin } from "../base/paths.ts";
 import type { Step } from "./steps.ts";
 
-// mount_setattr(2) attributes.
-export const MOUNT_ATTR_RDONLY = 0x1;
-export const MOUNT_ATTR_NOSUID = 0x2;
-export const MOUNT_ATTR_NODEV = 0x4;
-export const MOUNT_ATTR_NOEXEC = 0x8;
+import { MOUNT_ATTR_NODEV, MOUNT_ATTR_NOEXEC, MOUNT_ATTR_NOSUID, MOUNT_ATTR_RDONLY } from "../base/kernel-constants.ts";
+export { MOUNT_ATTR_NODEV, MOUNT_ATTR_NOEXEC, MOUNT_ATTR_NOSUID, MOUNT_ATTR_RDONLY };
 
 const S_IFCHR = 0o020000;
 const makedev = (major: number, minor: number) => (major << 8) | minor;

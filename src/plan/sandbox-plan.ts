@@ -2,7 +2,7 @@
 // left to remove after it.
 import { capabilityMask } from "../hardening/capabilities.ts";
 import { seccompFilter } from "../hardening/seccomp.ts";
-import type { PlanInput } from "./input.ts";
+import type { PlanInput } from "../config/plan-input.ts";
 import type { Step } from "./steps.ts";
 
 export interface SandboxPlan {

@@ -30,10 +30,9 @@
 // (EAGAIN) and kills nothing. The CPU quota waits for the exec too: a
 // command throttled before it, while it may hold a lock of the memory it
 // shares with sandboxlib, would stall sandboxlib.
-import { SandboxError } from "../config/errors.ts";
+import { SandboxError } from "../base/errors.ts";
 import type { CgroupLimits } from "../config/types.ts";
-import { exists, kill } from "../native/libc.ts";
-import { nodeFs } from "../native/node-fs.ts";
+import { type Host, realHost } from "./host.ts";
 
 export const CGROUP_ROOT = "/sys/fs/cgroup";
 const GROUP = "sandboxlib";
@@ -76,9 +75,9 @@ function limitControllers(limits: CgroupLimits): Controller[] {
   return wanted;
 }
 
-function read(path: string): string | null {
+function read(host: Host, path: string): string | null {
   try {
-    return nodeFs().readFileSync(path, "utf8");
+    return host.readText(path);
   } catch {
     return null;
   }
@@ -111,8 +110,8 @@ function fsCall<T>(path: string, what: string, call: () => T): T {
   }
 }
 
-const write = (path: string, value: string, what: string) => fsCall(path, what, () => nodeFs().writeFileSync(path, value));
-const mkdir = (path: string) => fsCall(path, "create a cgroup", () => nodeFs().mkdirSync(path, { recursive: true }));
+const write = (host: Host, path: string, value: string, what: string) => fsCall(path, what, () => host.writeText(path, value));
+const mkdir = (host: Host, path: string) => fsCall(path, "create a cgroup", () => host.mkdirs(path));
 
 /**
  * The one-line refusal for limits that cannot be applied here: which
@@ -131,14 +130,14 @@ export function unwritableCause(code: string, path: string, options: string): st
 }
 
 /** Which cgroup version serves these controllers here, or why none does. */
-export function cgroupSupport(controllers: readonly Controller[]): { version: 1 | 2 } | { error: string } {
-  const v2 = read(join(CGROUP_ROOT, "cgroup.controllers"));
+export function cgroupSupport(controllers: readonly Controller[], host: Host = realHost): { version: 1 | 2 } | { error: string } {
+  const v2 = read(host, join(CGROUP_ROOT, "cgroup.controllers"));
   if (v2 !== null) {
     const available = v2.trim().split(/\s+/);
     const missing = controllers.filter((c) => !available.includes(c));
     return missing.length ? { error: `cgroup v2 lacks the ${missing.join(", ")} controller` } : { version: 2 };
   }
-  const missing = controllers.filter((c) => !exists(join(CGROUP_ROOT, c, "cgroup.procs")));
+  const missing = controllers.filter((c) => !host.exists(join(CGROUP_ROOT, c, "cgroup.procs")));
   return missing.length ? { error: `no cgroup hierarchy for ${missing.join(", ")} under ${CGROUP_ROOT}` } : { version: 1 };
 }
 
@@ -148,40 +147,40 @@ let counterSeq = 0;
  * Removes cgroups left by sandboxlib processes that no longer exist (killed
  * before they could clean up). A cgroup with processes in it stays.
  */
-function sweepStale(parent: string): void {
+function sweepStale(host: Host, parent: string): void {
   let entries: string[];
   try {
-    entries = nodeFs().readdirSync(parent);
+    entries = host.list(parent);
   } catch {
     return;
   }
   for (const name of entries) {
     const owner = /^(\d+)-\d+$/.exec(name);
-    if (!owner || Number(owner[1]) === process.pid || kill(Number(owner[1]), 0)) continue;
+    if (!owner || Number(owner[1]) === host.pid || host.kill(Number(owner[1]), 0)) continue;
     try {
-      nodeFs().rmdirSync(join(parent, name));
+      host.rmdir(join(parent, name));
     } catch {
       // Not empty yet, or already gone.
     }
   }
 }
 
-function killMembers(dirs: string[]): number {
+function killMembers(host: Host, dirs: string[]): number {
   let found = 0;
   for (const dir of dirs) {
-    for (const pid of (read(join(dir, "cgroup.procs")) ?? "").split("\n").filter(Boolean).map(Number)) {
-      kill(pid, 9);
+    for (const pid of (read(host, join(dir, "cgroup.procs")) ?? "").split("\n").filter(Boolean).map(Number)) {
+      host.kill(pid, 9);
       found++;
     }
   }
   return found;
 }
 
-async function drainAndRemove(dirs: string[]): Promise<void> {
+async function drainAndRemove(host: Host, dirs: string[]): Promise<void> {
   for (const dir of dirs) {
-    for (let attempt = 0; attempt < 200 && killMembers([dir]) > 0; attempt++) await Bun.sleep(5);
+    for (let attempt = 0; attempt < 200 && killMembers(host, [dir]) > 0; attempt++) await host.sleep(5);
     try {
-      nodeFs().rmdirSync(dir);
+      host.rmdir(dir);
     } catch {
       // Still busy or already gone: nothing more to do without blocking.
     }
@@ -189,10 +188,10 @@ async function drainAndRemove(dirs: string[]): Promise<void> {
 }
 
 /** Removes directories made before a failure (they hold no process yet). */
-function removeNow(dirs: string[]): void {
+function removeNow(host: Host, dirs: string[]): void {
   for (const dir of dirs.reverse()) {
     try {
-      nodeFs().rmdirSync(dir);
+      host.rmdir(dir);
     } catch {
       // Gone already.
     }
@@ -201,53 +200,57 @@ function removeNow(dirs: string[]): void {
 
 const cpuQuota = (cpus: number) => String(Math.max(1000, Math.round(cpus * 100000)));
 
-function createV2(controllers: Controller[], limits: CgroupLimits, name: string, made: string[]): SandboxCgroup {
+function createV2(host: Host, controllers: Controller[], limits: CgroupLimits, name: string, made: string[]): SandboxCgroup {
+  const read_ = (path: string) => read(host, path);
+  const write_ = (path: string, value: string, what: string) => write(host, path, value, what);
   const parent = join(CGROUP_ROOT, GROUP);
   const enable = controllers.map((c) => `+${c}`).join(" ");
-  write(join(CGROUP_ROOT, "cgroup.subtree_control"), enable, "enable cgroup controllers");
-  mkdir(parent);
-  sweepStale(parent);
-  write(join(parent, "cgroup.subtree_control"), enable, "enable cgroup controllers");
+  write_(join(CGROUP_ROOT, "cgroup.subtree_control"), enable, "enable cgroup controllers");
+  mkdir(host, parent);
+  sweepStale(host, parent);
+  write_(join(parent, "cgroup.subtree_control"), enable, "enable cgroup controllers");
   const dir = join(parent, name);
-  mkdir(dir);
+  mkdir(host, dir);
   made.push(dir);
-  if (limits.pids !== null) write(join(dir, "pids.max"), String(limits.pids), "set the process limit");
+  if (limits.pids !== null) write_(join(dir, "pids.max"), String(limits.pids), "set the process limit");
   return {
     version: 2,
     procsFiles: [join(dir, "cgroup.procs")],
     limitAfterExec() {
       if (limits.memory !== null) {
-        if (Number(read(join(dir, "memory.current")) ?? 0) > limits.memory) return "over";
-        if (exists(join(dir, "memory.swap.max"))) write(join(dir, "memory.swap.max"), "0", "set the swap limit");
-        write(join(dir, "memory.max"), String(limits.memory), "set the memory limit");
+        if (Number(read_(join(dir, "memory.current")) ?? 0) > limits.memory) return "over";
+        if (host.exists(join(dir, "memory.swap.max"))) write_(join(dir, "memory.swap.max"), "0", "set the swap limit");
+        write_(join(dir, "memory.max"), String(limits.memory), "set the memory limit");
       }
-      if (limits.cpus !== null) write(join(dir, "cpu.max"), `${cpuQuota(limits.cpus)} 100000`, "set the CPU limit");
+      if (limits.cpus !== null) write_(join(dir, "cpu.max"), `${cpuQuota(limits.cpus)} 100000`, "set the CPU limit");
       return "set";
     },
-    oomKills: () => counter(read(join(dir, "memory.events")), "oom_kill"),
+    oomKills: () => counter(read_(join(dir, "memory.events")), "oom_kill"),
     peakMemoryKb: () => {
-      const peak = read(join(dir, "memory.peak"));
+      const peak = read_(join(dir, "memory.peak"));
       return peak === null ? null : Math.round(Number(peak) / 1024);
     },
-    killAll: () => void killMembers(made),
-    remove: () => drainAndRemove(made),
+    killAll: () => void killMembers(host, made),
+    remove: () => drainAndRemove(host, made),
   };
 }
 
-function createV1(controllers: Controller[], limits: CgroupLimits, name: string, made: string[]): SandboxCgroup {
+function createV1(host: Host, controllers: Controller[], limits: CgroupLimits, name: string, made: string[]): SandboxCgroup {
+  const read_ = (path: string) => read(host, path);
+  const write_ = (path: string, value: string, what: string) => write(host, path, value, what);
   const dirs: Partial<Record<Controller, string>> = {};
   for (const c of controllers) {
-    sweepStale(join(CGROUP_ROOT, c, GROUP));
+    sweepStale(host, join(CGROUP_ROOT, c, GROUP));
     const dir = join(CGROUP_ROOT, c, GROUP, name);
-    mkdir(dir);
+    mkdir(host, dir);
     made.push(dir);
     dirs[c] = dir;
   }
-  if (dirs.pids && limits.pids !== null) write(join(dirs.pids, "pids.max"), String(limits.pids), "set the process limit");
+  if (dirs.pids && limits.pids !== null) write_(join(dirs.pids, "pids.max"), String(limits.pids), "set the process limit");
   /** A limit the usage is already above: the kernel refuses it (EBUSY) after trying to reclaim. */
   const setMemory = (file: string, value: number): boolean => {
     try {
-      write(file, String(value), "set the memory limit");
+      write_(file, String(value), "set the memory limit");
       return true;
     } catch (e) {
       if (e instanceof CgroupFsError && e.code === "EBUSY") return false;
@@ -263,36 +266,74 @@ function createV1(controllers: Controller[], limits: CgroupLimits, name: string,
         // memsw (memory and swap) may never be below the memory limit: that one first.
         if (!setMemory(join(mem, "memory.limit_in_bytes"), limits.memory)) return "over";
         const memsw = join(mem, "memory.memsw.limit_in_bytes");
-        if (exists(memsw) && !setMemory(memsw, limits.memory)) return "over";
+        if (host.exists(memsw) && !setMemory(memsw, limits.memory)) return "over";
       }
       if (dirs.cpu && limits.cpus !== null) {
-        write(join(dirs.cpu, "cpu.cfs_period_us"), "100000", "set the CPU period");
-        write(join(dirs.cpu, "cpu.cfs_quota_us"), cpuQuota(limits.cpus), "set the CPU limit");
+        write_(join(dirs.cpu, "cpu.cfs_period_us"), "100000", "set the CPU period");
+        write_(join(dirs.cpu, "cpu.cfs_quota_us"), cpuQuota(limits.cpus), "set the CPU limit");
       }
       return "set";
     },
-    oomKills: () => (dirs.memory ? counter(read(join(dirs.memory, "memory.oom_control")), "oom_kill") : 0),
+    oomKills: () => (dirs.memory ? counter(read_(join(dirs.memory, "memory.oom_control")), "oom_kill") : 0),
     peakMemoryKb: () => {
-      const peak = dirs.memory ? read(join(dirs.memory, "memory.max_usage_in_bytes")) : null;
+      const peak = dirs.memory ? read_(join(dirs.memory, "memory.max_usage_in_bytes")) : null;
       return peak === null ? null : Math.round(Number(peak) / 1024);
     },
-    killAll: () => void killMembers(made),
-    remove: () => drainAndRemove(made),
+    killAll: () => void killMembers(host, made),
+    remove: () => drainAndRemove(host, made),
   };
 }
 
 /** A cgroup write that failed, worded for the person who ran sandboxlib. */
-function cgroupError(e: CgroupFsError, limits: CgroupLimits): SandboxError {
+function cgroupError(host: Host, version: 1 | 2, e: CgroupFsError, limits: CgroupLimits): SandboxError {
   const options = limitOptions(limits);
-  const cause = unwritableCause(e.code, hierarchyOf(e.path), options);
+  const cause = unwritableCause(e.code, hierarchyOf(host, version, e.path), options);
   if (cause) return cannotLimit(options, cause);
   return new SandboxError("setup", `cannot ${e.what}: ${e.path}: ${e.message}`);
 }
 
-/** The mounted hierarchy a cgroup path is in: /sys/fs/cgroup/memory for /sys/fs/cgroup/memory/sandboxlib/x. */
-function hierarchyOf(path: string): string {
+/**
+ * The mounted hierarchy a cgroup path is in: /sys/fs/cgroup/memory for
+ * /sys/fs/cgroup/memory/sandboxlib/x (v1); /sys/fs/cgroup, the one hierarchy,
+ * for any v2 path (its groups have a cgroup.procs too: that test would name
+ * /sys/fs/cgroup/sandboxlib).
+ */
+function hierarchyOf(host: Host, version: 1 | 2, path: string): string {
+  if (version === 2) return CGROUP_ROOT;
   const rest = path.slice(CGROUP_ROOT.length + 1).split("/");
-  return exists(join(CGROUP_ROOT, rest[0] ?? "", "cgroup.procs")) ? join(CGROUP_ROOT, rest[0]!) : CGROUP_ROOT;
+  return host.exists(join(CGROUP_ROOT, rest[0] ?? "", "cgroup.procs")) ? join(CGROUP_ROOT, rest[0]!) : CGROUP_ROOT;
+}
+
+/**
+ * The cgroup version and controllers for these limits (and measuring), or
+ * null when no cgroup is to be made; refuses limits no version serves.
+ */
+function chooseCgroup(host: Host, limits: CgroupLimits, measure: boolean): { version: 1 | 2; controllers: Controller[] } | null {
+  const required = limitControllers(limits);
+  let support: { version: 1 | 2 } | { error: string } = { error: "nothing to do" };
+  let controllers = required;
+  if (required.length > 0) {
+    support = cgroupSupport(required, host);
+    if ("error" in support) throw cannotLimit(limitOptions(limits), `${support.error}: run where cgroups are mounted, or drop ${limitOptions(limits)}`);
+  }
+  // Measuring is best effort: never a reason to refuse a run.
+  if (measure && !required.includes("memory")) {
+    const withMemory = cgroupSupport([...required, "memory"], host);
+    if (!("error" in withMemory)) [support, controllers] = [withMemory, [...required, "memory"]];
+  }
+  return "error" in support ? null : { version: support.version, controllers };
+}
+
+/**
+ * The cgroup.procs files the next createCgroup would make for these limits,
+ * without making anything (for --print-plan); refuses as createCgroup does.
+ */
+export function plannedProcsFiles(limits: CgroupLimits, measure: boolean, host: Host = realHost): string[] {
+  const chosen = chooseCgroup(host, limits, measure);
+  if (chosen === null) return [];
+  const name = `${host.pid}-${counterSeq + 1}`;
+  if (chosen.version === 2) return [join(CGROUP_ROOT, GROUP, name, "cgroup.procs")];
+  return chosen.controllers.map((c) => join(CGROUP_ROOT, c, GROUP, name, "cgroup.procs"));
 }
 
 /**
@@ -301,39 +342,28 @@ function hierarchyOf(path: string): string {
  * cgroup to measure the sandbox's peak, where one can be made: null
  * otherwise, or when there is nothing to do.
  */
-export function createCgroup(limits: CgroupLimits, measure: boolean): SandboxCgroup | null {
-  const required = limitControllers(limits);
-  const limited = required.length > 0;
-  let support: { version: 1 | 2 } | { error: string } = { error: "nothing to do" };
-  let controllers = required;
-  if (limited) {
-    support = cgroupSupport(required);
-    if ("error" in support) throw cannotLimit(limitOptions(limits), `${support.error}: run where cgroups are mounted, or drop ${limitOptions(limits)}`);
-  }
-  // Measuring is best effort: never a reason to refuse a run.
-  if (measure && !required.includes("memory")) {
-    const withMemory = cgroupSupport([...required, "memory"]);
-    if (!("error" in withMemory)) [support, controllers] = [withMemory, [...required, "memory"]];
-  }
-  if ("error" in support) return null;
-  const version = support.version;
-  const name = `${process.pid}-${++counterSeq}`;
+export function createCgroup(limits: CgroupLimits, measure: boolean, host: Host = realHost): SandboxCgroup | null {
+  const chosen = chooseCgroup(host, limits, measure);
+  if (chosen === null) return null;
+  const { version, controllers } = chosen;
+  const limited = limitControllers(limits).length > 0;
+  const name = `${host.pid}-${++counterSeq}`;
   const made: string[] = [];
   try {
-    const cgroup = version === 2 ? createV2(controllers, limits, name, made) : createV1(controllers, limits, name, made);
+    const cgroup = version === 2 ? createV2(host, controllers, limits, name, made) : createV1(host, controllers, limits, name, made);
     const limitAfterExec = cgroup.limitAfterExec;
     cgroup.limitAfterExec = () => {
       try {
         return limitAfterExec();
       } catch (e) {
-        throw e instanceof CgroupFsError ? cgroupError(e, limits) : e;
+        throw e instanceof CgroupFsError ? cgroupError(host, version, e, limits) : e;
       }
     };
     return cgroup;
   } catch (e) {
-    removeNow(made);
+    removeNow(host, made);
     if (!limited) return null;
-    if (e instanceof CgroupFsError) throw cgroupError(e, limits);
+    if (e instanceof CgroupFsError) throw cgroupError(host, version, e, limits);
     throw e;
   }
 }

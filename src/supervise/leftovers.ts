@@ -7,8 +7,7 @@
 // in it: leaving it takes CAP_SYS_ADMIN). A process that left the session of
 // a sandbox without mounts stays out of reach, unless a cgroup holds it (the
 // caller kills that).
-import { kill } from "../native/libc.ts";
-import { nodeFs } from "../native/node-fs.ts";
+import { type Host, realHost } from "./host.ts";
 
 const SIGKILL = 9;
 
@@ -30,25 +29,24 @@ export function parseStat(text: string): { state: string; session: number } | nu
 }
 
 /** The mount namespace of `pid`, or null when it cannot be read. */
-export function mountNamespaceOf(pid: number): string | null {
+export function mountNamespaceOf(pid: number, host: Host = realHost): string | null {
   try {
-    return nodeFs().readlinkSync(`/proc/${pid}/ns/mnt`);
+    return host.readLink(`/proc/${pid}/ns/mnt`);
   } catch {
     return null;
   }
 }
 
 /** Whether `pid` carries a mark and is still running (a zombie has nothing left to kill). */
-function marked(pid: number, marks: SandboxMarks): boolean {
-  const { readFileSync } = nodeFs();
+function marked(host: Host, pid: number, marks: SandboxMarks): boolean {
   let stat;
   try {
-    stat = parseStat(readFileSync(`/proc/${pid}/stat`, "latin1"));
+    stat = parseStat(host.readText(`/proc/${pid}/stat`, "latin1"));
   } catch {
     return false; // gone meanwhile
   }
   if (!stat || stat.state === "Z" || stat.state === "X") return false;
-  return stat.session === marks.session || (marks.mountNamespace !== null && mountNamespaceOf(pid) === marks.mountNamespace);
+  return stat.session === marks.session || (marks.mountNamespace !== null && mountNamespaceOf(pid, host) === marks.mountNamespace);
 }
 
 /**
@@ -56,16 +54,15 @@ function marked(pid: number, marks: SandboxMarks): boolean {
  * until a pass finds none (a process killed cannot fork any more; one forked
  * during a pass is found by the next).
  */
-export function killMarked(marks: SandboxMarks): void {
+export function killMarked(marks: SandboxMarks, host: Host = realHost): void {
   if (marks.session === null && marks.mountNamespace === null) return;
-  const { readdirSync } = nodeFs();
   for (let pass = 0; pass < 100; pass++) {
     let found = 0;
-    for (const entry of readdirSync("/proc")) {
+    for (const entry of host.list("/proc")) {
       const pid = Number(entry);
-      if (!Number.isInteger(pid) || pid <= 1 || pid === process.pid) continue;
-      if (marked(pid, marks)) {
-        kill(pid, SIGKILL);
+      if (!Number.isInteger(pid) || pid <= 1 || pid === host.pid) continue;
+      if (marked(host, pid, marks)) {
+        host.kill(pid, SIGKILL);
         found++;
       }
     }

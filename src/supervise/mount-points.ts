@@ -21,14 +21,12 @@
 //   {"run":R,"path":P,"count":N,"file":B}                run R created these
 //   {"run":R,"settled":true}                             R's intents are replaced by its created lines
 // Lines without "run" (journals of earlier versions) count as created.
-import { SandboxError } from "../config/errors.ts";
-import { close, exists, flock, LOCK_EX, LOCK_NB, LOCK_SH, LOCK_UN, O_RDONLY, open, stat, strerror, SysError } from "../native/libc.ts";
-import { nodeFs } from "../native/node-fs.ts";
+import { SandboxError } from "../base/errors.ts";
+import { LOCK_EX, LOCK_NB, LOCK_SH, LOCK_UN, strerror, SysError } from "../native/libc.ts";
 import type { SandboxPlan } from "../plan/sandbox-plan.ts";
 import type { Step } from "../plan/steps.ts";
-import { type Presence, probeRoot } from "./root-probe.ts";
-
-const O_DIRECTORY = 0o200000;
+import { type Host, realHost } from "./host.ts";
+import type { Presence } from "./root-probe.ts";
 
 export const STATE_DIR = process.env.SANDBOXLIB_STATE_DIR ?? "/run/sandboxlib";
 
@@ -57,10 +55,10 @@ export interface MountPointGuard {
   finish(remove: (removals: Removal[]) => void): void;
 }
 
-function journalPath(root: string): string {
-  const st = stat(root);
+function journalPath(host: Host, stateDir: string, root: string): string {
+  const st = host.stat(root);
   if (!st) throw new SysError("stat", 2 /* ENOENT */, root);
-  return `${STATE_DIR}/${st.dev}-${st.ino}.created`;
+  return `${stateDir}/${st.dev}-${st.ino}.created`;
 }
 
 /** Counts, for each mkdirs step, the trailing components of its path missing now or not made by an earlier step (-1 for other steps). */
@@ -161,36 +159,35 @@ function reason(e: unknown): string {
 
 let runSeq = 0;
 /** Unique among the runs that ever share a journal: pid, this process's start, a counter. */
-const newRunId = () => `${process.pid}-${Math.floor(performance.timeOrigin)}-${++runSeq}`;
+const newRunId = (pid: number) => `${pid}-${Math.floor(performance.timeOrigin)}-${++runSeq}`;
 
 /**
  * The guard for a run on `root`, or null when there is nothing to guard: the
  * run creates no mount point and no earlier run left any to remove.
  */
-export function guardMountPoints(root: string, createsMountPoints: boolean): MountPointGuard | null {
-  const journal = journalPath(root);
-  if (!createsMountPoints && !exists(journal)) return null;
-  const fd = open(root, O_RDONLY | O_DIRECTORY);
-  flock(fd, LOCK_SH);
-  const run = newRunId();
+export function guardMountPoints(root: string, createsMountPoints: boolean, host: Host = realHost, stateDir: string = STATE_DIR): MountPointGuard | null {
+  const journal = journalPath(host, stateDir, root);
+  if (!createsMountPoints && !host.exists(journal)) return null;
+  const fd = host.openDirectory(root);
+  host.flock(fd, LOCK_SH);
+  const run = newRunId(host.pid);
   let journalled = false;
   let done = false;
   const append = (text: string) => {
-    const { appendFileSync, mkdirSync } = nodeFs();
-    mkdirSync(STATE_DIR, { recursive: true, mode: 0o700 });
+    host.mkdirs(stateDir, 0o700);
     // A leading newline keeps a line torn by an earlier failed append (a
     // full disk) from swallowing this one.
-    appendFileSync(journal, `\n${text}`, { mode: 0o600 });
+    host.appendText(journal, `\n${text}`, 0o600);
   };
   return {
     intend(plan) {
-      const probe = probeRoot(fd);
+      const probe = host.probeRoot(fd);
       const removals = intendedCreations(plan, probe.presence);
       if (removals.length === 0) return;
       try {
         append(journalLines(run, removals, true));
       } catch (e) {
-        throw new SandboxError("setup", `cannot record the mount points this run may create in the state directory ${STATE_DIR}: ${reason(e)} (SANDBOXLIB_STATE_DIR chooses another)`);
+        throw new SandboxError("setup", `cannot record the mount points this run may create in the state directory ${stateDir}: ${reason(e)} (SANDBOXLIB_STATE_DIR chooses another)`);
       }
       journalled = true;
     },
@@ -208,22 +205,21 @@ export function guardMountPoints(root: string, createsMountPoints: boolean): Mou
       try {
         // This run is done with the root: it lets go first, so that of two
         // runs finishing together one always gets the lock below.
-        flock(fd, LOCK_UN);
+        host.flock(fd, LOCK_UN);
         // Most runs create nothing (their mount points exist in the root):
         // no journal, nothing to remove, no lock to take.
-        if (!exists(journal) || !flock(fd, LOCK_EX | LOCK_NB)) return;
-        const { readFileSync, rmSync } = nodeFs();
+        if (!host.exists(journal) || !host.flock(fd, LOCK_EX | LOCK_NB)) return;
         let removals: Removal[] = [];
         try {
-          const probe = probeRoot(fd);
-          removals = journalRemovals(parseJournal(readFileSync(journal, "utf8")), probe.isEmptyFile, probe.presence);
+          const probe = host.probeRoot(fd);
+          removals = journalRemovals(parseJournal(host.readText(journal)), probe.isEmptyFile, probe.presence);
         } catch {
           // No journal: it was removed meanwhile.
         }
         if (removals.length) remove(removals);
-        rmSync(journal, { force: true });
+        host.remove(journal);
       } finally {
-        close(fd);
+        host.close(fd);
       }
     },
   };

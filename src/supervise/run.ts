@@ -1,20 +1,21 @@
 // Runs one configured sandbox: spawn, output, timeout, wait, cleanup.
 // Whatever happens after the spawn, cleanup runs.
-import { SandboxError } from "../config/errors.ts";
+import { SandboxError } from "../base/errors.ts";
 import { resolvePlanInput } from "../config/resolve.ts";
 import type { SandboxConfig } from "../config/types.ts";
-import { CLONE_NEWNS, CLONE_NEWPID } from "../native/clone-flags.ts";
-import { close, kill, O_RDONLY, open, readAvailable, strerror } from "../native/libc.ts";
+import { CLONE_NEWNS, CLONE_NEWPID } from "../base/kernel-constants.ts";
+import { close, O_RDONLY, open, readAvailable, strerror } from "../native/libc.ts";
 import { runAllHostSteps, spawnSteps, spawnStepsConcurrently, type SpawnedSandbox, type StepFailure } from "../native/spawn.ts";
-import type { PlanInput } from "../plan/input.ts";
+import type { PlanInput } from "../config/plan-input.ts";
 import { type SandboxPlan, withinRoot } from "../plan/sandbox-plan.ts";
 import { describeStep, type Step } from "../plan/steps.ts";
 import { anyActive, trackStart } from "./active.ts";
 import { createCgroup, killedForMemory, type SandboxCgroup } from "./cgroups.ts";
 import { killMarked, mountNamespaceOf, type SandboxMarks } from "./leftovers.ts";
-import { guardMountPoints, type MountPointGuard } from "./mount-points.ts";
+import { type Host, realHost } from "./host.ts";
+import { guardMountPoints, type MountPointGuard, STATE_DIR } from "./mount-points.ts";
 import { type Deadline, startDeadline } from "./deadline.ts";
-import { decodeStatus, waitForExit } from "./reaper.ts";
+import { decodeStatus, type ExitInfo, waitForExit } from "./reaper.ts";
 import { prepareStdio } from "./stdio.ts";
 
 export interface SandboxUsage {
@@ -60,6 +61,29 @@ export interface RunHooks {
   /** Called once the sandbox process has been reaped. */
   onExit?: () => void;
 }
+
+/**
+ * What a run reaches beyond this process's memory: the host (cgroups, the
+ * journal, kill), the spawn and the wait. Tests give fakes, to check the
+ * cleanup of each path without root (test/unit/run-cleanup.test.ts).
+ */
+export interface RunDeps {
+  host: Host;
+  stateDir: string;
+  /** Spawns the sandbox process; through a spawner thread when `concurrent`. */
+  spawn(child: Step[], cloneFlags: number, concurrent: boolean): SpawnedSandbox | Promise<SpawnedSandbox>;
+  waitForExit(pid: number): Promise<ExitInfo>;
+  /** Runs steps in a short-lived host process (removing mount points). */
+  runHostSteps(steps: Step[]): void;
+}
+
+export const realRunDeps: RunDeps = {
+  host: realHost,
+  stateDir: STATE_DIR,
+  spawn: (child, cloneFlags, concurrent) => (concurrent ? spawnStepsConcurrently(child, cloneFlags) : spawnSteps(child, cloneFlags)),
+  waitForExit,
+  runHostSteps: (steps) => void runAllHostSteps(steps),
+};
 
 const ENOENT = 2;
 const ENOTDIR = 20;
@@ -127,9 +151,9 @@ function readProcSelfStatus(): string {
 
 
 /** Removes created mount points when no other sandbox uses the root. */
-function undo(plan: SandboxPlan, guard: MountPointGuard | null): void {
+function undo(plan: SandboxPlan, guard: MountPointGuard | null, deps: RunDeps): void {
   // Best effort: a mount point someone filled since is not empty and stays.
-  guard?.finish((removals) => runAllHostSteps(withinRoot(plan.root, removals)));
+  guard?.finish((removals) => deps.runHostSteps(withinRoot(plan.root, removals)));
 }
 
 /**
@@ -145,24 +169,26 @@ function signalTarget(plan: SandboxPlan, sandbox: SpawnedSandbox, config: Sandbo
 }
 
 /** How sandboxlib finds the processes of a chroot sandbox whose init was killed (see leftovers.ts). */
-function marksOf(plan: SandboxPlan, sandbox: SpawnedSandbox, config: SandboxConfig): SandboxMarks | null {
+function marksOf(plan: SandboxPlan, sandbox: SpawnedSandbox, config: SandboxConfig, host: Host): SandboxMarks | null {
   if (plan.cloneFlags & CLONE_NEWPID || sandbox.commandPid <= 0) return null;
   return {
     session: config.newSession ? sandbox.commandPid : null,
     // Read now, while the init surely lives (it waits for the command).
-    mountNamespace: plan.cloneFlags & CLONE_NEWNS ? mountNamespaceOf(sandbox.pid) : null,
+    mountNamespace: plan.cloneFlags & CLONE_NEWNS ? mountNamespaceOf(sandbox.pid, host) : null,
   };
 }
 
-export async function runPlanned(config: SandboxConfig, backend: PlanningBackend, hooks: RunHooks = {}): Promise<SandboxResult> {
+export async function runPlanned(config: SandboxConfig, backend: PlanningBackend, hooks: RunHooks = {}, deps: RunDeps = realRunDeps): Promise<SandboxResult> {
   const started = performance.now();
+  const { host } = deps;
+  const kill = (pid: number, signal: number) => host.kill(pid, signal);
   // Output beyond what a result can hold ends the command (set once it runs).
   let stopForOverflow = () => {};
   const stdio = prepareStdio(config, () => stopForOverflow());
   let cgroup: SandboxCgroup | null = null;
   let plan: SandboxPlan;
   try {
-    cgroup = createCgroup(config.limits, config.measureMemory);
+    cgroup = createCgroup(config.limits, config.measureMemory, host);
     plan = backend.plan(resolvePlanInput(config, stdio.childFds, cgroup?.procsFiles ?? []));
   } catch (e) {
     stdio.closeAll();
@@ -171,13 +197,13 @@ export async function runPlanned(config: SandboxConfig, backend: PlanningBackend
   }
   let guard: MountPointGuard | null = null;
   try {
-    guard = guardMountPoints(plan.root, plan.createsMountPoints);
+    guard = guardMountPoints(plan.root, plan.createsMountPoints, host, deps.stateDir);
     // Before anything is created: a run killed during its set-up leaves
     // nothing the next one cannot find.
     guard?.intend(plan);
   } catch (e) {
     stdio.closeAll();
-    undo(plan, guard);
+    undo(plan, guard, deps);
     await cgroup?.remove();
     throw e;
   }
@@ -189,17 +215,18 @@ export async function runPlanned(config: SandboxConfig, backend: PlanningBackend
   const concurrent = anyActive();
   const starting = trackStart();
   try {
-    sandbox = concurrent ? await spawnStepsConcurrently(plan.child, plan.cloneFlags) : spawnSteps(plan.child, plan.cloneFlags);
+    const spawned = deps.spawn(plan.child, plan.cloneFlags, concurrent);
+    sandbox = spawned instanceof Promise ? await spawned : spawned;
   } catch (e) {
     starting.abandoned();
     stdio.closeAll();
-    undo(plan, guard);
+    undo(plan, guard, deps);
     await cgroup?.remove();
     const errno = (e as { errno?: number }).errno ?? 0;
     throw Object.assign(new SandboxError("setup", `cannot create the sandbox process: ${strerror(errno)}`, "clone"), { cause: { step: null, errno } });
   }
   const target = signalTarget(plan, sandbox, config);
-  const marks = marksOf(plan, sandbox, config);
+  const marks = marksOf(plan, sandbox, config, host);
   // First thing once the command has exec'd: its limits that had to wait
   // for that (see cgroups.ts); the shorter the wait, the less it can use unlimited.
   let overLimit = false;
@@ -247,10 +274,10 @@ export async function runPlanned(config: SandboxConfig, backend: PlanningBackend
     // sees to that before it exits. A chroot sandbox's init can be killed
     // from inside (it shares the host's PID namespace): then this process
     // sweeps. Captured output then reaches EOF.
-    const exit = waitForExit(sandbox.pid).then((info) => {
+    const exit = deps.waitForExit(sandbox.pid).then((info) => {
       reaped = true;
       if (marks && decodeStatus(info.status).signal !== null) {
-        killMarked(marks);
+        killMarked(marks, host);
         cgroup?.killAll();
       }
       stdio.commandExited();
@@ -290,10 +317,10 @@ export async function runPlanned(config: SandboxConfig, backend: PlanningBackend
     // Only an internal error gets here with the sandbox still running.
     if (!reaped) {
       kill(target, SIGKILL);
-      await (exited ?? waitForExit(sandbox.pid));
+      await (exited ?? deps.waitForExit(sandbox.pid));
     }
     sandbox.release();
     await cgroup?.remove();
-    undo(plan, guard);
+    undo(plan, guard, deps);
   }
 }

@@ -2,7 +2,7 @@
 // process (all numbered 3 or above, close-on-exec, so the child's dup2 steps
 // cannot clobber one another), and the reading of captured streams.
 import { CAPTURE, type FileLike, type SandboxConfig, STDOUT } from "../config/types.ts";
-import { configError } from "../config/errors.ts";
+import { configError } from "../base/errors.ts";
 import { close, dupAbove2, isOpenFd, O_RDONLY, O_WRONLY, open, pipe, setNonBlocking } from "../native/libc.ts";
 import { CAPTURE_STREAM_DELAY_MS, captureLimit, CapturePipe } from "./capture.ts";
 

@@ -2,7 +2,7 @@
 // capabilities, refused settings and their messages, telling an environment's
 // refusal from a bad setting, container hints, advice, unpacking places.
 import { describe, expect, test } from "bun:test";
-import { SandboxError } from "../../src/config/errors.ts";
+import { SandboxError } from "../../src/base/errors.ts";
 import type { SandboxOptions } from "../../src/config/options.ts";
 import { adviceFor, type AdviceInput } from "../../src/check/advice.ts";
 import { containerHints } from "../../src/check/container.ts";
@@ -10,7 +10,7 @@ import { type EnvironmentFacts, fitToEnvironment, linuxRefusalOf, markDegraded, 
 import { type CallerCapabilities, heldCapabilities, parseCapabilityStatus } from "../../src/hardening/caller-capabilities.ts";
 import { DEFAULT_CAPABILITIES } from "../../src/hardening/capabilities.ts";
 import { scratchCandidates } from "../../src/images/prepare.ts";
-import type { PlanInput } from "../../src/plan/input.ts";
+import type { PlanInput } from "../../src/config/plan-input.ts";
 import { planLinux } from "../../src/plan/linux-plan.ts";
 import type { Step } from "../../src/plan/steps.ts";
 

@@ -1,7 +1,7 @@
 // What sandboxlib says when it fails (issue 13, item 10): one line, the
 // reason named, "internal error" only for what is truly a bug.
 import { describe, expect, test } from "bun:test";
-import { SandboxError, oneLine, shownValue } from "../../src/config/errors.ts";
+import { SandboxError, oneLine, shownValue } from "../../src/base/errors.ts";
 import { asSandboxError, isClosedOutput, reasonOf, writingTo } from "../../src/cli/failure.ts";
 import { SysError } from "../../src/native/libc.ts";
 

@@ -4,7 +4,7 @@ import { describe, expect, test } from "bun:test";
 import { planMount } from "../../src/config/resolve.ts";
 import { DEFAULT_CAPABILITIES } from "../../src/hardening/capabilities.ts";
 import { planChroot } from "../../src/plan/chroot-plan.ts";
-import type { PlanInput } from "../../src/plan/input.ts";
+import type { PlanInput } from "../../src/config/plan-input.ts";
 import { planLinux } from "../../src/plan/linux-plan.ts";
 import { intendedCreations, journalLines, journalRemovals, parseJournal, settledLine } from "../../src/supervise/mount-points.ts";
 import type { Presence } from "../../src/supervise/root-probe.ts";

@@ -2,13 +2,13 @@
 import { describe, expect, test } from "bun:test";
 import { planMount } from "../../src/config/resolve.ts";
 import { MS_BIND, MS_NODEV, MS_NOEXEC, MS_NOSUID, MS_PRIVATE, MS_RDONLY, MS_REC } from "../../src/config/mount-options.ts";
-import { CLONE_NEWIPC, CLONE_NEWNET, CLONE_NEWNS, CLONE_NEWPID, CLONE_NEWUTS } from "../../src/native/clone-flags.ts";
+import { CLONE_NEWIPC, CLONE_NEWNET, CLONE_NEWNS, CLONE_NEWPID, CLONE_NEWUTS } from "../../src/base/kernel-constants.ts";
 import { planChroot } from "../../src/plan/chroot-plan.ts";
-import type { PlanInput } from "../../src/plan/input.ts";
+import type { PlanInput } from "../../src/config/plan-input.ts";
 import { planLinux } from "../../src/plan/linux-plan.ts";
 import { extraMountSteps, MOUNT_ATTR_NODEV, MOUNT_ATTR_NOEXEC, MOUNT_ATTR_NOSUID, MOUNT_ATTR_RDONLY, MKDIRS_UNREACHED_SHIFT, removableCreations } from "../../src/plan/mounts.ts";
 import { posix } from "node:path";
-import { absolutePath, inRootPath, isWithin } from "../../src/plan/paths.ts";
+import { absolutePath, inRootPath, isWithin } from "../../src/base/paths.ts";
 import { describeStep, type Step } from "../../src/plan/steps.ts";
 import { capabilityMask, DEFAULT_CAPABILITIES } from "../../src/hardening/capabilities.ts";
 import { buildSeccompFilter, policiesFor, policyKey } from "../../src/hardening/seccomp.ts";

@@ -5,7 +5,7 @@ import { describe, expect, test } from "bun:test";
 import { readFileSync } from "node:fs";
 import { settingsFromConfig } from "../../src/cli/config-file.ts";
 import { RUN_HELP } from "../../src/cli/help.ts";
-import { BY_KEY, isFlag, OPTIONS } from "../../src/cli/option-table.ts";
+import { BY_KEY, isFlag, OPTIONS, REQUEST_FLAGS } from "../../src/cli/option-table.ts";
 import { parseCommandLine } from "../../src/cli/parse.ts";
 import { FLAG_OPTIONS, VALUE_OPTIONS } from "../../src/cli/settings.ts";
 import { README, withOptionTable } from "../../scripts/readme-options.ts";
@@ -27,14 +27,14 @@ describe("the option table", () => {
     for (const o of OPTIONS) {
       if (!o.flag) continue;
       expect(RUN_HELP).toContain(`  ${o.flag}${o.arg ? ` ${o.arg}` : ""}`);
-      if (o.flag === "--config") continue;
+      if (REQUEST_FLAGS.includes(o.flag)) continue;
       expect(isFlag(o) ? FLAG_OPTIONS.has(o.flag) : VALUE_OPTIONS.has(o.flag)).toBe(true);
     }
   });
 
   test("every option has a way in: a flag with a check, or a config key with a reader", () => {
     for (const o of OPTIONS) {
-      if (o.flag && o.flag !== "--config") expect([o.flag, typeof o.set]).toEqual([o.flag, "function"]);
+      if (o.flag && !REQUEST_FLAGS.includes(o.flag)) expect([o.flag, typeof o.set]).toEqual([o.flag, "function"]);
       if (o.key) expect([o.key, o.set !== undefined || o.json !== undefined]).toEqual([o.key, true]);
     }
   });

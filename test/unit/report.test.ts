@@ -7,7 +7,7 @@ import { join } from "node:path";
 import { writeEscaped } from "../../src/cli/json-bytes.ts";
 import { close, pipe, SysError } from "../../src/native/libc.ts";
 import { failureFields, writeResultLine } from "../../src/cli/report.ts";
-import { SandboxError } from "../../src/config/errors.ts";
+import { SandboxError } from "../../src/base/errors.ts";
 
 function written(stdout: Uint8Array | null, stderr: Uint8Array | null): Record<string, unknown> {
   const dir = mkdtempSync(join(tmpdir(), "sandboxlib-report-"));

@@ -1,7 +1,7 @@
 // Paths inside the sandbox root, kept in one canonical form: relative to the
 // root, no leading or trailing '/', no '.', '..' folded lexically (the kernel
 // still resolves symlinks inside the root when the plan runs).
-import { configError } from "../config/errors.ts";
+import { configError } from "./errors.ts";
 
 /** Lexically folded components of `path` taken as absolute: "/a//b/../c/." -> ["a", "c"]. */
 function components(path: string): string[] {

@@ -1,6 +1,6 @@
 // What the planners take: a configuration already validated, with host
 // paths resolved and the stdio descriptors opened by the supervisor.
-import type { NetworkSetting } from "../config/types.ts";
+import type { NetworkSetting } from "./types.ts";
 import type { Rlimit } from "../hardening/rlimits.ts";
 import type { Arch } from "../hardening/seccomp.ts";
 
