@@ -53,7 +53,6 @@ export type Step =
   | { op: "write-fd"; openedBy: number; content: string }
   /** Ends the process with `status` (probes that need no command). */
   | { op: "exit"; status: number }
-  | { op: "set-name"; name: string }
   | { op: "no-new-privs" }
   /** Bounding set cut to `keep`; with `setEffective`, effective and permitted too. */
   /**
@@ -65,8 +64,7 @@ export type Step =
   | { op: "set-ids"; uid: number; gid: number }
   /** A classic BPF program (struct sock_filter[]). */
   | { op: "seccomp"; filter: Uint8Array }
-  | { op: "rlimit"; name: string; resource: number; soft: bigint; hard: bigint }
-  | { op: "write-file"; path: string; content: string };
+  | { op: "rlimit"; name: string; resource: number; soft: bigint; hard: bigint };
 
 /** One line naming what a step does, for error messages and `--print-plan`. */
 export function describeStep(step: Step): string {
@@ -114,8 +112,6 @@ export function describeStep(step: Step): string {
       return "bring up loopback interface lo";
     case "open-fd":
       return `open ${step.path} as fd ${step.fd}`;
-    case "set-name":
-      return `set process name ${step.name}`;
     case "no-new-privs":
       return "set no_new_privs";
     case "capabilities":
@@ -126,8 +122,6 @@ export function describeStep(step: Step): string {
       return "load the seccomp filter";
     case "rlimit":
       return `set rlimit ${step.name}`;
-    case "write-file":
-      return `write ${step.path}`;
     case "write-fd":
       return "join the sandbox's cgroups";
     case "exit":
