@@ -1,5 +1,5 @@
 // The setup of a sandbox as data: an ordered list of steps that the native
-// interpreter (src/native/helper.c) executes one by one. Plans are built and
+// interpreter (src/native/steps.c) executes one by one. Plans are built and
 // tested in pure TypeScript; only the interpreter touches the kernel.
 //
 // Paths marked "in root" are relative to the sandbox root and resolved by the
