@@ -6,7 +6,7 @@
 // compiles a program printing offsetof/sizeof of every field and compares.
 
 /** i32/i64/u64: integers; the rest are 64-bit pointers (strings, arrays of strings or int32, raw bytes). */
-export type FieldType = "i32" | "i64" | "u64" | "str" | "strv" | "i32s" | "bytes" | "mem";
+export type FieldType = "i32" | "i64" | "u64" | "str" | "strv" | "i32s" | "bytes" | "mem" | "steps";
 
 const C_TYPES: Record<FieldType, string> = {
   i32: "int32_t",
@@ -17,9 +17,10 @@ const C_TYPES: Record<FieldType, string> = {
   i32s: "const int32_t *",
   bytes: "const void *",
   mem: "char *",
+  steps: "struct sbx_step *",
 };
 
-const SIZES: Record<FieldType, number> = { i32: 4, i64: 8, u64: 8, str: 8, strv: 8, i32s: 8, bytes: 8, mem: 8 };
+const SIZES: Record<FieldType, number> = { i32: 4, i64: 8, u64: 8, str: 8, strv: 8, i32s: 8, bytes: 8, mem: 8, steps: 8 };
 
 export interface Field {
   name: string;
@@ -29,7 +30,7 @@ export interface Field {
 }
 
 export interface Layout<N extends string = string> {
-  /** The C struct's name (struct <cName>). */
+  /** The C struct's name (struct <cName>); an op's name for an op's arguments. */
   cName: string;
   fields: readonly Field[];
   /** Each field's byte offset, by name. */
@@ -59,7 +60,7 @@ function layout<N extends string>(cName: string, fields: readonly FieldSpec<N>[]
 /** struct sbx_spawn: one sandbox's spawn, shared with the cloned processes until they exec. */
 export const SPAWN = layout("sbx_spawn", [
   ["clone_flags", "i64", "in: namespaces etc. (CLONE_VM is added)"],
-  ["steps", "bytes", "in: struct sbx_step[]"],
+  ["steps", "steps", "in: the plan"],
   ["nsteps", "i64", "in"],
   ["keep_fds", "i32s", "in: descriptors from 3 up the sandbox process keeps until its steps run (ascending)"],
   ["nkeep_fds", "i64", "in"],
@@ -145,7 +146,7 @@ type ArgNames<O extends OpName> = (typeof OP_SPECS)[O][1][number][0];
 
 /** Each op's code and argument layout (offsets within the whole step record). */
 export const OPS = Object.fromEntries(
-  Object.entries(OP_SPECS).map(([name, [code, args]]) => [name, { code, args: layout(`sbx_${name.replace(/-/g, "_")}`, args as readonly FieldSpec<string>[], ARGS_AT) }]),
+  Object.entries(OP_SPECS).map(([name, [code, args]]) => [name, { code, args: layout(name, args as readonly FieldSpec<string>[], ARGS_AT) }]),
 ) as { [O in OpName]: { code: number; args: Layout<ArgNames<O>> } };
 
 /** The step record: its header, then the largest op's arguments. */

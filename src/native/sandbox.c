@@ -51,7 +51,7 @@ static void reset_signal_dispositions(void) {
 /* Runs the steps from `from` up to OP_FORK_COMMAND (returns its index) or
  * the end (-1); a failing step ends the process with the plan's status. */
 static int run_steps_from(struct ctx *c, struct sbx_spawn *sp, long from) {
-  struct sbx_step *steps = (struct sbx_step *)sp->steps;
+  struct sbx_step *steps = sp->steps;
   for (long i = from; i < sp->nsteps; i++) {
     struct sbx_step *s = &steps[i];
     if (s->op == OP_FORK_COMMAND) return (int)i;
@@ -81,7 +81,7 @@ static int run_steps_from(struct ctx *c, struct sbx_spawn *sp, long from) {
 static int command_main(void *arg) {
   struct sbx_spawn *sp = arg;
   struct ctx c;
-  sbx_ctx_init(&c, (struct sbx_step *)sp->steps, sp->nsteps);
+  sbx_ctx_init(&c, sp->steps, sp->nsteps);
   c.gofd = (int)sp->go_rfd;
   prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
   close((int)sp->go_wfd);
@@ -138,7 +138,7 @@ static void close_unplanned(struct ctx *c, struct sbx_spawn *sp) {
 int sbx_sandbox_main(void *arg) {
   struct sbx_spawn *sp = arg;
   struct ctx c;
-  sbx_ctx_init(&c, (struct sbx_step *)sp->steps, sp->nsteps);
+  sbx_ctx_init(&c, sp->steps, sp->nsteps);
   reset_signal_dispositions();
   prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
   close_unplanned(&c, sp);
