@@ -13,7 +13,7 @@ import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSy
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { compileExecutable } from "./scripts/executable.ts";
-import { cHeader } from "./src/native/layout.ts";
+import { cHeader, runtimeOffsets } from "./src/native/layout.ts";
 import { buildSeccompFilter, currentArch, policiesFor, policyKey } from "./src/hardening/seccomp.ts";
 
 const NATIVE = "src/native";
@@ -90,6 +90,8 @@ if (import.meta.main) {
     await compileExecutable("src/main.ts", "dist/sandboxlib", {
       SANDBOXLIB_EMBEDDED_HELPER: JSON.stringify(native.helper.toBase64()),
       SANDBOXLIB_EMBEDDED_INIT: JSON.stringify(native.init.toBase64()),
+      // The record offsets (src/native/offsets.ts), computed now rather than at every start.
+      SANDBOXLIB_OFFSETS: JSON.stringify(runtimeOffsets()),
       // The seccomp filters, assembled now rather than at every start.
       SANDBOXLIB_SECCOMP_FILTERS: JSON.stringify(Object.fromEntries(policiesFor(currentArch()).map((p) => [policyKey(p), buildSeccompFilter(p).toBase64()]))),
     });

@@ -3,16 +3,16 @@
 // until the native call is over.
 import { ptr } from "bun:ffi";
 import type { Step } from "../plan/steps.ts";
-import { OPS, type OpName, STEP, STEP_FLAGS } from "./layout.ts";
+import { OFFSETS } from "./offsets.ts";
 
-const STEP_SIZE = STEP.size;
-const OUT = STEP.at.out;
-const OP = STEP.at.op;
-const FLAGS = STEP.at.flags;
+const STEP_SIZE = OFFSETS.stepSize;
+const OUT = OFFSETS.step.out;
+const OP = OFFSETS.step.op;
+const FLAGS = OFFSETS.step.flags;
+const STEP_FLAGS = OFFSETS.flags;
 
-/** Each op's argument offsets, by op. */
-const A = Object.fromEntries(Object.entries(OPS).map(([op, { args }]) => [op, args.at])) as { [O in OpName]: (typeof OPS)[O]["args"]["at"] };
-const OPCODES = Object.fromEntries(Object.entries(OPS).map(([op, { code }]) => [op, code])) as Record<OpName, number>;
+const A = OFFSETS.args;
+const OPCODES = OFFSETS.codes;
 
 export interface EncodedSteps {
   buffer: Uint8Array;

@@ -2,8 +2,9 @@
 // field's offset is computed here (natural alignment, as the C compiler lays
 // out a struct); build.ts generates the C structs from these tables
 // (cHeader(), with a _Static_assert per field), and encode.ts / spawn.ts /
-// spawner-wakeups.ts read their offsets from here. test/unit/layout.test.ts
-// compiles a program printing offsetof/sizeof of every field and compares.
+// spawner-wakeups.ts read their offsets from here, through offsets.ts.
+// test/unit/layout.test.ts compiles a program printing offsetof/sizeof of
+// every field and compares.
 
 /** i32/i64/u64: integers; the rest are 64-bit pointers (strings, arrays of strings or int32, raw bytes). */
 export type FieldType = "i32" | "i64" | "u64" | "str" | "strv" | "i32s" | "bytes" | "mem" | "steps";
@@ -46,13 +47,14 @@ function layout<N extends string>(cName: string, fields: readonly FieldSpec<N>[]
   let align = 1;
   const out: Field[] = [];
   const at = {} as Record<N, number>;
-  for (const [name, type, doc = ""] of fields) {
-    const size = SIZES[type];
+  for (let i = 0; i < fields.length; i++) {
+    const spec = fields[i]!;
+    const size = SIZES[spec[1]];
     offset = Math.ceil(offset / size) * size;
-    out.push({ name, type, offset, doc });
-    at[name] = offset;
+    out.push({ name: spec[0], type: spec[1], offset, doc: spec[2] ?? "" });
+    at[spec[0]] = offset;
     offset += size;
-    align = Math.max(align, size);
+    if (size > align) align = size;
   }
   return { cName, fields: out, at, size: Math.ceil(offset / align) * align };
 }
@@ -145,15 +147,23 @@ const ARGS_AT = STEP_HEAD.size;
 type ArgNames<O extends OpName> = (typeof OP_SPECS)[O][1][number][0];
 
 /** Each op's code and argument layout (offsets within the whole step record). */
-export const OPS = Object.fromEntries(
-  Object.entries(OP_SPECS).map(([name, [code, args]]) => [name, { code, args: layout(name, args as readonly FieldSpec<string>[], ARGS_AT) }]),
-) as { [O in OpName]: { code: number; args: Layout<ArgNames<O>> } };
+export const OPS = {} as { [O in OpName]: { code: number; args: Layout<ArgNames<O>> } };
+/** Each op's argument offsets alone, and its code (encode.ts). */
+export const OP_ARGS = {} as { [O in OpName]: Record<ArgNames<O>, number> };
+export const OP_CODES = {} as Record<OpName, number>;
+let stepSize: number = STEP_HEAD.size;
+for (const name in OP_SPECS) {
+  const op = name as OpName;
+  const spec = OP_SPECS[op];
+  const args = layout(op, spec[1] as readonly FieldSpec<string>[], ARGS_AT);
+  (OPS as Record<string, unknown>)[op] = { code: spec[0], args };
+  (OP_ARGS as Record<string, unknown>)[op] = args.at;
+  OP_CODES[op] = spec[0];
+  if (args.size > stepSize) stepSize = args.size;
+}
 
 /** The step record: its header, then the largest op's arguments. */
-export const STEP = {
-  ...STEP_HEAD,
-  size: Math.max(...Object.values(OPS).map((o) => o.args.size)),
-};
+export const STEP: Layout<"op" | "flags" | "out"> = { cName: STEP_HEAD.cName, fields: STEP_HEAD.fields, at: STEP_HEAD.at, size: stepSize };
 
 const cIdent = (op: string) => op.replace(/-/g, "_");
 
@@ -188,3 +198,10 @@ export function allFields(): { struct: string; member: string; offset: number; s
   for (const [name, { args }] of Object.entries(OPS)) for (const f of args.fields) rows.push({ struct: "sbx_step", member: `${cIdent(name)}.${f.name}`, offset: f.offset, size: SIZES[f.type] });
   return rows;
 }
+
+/** The offsets the runtime reads (spawn.ts, encode.ts, spawner-wakeups.ts): computed here, or put in by build.ts (offsets.ts). */
+export function runtimeOffsets() {
+  return { spawn: SPAWN.at, spawnSize: SPAWN.size, step: STEP.at, stepSize: STEP.size, args: OP_ARGS, codes: OP_CODES, flags: STEP_FLAGS };
+}
+
+export type RuntimeOffsets = ReturnType<typeof runtimeOffsets>;

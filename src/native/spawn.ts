@@ -4,11 +4,11 @@ import { ptr } from "bun:ffi";
 import type { Step } from "../plan/steps.ts";
 import { encodeSteps, get64, put64 } from "./encode.ts";
 import { helper, initProgramFd } from "./helper.ts";
-import { SPAWN } from "./layout.ts";
+import { OFFSETS } from "./offsets.ts";
 import { spawnPolicy } from "./spawn-policy.ts";
 import { sandboxLives, spawnDone } from "./spawner-wakeups.ts";
 
-const F = SPAWN.at;
+const F = OFFSETS.spawn;
 
 
 /** A step that failed: its index in the plan and the errno it got. */
@@ -36,7 +36,7 @@ export interface SpawnedSandbox {
 function prepareSpawn(steps: readonly Step[], cloneFlags: number) {
   const encoded = encodeSteps(steps);
   const policy = spawnPolicy(steps, cloneFlags);
-  const spawn = new Uint8Array(SPAWN.size);
+  const spawn = new Uint8Array(OFFSETS.spawnSize);
   const words = new Uint32Array(spawn.buffer);
   put64(words, F.clone_flags, cloneFlags);
   put64(words, F.steps, ptr(encoded.buffer));

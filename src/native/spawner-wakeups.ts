@@ -5,10 +5,10 @@
 // cleared. A pipe and a stream per spawn cost a pipe2, a Bun stream (a dup,
 // fstat, fcntl, two epoll_ctl) and their teardown for every sandbox.
 import { helper } from "./helper.ts";
-import { SPAWN } from "./layout.ts";
+import { OFFSETS } from "./offsets.ts";
 
 /** async_pending in struct sbx_spawn, as a 32-bit word's index: nonzero while a spawner thread has the spawn. */
-const ASYNC_PENDING = SPAWN.at.async_pending / 4;
+const ASYNC_PENDING = OFFSETS.spawn.async_pending / 4;
 
 interface Waiter {
   resolve(): void;
