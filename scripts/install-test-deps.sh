@@ -5,7 +5,8 @@
 # programs in test/fixtures (gcc, libc6-dev), the compressors the image
 # tests pack root filesystems with (xz-utils, zstd, bzip2), and libseccomp's
 # headers and static library for the container environments of test/env
-# (libseccomp-dev; setpriv and unshare come with util-linux).
+# (libseccomp-dev; setpriv and unshare come with util-linux). build.ts
+# needs gcc and libc6-dev too, and installs them the same way when missing.
 set -eu
 missing=""
 if ! busybox --list >/dev/null 2>&1; then missing="$missing busybox-static"; fi

@@ -55,7 +55,6 @@ export type Step =
   | { op: "write-fd"; openedBy: number; content: string }
   /** Ends the process with `status` (probes that need no command). */
   | { op: "exit"; status: number }
-  | { op: "set-name"; name: string }
   | { op: "no-new-privs" }
   /** Bounding set cut to `keep`; with `setEffective`, effective and permitted too. */
   /**
@@ -67,5 +66,5 @@ export type Step =
   | { op: "set-ids"; uid: number; gid: number }
   /** A classic BPF program (struct sock_filter[]). */
   | { op: "seccomp"; filter: Uint8Array }
-  | { op: "rlimit"; name: string; resource: number; soft: bigint; hard: bigint }
-  | { op: "write-file"; path: string; content: string };
+  | { op: "rlimit"; name: string; resource: number; soft: bigint; hard: bigint };
+

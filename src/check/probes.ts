@@ -179,7 +179,7 @@ export async function probeHost(): Promise<HostReport> {
     { name: "kernel", ok: true, detail: `${release()} (needs 5.6 for openat2, 5.12 for mount_setattr)` },
     { name: "architecture", ok: arch() === "x64" || arch() === "arm64", detail: arch() === "x64" ? "x86_64" : arch() === "arm64" ? "aarch64" : `${arch()} (unsupported)` },
     { name: "glibc", ok: true, detail: glibcVersion() },
-    { name: "native helper", ok: true, detail: helperOrigin() === "precompiled" ? "precompiled (embedded)" : "compiled at start by TinyCC" },
+    { name: "native helper", ok: true, detail: helperOrigin() },
   ];
   const container = containerHints({
     dockerenv: existsSync("/.dockerenv"),

@@ -1,7 +1,7 @@
 // UTF-8 bytes written as the body of a JSON string, byte for byte what
 // JSON.stringify writes for the same text, without ever making a string: the
 // output of a command is gigabytes at times. The loops are the native
-// helper's (sbx_json_escape and sbx_write_escaped in helper.c).
+// helper's (sbx_json_escape and sbx_write_escaped in src/native/json-escape.c).
 import { helper } from "../native/helper.ts";
 import { SysError } from "../native/libc.ts";
 

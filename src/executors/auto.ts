@@ -7,7 +7,7 @@
 // or of its first mounts (no CAP_SYS_ADMIN, a seccomp profile, a security
 // module) sends this run, and every later one of the process, to the chroot
 // backend: one failed clone, tens of microseconds. A refused pivot_root
-// alone keeps the namespaces (helper.c enters the root by MS_MOVE + chroot).
+// alone keeps the namespaces (src/native/steps.c enters the root by MS_MOVE + chroot).
 import type { Capabilities } from "../config/capabilities.ts";
 import { geteuid, writeText } from "../native/libc.ts";
 import { CONTAINER_REMEDY, knownLinuxRefusal, learnedLinuxRefusal, LinuxRefused, markDegraded, markFallback, redirected } from "./environment.ts";

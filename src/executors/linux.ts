@@ -1,8 +1,6 @@
 // The linux backend: namespaces, pivot_root, read-only paths, isolated
 // network; built natively, no external program.
 import { COMMON_FEATURES } from "../config/capabilities.ts";
-import { configError } from "../base/errors.ts";
-import { initProgramFd } from "../native/helper.ts";
 import { loopbackKnownRefused } from "./environment.ts";
 import { exists, writeText } from "../native/libc.ts";
 import { planLinux } from "../plan/linux-plan.ts";
@@ -26,7 +24,7 @@ export function quietMovedRoot(): void {
   movedRootWarned = true;
 }
 
-/** pivot_root was refused and the root entered by MS_MOVE + chroot (helper.c): said once per process. */
+/** pivot_root was refused and the root entered by MS_MOVE + chroot (src/native/steps.c): said once per process. */
 function warnMovedRoot(): void {
   if (movedRootWarned) return;
   movedRootWarned = true;
@@ -48,12 +46,4 @@ export const linuxExecutor = defineExecutor({
   // with --degrade; others are refused before planning (environment.ts).
   planner: (input) => planLinux(input, { loopback: !loopbackKnownRefused(), onMovedRoot: warnMovedRoot }),
   unavailableReason: () => (kernelReason ??= { reason: kernelSupport() }).reason,
-  check(config) {
-    // Without sandboxlib-init (a build without a C compiler), the sandbox's
-    // init shares sandboxlib's memory: with SYS_PTRACE the command could
-    // write into it through /proc/1/mem or ptrace.
-    if (config.capabilities.includes("SYS_PTRACE") && initProgramFd() < 0) {
-      throw configError("capability SYS_PTRACE is not supported by the linux backend (the sandbox init shares sandboxlib's memory)");
-    }
-  },
 });

@@ -1,43 +1,18 @@
-// Lays out plan steps as the C structs of helper.c (struct sbx_step, 80
-// bytes; struct sbx_spawn, 184 bytes). Every string and pointer array is kept
-// referenced by the returned object until the native call is over.
+// Lays out plan steps as struct sbx_step records (src/native/layout.ts).
+// Every string and pointer array is kept referenced by the returned object
+// until the native call is over.
 import { ptr } from "bun:ffi";
 import type { Step } from "../base/steps.ts";
+import { OFFSETS } from "./offsets.ts";
 
-export const STEP_SIZE = 80;
-export const SPAWN_SIZE = 184;
+const STEP_SIZE = OFFSETS.stepSize;
+const OUT = OFFSETS.step.out;
+const OP = OFFSETS.step.op;
+const FLAGS = OFFSETS.step.flags;
+const STEP_FLAGS = OFFSETS.flags;
 
-const OPCODES: Record<Step["op"], number> = {
-  mount: 1,
-  mkdirs: 2,
-  chroot: 4,
-  chdir: 5,
-  "pivot-root": 6,
-  sethostname: 7,
-  dup2: 8,
-  "close-from": 9,
-  setsid: 10,
-  exec: 11,
-  setattr: 12,
-  "open-root": 13,
-  "fork-command": 14,
-  rmdirs: 15,
-  symlink: 16,
-  mknod: 17,
-  "loopback-up": 18,
-  "open-fd": 19,
-  "set-name": 20,
-  "close-root": 21,
-  "no-new-privs": 22,
-  capabilities: 23,
-  "set-ids": 24,
-  seccomp: 25,
-  rlimit: 26,
-  "write-file": 27,
-  "write-fd": 28,
-  exit: 29,
-  "private-root": 40,
-};
+const A = OFFSETS.args;
+const OPCODES = OFFSETS.codes;
 
 export interface EncodedSteps {
   buffer: Uint8Array;
@@ -193,113 +168,114 @@ function encodeInto(arena: Arena, steps: readonly Step[]): EncodedSteps {
   for (let i = 0; i < steps.length; i++) {
     const step = steps[i]!;
     const base = i * STEP_SIZE;
-    // The record's four pointers (s1-s4), NULL unless set.
-    const str = (k: number, s: string | null) => arena.cstrAt(base + 40 + 8 * k, s);
+    const str = (at: number, s: string | null) => arena.cstrAt(base + at, s);
+    // The arena is fresh: zero fields are written already.
+    const num = (at: number, v: number | bigint) => {
+      if (v !== 0 && v !== 0n) put64(words, base + at, v);
+    };
     let flags = 0;
-    let a: number | bigint = 0;
-    let b: number | bigint = 0;
-    let c: number | bigint = 0;
     switch (step.op) {
-      case "mount":
-        flags = (step.inRoot ? 1 : 0) | (step.sourceInRoot ? 2 : 0) | (step.optional ? 4 : 0);
-        a = step.flags;
-        str(0, step.source);
-        str(1, step.target);
-        str(2, step.fstype);
-        str(3, step.data);
+      case "mount": {
+        const a = A.mount;
+        flags = (step.inRoot ? STEP_FLAGS.IN_ROOT : 0) | (step.sourceInRoot ? STEP_FLAGS.SOURCE_IN_ROOT : 0) | (step.optional ? STEP_FLAGS.OPTIONAL : 0);
+        num(a.mount_flags, step.flags);
+        str(a.source, step.source);
+        str(a.target, step.target);
+        str(a.fstype, step.fstype);
+        str(a.data, step.data);
         break;
+      }
       case "mkdirs":
-        a = step.mode;
-        b = step.file ? 1 : 0;
-        str(0, step.path);
+        num(A.mkdirs.mode, step.mode);
+        num(A.mkdirs.file, step.file ? 1 : 0);
+        str(A.mkdirs.path, step.path);
         break;
       case "pivot-root":
-        a = step.moveFallback ? 1 : 0;
-        str(0, step.path);
+        num(A["pivot-root"].move_fallback, step.moveFallback ? 1 : 0);
+        str(A["pivot-root"].path, step.path);
         break;
       case "chroot":
+        str(A.chroot.path, step.path);
+        break;
       case "chdir":
+        str(A.chdir.path, step.path);
+        break;
       case "open-root":
-        str(0, step.path);
+        str(A["open-root"].path, step.path);
         break;
       case "sethostname":
-      case "set-name":
-        str(0, step.name);
+        str(A.sethostname.name, step.name);
         break;
       case "dup2":
-        a = step.from;
-        b = step.to;
+        num(A.dup2.from, step.from);
+        num(A.dup2.to, step.to);
         break;
       case "close-from": {
-        a = step.fd;
-        b = step.keep.length;
+        num(A["close-from"].first, step.fd);
+        num(A["close-from"].nkeep, step.keep.length);
         // A typed array's own numeric sort: Int32Array.from alone costs
         // 0.35 ms the first time it runs, a tenth of a cold run's TypeScript.
         const keep = new Int32Array(step.keep).sort();
-        if (keep.length) put64(words, base + 40, arena.bytes(new Uint8Array(keep.buffer), 4));
+        if (keep.length) put64(words, base + A["close-from"].keep, arena.bytes(new Uint8Array(keep.buffer), 4));
         break;
       }
       case "capabilities":
-        a = step.keep;
-        b = step.setEffective ? 1 : 0;
-        c = step.pivotStep === undefined ? 0 : step.pivotStep + 1;
+        num(A.capabilities.keep, step.keep);
+        num(A.capabilities.set_effective, step.setEffective ? 1 : 0);
+        num(A.capabilities.pivot_step, step.pivotStep === undefined ? 0 : step.pivotStep + 1);
         break;
       case "set-ids":
-        a = step.uid;
-        b = step.gid;
+        num(A["set-ids"].uid, step.uid);
+        num(A["set-ids"].gid, step.gid);
         break;
       case "seccomp":
-        a = step.filter.length / 8;
-        put64(words, base + 40, arena.bytes(step.filter, 8));
+        num(A.seccomp.len, step.filter.length / 8);
+        put64(words, base + A.seccomp.filter, arena.bytes(step.filter, 8));
         break;
       case "rlimit":
-        a = step.resource;
-        b = step.soft;
-        c = step.hard;
-        break;
-      case "write-file":
-        str(0, step.path);
-        str(1, step.content);
+        num(A.rlimit.resource, step.resource);
+        num(A.rlimit.soft, step.soft);
+        num(A.rlimit.hard, step.hard);
         break;
       case "exit":
-        a = step.status;
+        num(A.exit.status, step.status);
         break;
       case "write-fd":
-        a = step.openedBy;
-        str(0, step.content);
+        num(A["write-fd"].opened_by, step.openedBy);
+        str(A["write-fd"].text, step.content);
         break;
       case "exec":
-        str(0, step.file);
-        arena.cstrArrayAt(base + 48, step.argv);
-        arena.cstrArrayAt(base + 56, step.env);
-        str(3, step.searchPath);
+        str(A.exec.file, step.file);
+        arena.cstrArrayAt(base + A.exec.argv, step.argv);
+        arena.cstrArrayAt(base + A.exec.envp, step.env);
+        str(A.exec.search_path, step.searchPath);
         break;
       case "setattr":
-        flags = step.optional ? 4 : 0;
-        a = step.set;
-        b = step.clear;
-        c = step.recursive ? 1 : 0;
-        str(0, step.path);
+        flags = step.optional ? STEP_FLAGS.OPTIONAL : 0;
+        num(A.setattr.attr_set, step.set);
+        num(A.setattr.attr_clr, step.clear);
+        num(A.setattr.recursive, step.recursive ? 1 : 0);
+        str(A.setattr.path, step.path);
         break;
       case "rmdirs":
-        a = step.count;
-        b = step.file ? 1 : 0;
-        str(0, step.path);
+        num(A.rmdirs.count, step.count);
+        num(A.rmdirs.file, step.file ? 1 : 0);
+        str(A.rmdirs.path, step.path);
         break;
       case "symlink":
-        str(0, step.target);
-        str(1, step.path);
+        str(A.symlink.target, step.target);
+        str(A.symlink.path, step.path);
         break;
       case "mknod":
-        a = step.mode;
-        b = step.dev;
-        str(0, step.path);
+        num(A.mknod.mode, step.mode);
+        num(A.mknod.dev, step.dev);
+        str(A.mknod.path, step.path);
         break;
       case "open-fd":
-        a = step.flags;
-        b = step.mode;
-        c = step.fd;
-        str(0, step.path);
+        num(A["open-fd"].flags, step.flags);
+        num(A["open-fd"].mode, step.mode);
+        num(A["open-fd"].fd, step.fd);
+        str(A["open-fd"].path, step.path);
         break;
       case "setsid":
       case "fork-command":
@@ -309,19 +285,15 @@ function encodeInto(arena: Arena, steps: readonly Step[]): EncodedSteps {
       case "private-root":
         break;
     }
-    words[base >> 2] = OPCODES[step.op];
-    words[(base >> 2) + 1] = flags;
-    // The arena is fresh: zero fields are written already.
-    if (a !== 0) put64(words, base + 8, a);
-    if (b !== 0) put64(words, base + 16, b);
-    if (c !== 0) put64(words, base + 24, c);
-    put64(words, base + 72, -1);
+    words[(base + OP) >> 2] = OPCODES[step.op];
+    words[(base + FLAGS) >> 2] = flags;
+    put64(words, base + OUT, -1);
   }
   arena.writeStrings();
   return {
     buffer,
     count: steps.length,
     keepAlive: [buffer],
-    out: (i) => get64(words, i * STEP_SIZE + 72),
+    out: (i) => get64(words, i * STEP_SIZE + OUT),
   };
 }

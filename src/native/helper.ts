@@ -1,11 +1,10 @@
-// The native helper (helper.c), loaded once per process. The executable
-// embeds a copy precompiled by build.ts and dlopens it from a memfd; without
-// one (development, or a build without a C compiler) the source is compiled
-// in-process with bun:ffi's cc (TinyCC ships in Bun). The source is embedded
-// in the bundle and handed to cc through a memfd, because cc cannot read a
-// file from a compiled binary's $bunfs.
-import { cc, dlopen, FFIType } from "bun:ffi";
-import { close, memfdCreate, writeAll } from "./libc.ts";
+// The native helper (steps.c, sandbox.c, spawner.c, json-escape.c) and
+// sandboxlib-init (init.c), as build.ts compiled them. The executable embeds
+// both: the helper is dlopened from a memfd, the init written to a memfd the
+// sandbox process execs. Code run from the sources (tests, development)
+// takes them from dist/native/, where build.ts leaves them.
+import { dlopen, FFIType } from "bun:ffi";
+import { close, memfdCreate, open, O_RDONLY, writeAll } from "./libc.ts";
 
 const symbols = {
   sbx_spawn: { args: [FFIType.ptr], returns: FFIType.i64 },
@@ -26,58 +25,61 @@ const symbols = {
   },
 } as const;
 
-type HelperSymbols = ReturnType<typeof cc<typeof symbols>>["symbols"];
+type HelperSymbols = ReturnType<typeof dlopen<typeof symbols>>["symbols"];
 
-/** Base64 of the helper built by build.ts, replaced at build time; null when there is none. */
-declare const SANDBOXLIB_PRECOMPILED_HELPER: string | null;
-const precompiled = typeof SANDBOXLIB_PRECOMPILED_HELPER === "string" ? SANDBOXLIB_PRECOMPILED_HELPER : null;
+/** Base64 of the helper and of sandboxlib-init, put in by build.ts; absent when running from the sources. */
+declare const SANDBOXLIB_EMBEDDED_HELPER: string;
+declare const SANDBOXLIB_EMBEDDED_INIT: string;
+const embedded = typeof SANDBOXLIB_EMBEDDED_HELPER === "string";
 
-/** Base64 of sandboxlib-init (init.c) built by build.ts; null when there is none. */
-declare const SANDBOXLIB_PRECOMPILED_INIT: string | null;
-const initProgram = typeof SANDBOXLIB_PRECOMPILED_INIT === "string" ? SANDBOXLIB_PRECOMPILED_INIT : null;
+/** Where build.ts leaves the native programs, for code run from the sources. */
+const builtPath = (name: string) => `${import.meta.dir}/../../dist/native/${name}`;
 
-let initMemfd: number | undefined;
+function notBuilt(name: string): never {
+  throw new Error(`the native code is not built (no dist/native/${name}): run \`bun build.ts\``);
+}
 
-/**
- * A memfd holding sandboxlib-init, which the sandbox's PID 1 execs so as to
- * share no memory with sandboxlib; -1 when this build has none (the init then
- * stays in the cloned process). SANDBOXLIB_INIT=shared forces that, for tests.
- */
+let initFd: number | undefined;
+
+/** An fd of sandboxlib-init, which the sandbox process execs (execveat) once the command is started. */
 export function initProgramFd(): number {
-  if (initMemfd !== undefined) return initMemfd;
-  if (!initProgram || process.env.SANDBOXLIB_INIT === "shared") return (initMemfd = -1);
-  const fd = memfdCreate("sandboxlib-init");
-  writeAll(fd, Uint8Array.fromBase64(initProgram));
-  return (initMemfd = fd);
+  if (initFd !== undefined) return initFd;
+  if (embedded) {
+    const fd = memfdCreate("sandboxlib-init");
+    writeAll(fd, Uint8Array.fromBase64(SANDBOXLIB_EMBEDDED_INIT));
+    return (initFd = fd);
+  }
+  try {
+    return (initFd = open(builtPath("sandboxlib-init"), O_RDONLY));
+  } catch {
+    notBuilt("sandboxlib-init");
+  }
 }
 
 let loaded: HelperSymbols | undefined;
-
-const helperSourceText = () => (require("./helper-source.ts") as typeof import("./helper-source.ts")).default;
-
-/** How the helper was obtained in this process, for `check` and tests. */
-export function helperOrigin(): "precompiled" | "tinycc" {
-  return precompiled && process.env.SANDBOXLIB_HELPER !== "tinycc" ? "precompiled" : "tinycc";
-}
-
-function fromMemfd<T>(name: string, bytes: Uint8Array, load: (path: string) => T): T {
-  const fd = memfdCreate(name);
-  try {
-    writeAll(fd, bytes);
-    return load(`/proc/self/fd/${fd}`);
-  } finally {
-    close(fd);
-  }
-}
 
 /** The helper's entry points, loaded on first use. */
 export function helper(): HelperSymbols {
   if (loaded) return loaded;
   // The library object must live as long as the process: sandboxes still
   // running execute its code.
-  loaded =
-    helperOrigin() === "precompiled"
-      ? fromMemfd("sandboxlib-helper.so", Uint8Array.fromBase64(precompiled!), (path) => dlopen(path, symbols).symbols)
-      : fromMemfd("sandboxlib-helper.c", new TextEncoder().encode(helperSourceText()), (path) => cc({ source: path, symbols }).symbols);
-  return loaded;
+  if (!embedded) {
+    try {
+      return (loaded = dlopen(builtPath("sandboxlib-helper.so"), symbols).symbols);
+    } catch {
+      notBuilt("sandboxlib-helper.so");
+    }
+  }
+  const fd = memfdCreate("sandboxlib-helper.so");
+  try {
+    writeAll(fd, Uint8Array.fromBase64(SANDBOXLIB_EMBEDDED_HELPER));
+    return (loaded = dlopen(`/proc/self/fd/${fd}`, symbols).symbols);
+  } finally {
+    close(fd);
+  }
+}
+
+/** Where this process's native code comes from, for `check`. */
+export function helperOrigin(): string {
+  return embedded ? "built with the system C compiler (embedded)" : "built with the system C compiler (dist/native)";
 }

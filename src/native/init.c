@@ -8,7 +8,7 @@
  * command, it execs this tiny static program, so that the init that lives on
  * beside the command no longer shares anything with sandboxlib. Built by
  * build.ts (cc -static -nostdlib) and embedded; freestanding: raw system
- * calls, no C library, no headers.
+ * calls, no C library; the kernel's headers give the numbers.
  *
  *   argv[1]  the command's pid (in this PID namespace)
  *   argv[2]  chroot backend only: sandboxlib's pid (this init's parent)
@@ -33,16 +33,17 @@
  * stopping sandboxlib itself would.
  */
 
+#include <asm/siginfo.h>
+#include <asm/signal.h>
+#include <asm/unistd.h>
+#include <linux/capability.h>
+#include <linux/errno.h>
+#include <linux/fcntl.h>
+#include <linux/prctl.h>
+#include <linux/resource.h>
+#include <linux/wait.h>
+
 #if defined(__x86_64__)
-#define SYS_close 3
-#define SYS_write 1
-#define SYS_kill 62
-#define SYS_wait4 61
-#define SYS_rt_sigtimedwait 128
-#define SYS_prctl 157
-#define SYS_capset 126
-#define SYS_exit_group 231
-#define SYS_getppid 110
 /* Five arguments, the fifth always 0: prctl checks the unused ones. */
 static long sys(long n, long a, long b, long c, long d) {
   long ret;
@@ -53,15 +54,6 @@ static long sys(long n, long a, long b, long c, long d) {
 }
 __asm__(".text\n.global _start\n_start:\n  mov %rsp, %rdi\n  and $-16, %rsp\n  call init_main\n  hlt\n");
 #elif defined(__aarch64__)
-#define SYS_close 57
-#define SYS_write 64
-#define SYS_kill 129
-#define SYS_wait4 260
-#define SYS_rt_sigtimedwait 137
-#define SYS_prctl 167
-#define SYS_capset 91
-#define SYS_exit_group 94
-#define SYS_getppid 173
 static long sys(long n, long a, long b, long c, long d) {
   register long x8 __asm__("x8") = n;
   register long x0 __asm__("x0") = a;
@@ -77,41 +69,23 @@ __asm__(".text\n.global _start\n_start:\n  mov x0, sp\n  bl init_main\n  b .\n")
 #error "sandboxlib-init supports x86_64 and aarch64"
 #endif
 
-#define sweep_sys sys
 #include "sweep.h"
-
-#define SIGCHLD 17
-#define SIGKILL 9
-#define SIGTERM 15
-#define SI_USER 0
-#define PR_SET_PDEATHSIG 1
-#define WNOHANG 1
-#define EINVAL 22
-#define PR_SET_DUMPABLE 4
-#define PR_CAPBSET_READ 23
-#define PR_CAPBSET_DROP 24
-#define PR_SET_NO_NEW_PRIVS 38
-#define CAP_KILL 5
-
-struct rusage_lite {
-  long utime_sec, utime_usec, stime_sec, stime_usec, maxrss, rest[14];
-};
 
 static void drop_privileges(void) {
   /* Nothing in the sandbox may take this process over: it may only signal. */
-  sys(SYS_prctl, PR_SET_DUMPABLE, 0, 0, 0);
+  sys(__NR_prctl, PR_SET_DUMPABLE, 0, 0, 0);
   /* Only those still there: a drop copies the credentials, a reading does
    * not, and a spawner thread of sandboxlib may have dropped most already. */
   for (long cap = 0; cap < 64; cap++) {
-    long present = sys(SYS_prctl, PR_CAPBSET_READ, cap, 0, 0);
+    long present = sys(__NR_prctl, PR_CAPBSET_READ, cap, 0, 0);
     if (present == -EINVAL) break; /* past the kernel's last capability */
     /* A reading that fails otherwise counts as present. */
-    if (present != 0 && cap != CAP_KILL) sys(SYS_prctl, PR_CAPBSET_DROP, cap, 0, 0);
+    if (present != 0 && cap != CAP_KILL) sys(__NR_prctl, PR_CAPBSET_DROP, cap, 0, 0);
   }
-  unsigned int header[2] = {0x20080522, 0};
-  unsigned int data[6] = {1u << CAP_KILL, 1u << CAP_KILL, 0, 0, 0, 0};
-  sys(SYS_capset, (long)header, (long)data, 0, 0);
-  sys(SYS_prctl, PR_SET_NO_NEW_PRIVS, 1, 0, 0);
+  struct __user_cap_header_struct header = {_LINUX_CAPABILITY_VERSION_3, 0};
+  struct __user_cap_data_struct data[_LINUX_CAPABILITY_U32S_3] = {{1u << CAP_KILL, 1u << CAP_KILL, 0}};
+  sys(__NR_capset, (long)&header, (long)data, 0, 0);
+  sys(__NR_prctl, PR_SET_NO_NEW_PRIVS, 1, 0, 0);
 }
 
 static long number(const char *p) {
@@ -123,18 +97,16 @@ static long number(const char *p) {
 /* Whether sandboxlib is gone: this process was reparented, or got the
  * parent-death signal (sandboxlib's spawning thread died; sandboxlib itself
  * never signals this init). */
-static int parent_gone(long parent, const int *info) {
-  int code = info[2]; /* siginfo_t: si_signo, si_errno, si_code, pad, si_pid */
-  int from = info[4];
-  return sys(SYS_getppid, 0, 0, 0, 0) != parent || (code == SI_USER && from == parent);
+static int parent_gone(long parent, const siginfo_t *info) {
+  return sys(__NR_getppid, 0, 0, 0, 0) != parent || (info->si_code == SI_USER && info->si_pid == parent);
 }
 
 /* Subreaper mode: everything below is killed and reaped, the status (when
  * there is one) written, and this init exits. */
 static void sweep_and_exit(long cmd, long *record) {
   sweep_descendants(cmd);
-  if (record[0] >= 0) sys(SYS_write, 3, (long)record, 4 * sizeof(long), 0);
-  sys(SYS_exit_group, 0, 0, 0, 0);
+  if (record[0] >= 0) sys(__NR_write, 3, (long)record, 4 * sizeof(long), 0);
+  sys(__NR_exit_group, 0, 0, 0, 0);
 }
 
 __attribute__((used)) void init_main(long *sp) {
@@ -142,49 +114,49 @@ __attribute__((used)) void init_main(long *sp) {
   long cmd = number(argv[1]);
   long parent = argv[1] ? number(argv[2]) : 0; /* sandboxlib's pid: subreaper mode */
   long record[4] = {-1, 0, 0, 0};
-  sys(SYS_close, 4, 0, 0, 0);
+  sys(__NR_close, 4, 0, 0, 0);
   drop_privileges();
   if (parent) {
-    /* Set before the exec as well (helper.c), where SIGKILL gave way to
+    /* Set before the exec as well (sandbox.c), where SIGKILL gave way to
      * SIGTERM; set again here, past any change of credentials, and the
      * race with sandboxlib's death checked after it. */
-    sys(SYS_prctl, PR_SET_PDEATHSIG, SIGTERM, 0, 0);
-    if (sys(SYS_getppid, 0, 0, 0, 0) != parent) sweep_and_exit(cmd, record);
+    sys(__NR_prctl, PR_SET_PDEATHSIG, SIGTERM, 0, 0);
+    if (sys(__NR_getppid, 0, 0, 0, 0) != parent) sweep_and_exit(cmd, record);
   }
-  sys(SYS_close, 5, 0, 0, 0); /* the command may start */
+  sys(__NR_close, 5, 0, 0, 0); /* the command may start */
   unsigned long all = ~0UL;
   for (;;) {
-    int info[32];
-    long sig = sys(SYS_rt_sigtimedwait, (long)&all, (long)info, 0, 8);
+    siginfo_t info;
+    long sig = sys(__NR_rt_sigtimedwait, (long)&all, (long)&info, 0, 8);
     if (sig < 0) continue;
-    if (parent && parent_gone(parent, info)) sweep_and_exit(cmd, record);
+    if (parent && parent_gone(parent, &info)) sweep_and_exit(cmd, record);
     if (sig != SIGCHLD) {
       /* As a subreaper, it forwards nothing: sandboxlib signals the
        * command's process group itself, and a terminal's SIGINT reaches
        * this init (in sandboxlib's process group) as well as sandboxlib. */
-      if (!parent) sys(SYS_kill, cmd, sig, 0, 0);
+      if (!parent) sys(__NR_kill, cmd, sig, 0, 0);
       continue;
     }
     for (;;) {
       int status = 0;
-      struct rusage_lite ru;
-      long pid = sys(SYS_wait4, -1, (long)&status, WNOHANG, (long)&ru);
+      struct rusage ru;
+      long pid = sys(__NR_wait4, -1, (long)&status, WNOHANG, (long)&ru);
       if (pid == 0) break;
       if (pid < 0) {
         /* No child left: the command and all it started are gone. */
         if (record[0] >= 0) {
-          sys(SYS_write, 3, (long)record, sizeof record, 0);
-          sys(SYS_exit_group, 0, 0, 0, 0);
+          sys(__NR_write, 3, (long)record, sizeof record, 0);
+          sys(__NR_exit_group, 0, 0, 0, 0);
         }
         break;
       }
       if (pid == cmd) {
         record[0] = status;
-        record[1] = ru.utime_sec * 1000000 + ru.utime_usec;
-        record[2] = ru.stime_sec * 1000000 + ru.stime_usec;
-        record[3] = ru.maxrss;
+        record[1] = ru.ru_utime.tv_sec * 1000000 + ru.ru_utime.tv_usec;
+        record[2] = ru.ru_stime.tv_sec * 1000000 + ru.ru_stime.tv_usec;
+        record[3] = ru.ru_maxrss;
         if (parent) sweep_and_exit(cmd, record);
-        sys(SYS_kill, -1, SIGKILL, 0, 0);
+        sys(__NR_kill, -1, SIGKILL, 0, 0);
       }
     }
   }

@@ -1,5 +1,5 @@
 // Direct libc bindings: what the TypeScript side needs before and around a
-// spawn (the child side lives in helper.c). Every call goes through here.
+// spawn (the child side lives in sandbox.c and steps.c). Every call goes through here.
 import { dlopen, FFIType, ptr, read } from "bun:ffi";
 
 const lib = dlopen("libc.so.6", {

@@ -2,9 +2,13 @@
 // this thread (runHostSteps: removing created mount points, re-exec).
 import { ptr } from "bun:ffi";
 import type { Step } from "../base/steps.ts";
-import { encodeSteps, get64, put64, SPAWN_SIZE } from "./encode.ts";
+import { encodeSteps, get64, put64 } from "./encode.ts";
 import { helper, initProgramFd } from "./helper.ts";
+import { OFFSETS } from "./offsets.ts";
+import { spawnPolicy } from "./spawn-policy.ts";
 import { sandboxLives, spawnDone } from "./spawner-wakeups.ts";
+
+const F = OFFSETS.spawn;
 
 
 /** A step that failed: its index in the plan and the errno it got. */
@@ -31,39 +35,46 @@ export interface SpawnedSandbox {
 
 function prepareSpawn(steps: readonly Step[], cloneFlags: number) {
   const encoded = encodeSteps(steps);
-  const spawn = new Uint8Array(SPAWN_SIZE);
+  const policy = spawnPolicy(steps, cloneFlags);
+  const spawn = new Uint8Array(OFFSETS.spawnSize);
   const words = new Uint32Array(spawn.buffer);
-  put64(words, 0, cloneFlags);
-  put64(words, 8, ptr(encoded.buffer));
-  put64(words, 16, encoded.count);
+  put64(words, F.clone_flags, cloneFlags);
+  put64(words, F.steps, ptr(encoded.buffer));
+  put64(words, F.nsteps, encoded.count);
+  if (policy.keepFds.length) put64(words, F.keep_fds, ptr(policy.keepFds));
+  put64(words, F.nkeep_fds, policy.keepFds.length);
   // Plans that start a command beside an init have sandboxlib-init take over.
-  put64(words, 120, steps.some((s) => s.op === "fork-command") ? initProgramFd() : -1);
-  return { encoded, spawn, words };
+  put64(words, F.init_fd, steps.some((s) => s.op === "fork-command") ? initProgramFd() : -1);
+  words[F.setup_fail_status >> 2] = policy.setupFailStatus;
+  words[F.exec_fail_status >> 2] = policy.execFailStatus;
+  words[F.undumpable >> 2] = policy.undumpable ? 1 : 0;
+  return { encoded, spawn, words, keepFds: policy.keepFds };
 }
 
 /** What sbx_spawn left in `spawn`, as a SpawnedSandbox. Throws when clone itself failed. */
-function spawned(steps: readonly Step[], { encoded, spawn, words }: ReturnType<typeof prepareSpawn>, pid: number): SpawnedSandbox {
+function spawned(steps: readonly Step[], { encoded, spawn, words, keepFds }: ReturnType<typeof prepareSpawn>, pid: number): SpawnedSandbox {
   const native = helper();
   const field = (off: number) => get64(words, off);
   if (pid < 0) {
     native.sbx_release(spawn);
     throw Object.assign(new Error("clone failed"), { errno: -pid });
   }
-  const failIndex = field(24);
+  const failIndex = field(F.fail_step);
   // The init writes into `spawn` while the sandbox runs: both buffers stay
   // referenced by this object until release().
-  let keep: unknown[] | null = [spawn, encoded.keepAlive];
+  let keep: unknown[] | null = [spawn, encoded.keepAlive, keepFds];
   return {
     pid,
-    commandPid: field(48),
-    failure: failIndex >= 0 ? { index: failIndex, errno: field(32) } : null,
+    commandPid: field(F.cmd_pid),
+    failure: failIndex >= 0 ? { index: failIndex, errno: field(F.fail_errno) } : null,
     commandStatus: () => {
       if (keep) native.sbx_collect(spawn);
-      return field(40) >= 0 ? field(40) : null;
+      const status = field(F.cmd_status);
+      return status >= 0 ? status : null;
     },
     commandUsage: () => {
       if (keep) native.sbx_collect(spawn);
-      return field(40) >= 0 ? { userUs: field(72), sysUs: field(80), maxRssKb: field(88) } : null;
+      return field(F.cmd_status) >= 0 ? { userUs: field(F.ru_utime_us), sysUs: field(F.ru_stime_us), maxRssKb: field(F.ru_maxrss_kb) } : null;
     },
     outs: () => steps.map((_, i) => encoded.out(i)),
     release: () => {
@@ -112,7 +123,7 @@ export async function spawnStepsConcurrently(steps: readonly Step[], cloneFlags:
   // No thread could start (a thread limit, say): this thread spawns.
   if (Number(native.sbx_spawners(flying + 1, boundingSet)) < 0) return spawnSteps(steps, cloneFlags);
   const prepared = prepareSpawn(steps, cloneFlags);
-  put64(prepared.words, 176, boundingSet);
+  put64(prepared.words, F.bounding_set, boundingSet);
   // The stack comes from this thread: the spare stacks are this thread's.
   const stacked = Number(native.sbx_take_stack(prepared.spawn));
   const queued = stacked < 0 ? stacked : Number(native.sbx_spawn_async(prepared.spawn));
@@ -133,7 +144,7 @@ export async function spawnStepsConcurrently(steps: readonly Step[], cloneFlags:
     } finally {
       inFlight.set(boundingSet, inFlight.get(boundingSet)! - 1);
     }
-    sandbox = spawned(steps, prepared, get64(prepared.words, 160));
+    sandbox = spawned(steps, prepared, get64(prepared.words, F.async_result));
   } catch (e) {
     released();
     throw e;

@@ -1,13 +1,14 @@
-// How the JavaScript thread learns that spawner threads (helper.c,
+// How the JavaScript thread learns that spawner threads (spawner.c,
 // sbx_spawn_async) are done with its spawns: each clears a word of its spawn
 // record and writes a byte to one wake-up pipe shared by every spawn; one
 // reader of that pipe, on this thread, settles the spawns whose word is
 // cleared. A pipe and a stream per spawn cost a pipe2, a Bun stream (a dup,
 // fstat, fcntl, two epoll_ctl) and their teardown for every sandbox.
 import { helper } from "./helper.ts";
+import { OFFSETS } from "./offsets.ts";
 
-/** async_pending in struct sbx_spawn (byte 168), as a 32-bit word's index: nonzero while a spawner thread has the spawn. */
-const ASYNC_PENDING = 168 / 4;
+/** async_pending in struct sbx_spawn, as a 32-bit word's index: nonzero while a spawner thread has the spawn. */
+const ASYNC_PENDING = OFFSETS.spawn.async_pending / 4;
 
 interface Waiter {
   resolve(): void;

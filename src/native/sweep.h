@@ -6,38 +6,9 @@
  * see the host's /proc: it stays in the host's root (only the command is
  * chrooted).
  *
- * Included by init.c (sandboxlib-init) and helper.c (the init that stays in
- * sandboxlib's memory when there is no sandboxlib-init; TinyCC gets this
- * text pasted in by helper-source.ts). The includer defines
- * sweep_sys(n, a, b, c, d), a raw system call returning -errno. Stack
- * buffers only: the second shares its memory with other sandboxes' inits.
+ * Part of init.c (sandboxlib-init), which includes it after its headers and
+ * its sys(n, a, b, c, d), a raw system call returning -errno.
  */
-
-#if defined(__x86_64__)
-#define SWEEP_SYS_read 0
-#define SWEEP_SYS_close 3
-#define SWEEP_SYS_getpid 39
-#define SWEEP_SYS_wait4 61
-#define SWEEP_SYS_kill 62
-#define SWEEP_SYS_getdents64 217
-#define SWEEP_SYS_openat 257
-#elif defined(__aarch64__)
-#define SWEEP_SYS_getdents64 61
-#define SWEEP_SYS_read 63
-#define SWEEP_SYS_close 57
-#define SWEEP_SYS_openat 56
-#define SWEEP_SYS_kill 129
-#define SWEEP_SYS_getpid 172
-#define SWEEP_SYS_wait4 260
-#endif
-
-#define SWEEP_AT_FDCWD (-100)
-#define SWEEP_O_RDONLY_DIR_CLOEXEC (0200000 | 02000000)
-#define SWEEP_O_RDONLY_CLOEXEC 02000000
-#define SWEEP_SIGKILL 9
-#define SWEEP_WNOHANG 1
-#define SWEEP_WALL 0x40000000
-#define SWEEP_ECHILD 10
 
 /* The parent and start time (clock ticks since boot) of /proc/<pid>, read
  * through `procfd`. Returns 0, or -1 when the process is gone. */
@@ -56,12 +27,12 @@ static int sweep_stat(long procfd, long pid, long *ppid, unsigned long *start) {
   path[k++] = 'a';
   path[k++] = 't';
   path[k] = 0;
-  long fd = sweep_sys(SWEEP_SYS_openat, procfd, (long)path, SWEEP_O_RDONLY_CLOEXEC, 0);
+  long fd = sys(__NR_openat, procfd, (long)path, O_RDONLY | O_CLOEXEC, 0);
   if (fd < 0) return -1;
   /* Up to field 22 fits: a 15-byte name, then numbers. */
   char buf[512];
-  long len = sweep_sys(SWEEP_SYS_read, fd, (long)buf, sizeof buf - 1, 0);
-  sweep_sys(SWEEP_SYS_close, fd, 0, 0, 0);
+  long len = sys(__NR_read, fd, (long)buf, sizeof buf - 1, 0);
+  sys(__NR_close, fd, 0, 0, 0);
   if (len <= 0) return -1;
   buf[len] = 0;
   /* "pid (name) state ppid ...": the name may hold spaces and ')', so the
@@ -119,19 +90,19 @@ struct sweep_dirent {
 /* SIGKILLs every process below this one; returns how many it found, or -1
  * when /proc cannot be read. */
 static long sweep_kill_round(void) {
-  long self = sweep_sys(SWEEP_SYS_getpid, 0, 0, 0, 0);
-  long procfd = sweep_sys(SWEEP_SYS_openat, SWEEP_AT_FDCWD, (long)"/proc", SWEEP_O_RDONLY_DIR_CLOEXEC, 0);
+  long self = sys(__NR_getpid, 0, 0, 0, 0);
+  long procfd = sys(__NR_openat, AT_FDCWD, (long)"/proc", O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0);
   if (procfd < 0) return -1;
   long self_parent = 0;
   unsigned long self_start = 0;
   if (sweep_stat(procfd, self, &self_parent, &self_start) < 0) {
-    sweep_sys(SWEEP_SYS_close, procfd, 0, 0, 0);
+    sys(__NR_close, procfd, 0, 0, 0);
     return -1;
   }
   long found = 0;
   long buf[512]; /* linux_dirent64 records, 8-byte aligned */
   for (;;) {
-    long n = sweep_sys(SWEEP_SYS_getdents64, procfd, (long)buf, sizeof buf, 0);
+    long n = sys(__NR_getdents64, procfd, (long)buf, sizeof buf, 0);
     if (n <= 0) break;
     for (long off = 0; off < n;) {
       struct sweep_dirent *d = (struct sweep_dirent *)((char *)buf + off);
@@ -142,12 +113,12 @@ static long sweep_kill_round(void) {
       for (; *p >= '0' && *p <= '9'; p++) pid = pid * 10 + (*p - '0');
       if (*p || pid == self) continue;
       if (sweep_is_below(procfd, pid, self, self_start)) {
-        sweep_sys(SWEEP_SYS_kill, pid, SWEEP_SIGKILL, 0, 0);
+        sys(__NR_kill, pid, SIGKILL, 0, 0);
         found++;
       }
     }
   }
-  sweep_sys(SWEEP_SYS_close, procfd, 0, 0, 0);
+  sys(__NR_close, procfd, 0, 0, 0);
   return found;
 }
 
@@ -163,21 +134,21 @@ static void sweep_descendants(long cmd) {
   /* Most commands leave nothing: without a child there is no descendant,
    * and no need to read /proc. */
   for (;;) {
-    long r = sweep_sys(SWEEP_SYS_wait4, -1, (long)&status, SWEEP_WNOHANG | SWEEP_WALL, 0);
-    if (r == -SWEEP_ECHILD) return;
+    long r = sys(__NR_wait4, -1, (long)&status, WNOHANG | __WALL, 0);
+    if (r == -ECHILD) return;
     if (r <= 0) break;
   }
   for (;;) {
     long found = sweep_kill_round();
     if (found < 0) {
-      sweep_sys(SWEEP_SYS_kill, -cmd, SWEEP_SIGKILL, 0, 0);
-      while (sweep_sys(SWEEP_SYS_wait4, -1, (long)&status, SWEEP_WNOHANG | SWEEP_WALL, 0) > 0) {
+      sys(__NR_kill, -cmd, SIGKILL, 0, 0);
+      while (sys(__NR_wait4, -1, (long)&status, WNOHANG | __WALL, 0) > 0) {
       }
       return;
     }
     /* What was killed is waited for; with nothing found, a child the walk
      * cannot see must not hold this process forever. */
-    long r = sweep_sys(SWEEP_SYS_wait4, -1, (long)&status, (found > 0 ? 0 : SWEEP_WNOHANG) | SWEEP_WALL, 0);
+    long r = sys(__NR_wait4, -1, (long)&status, (found > 0 ? 0 : WNOHANG) | __WALL, 0);
     if (r <= 0) return;
   }
 }

@@ -187,7 +187,7 @@ export function extraMountSteps(mounts: readonly PlannedMount[]): Step[] {
 }
 
 /**
- * Where a mkdirs step's out value (helper.c) holds, above the count of
+ * Where a mkdirs step's out value (src/native/steps.c) holds, above the count of
  * components it created, the count of trailing ones it never reached: a
  * step that failed part-way ("a/b" made, "a/b/<name too long>/c" not).
  */

@@ -1,5 +1,5 @@
 // The setup of a sandbox as data: an ordered list of steps that the native
-// interpreter (src/native/helper.c) executes one by one. Plans are built and
+// interpreter (src/native/steps.c) executes one by one. Plans are built and
 // tested in pure TypeScript; only the interpreter touches the kernel.
 //
 // Paths marked "in root" are relative to the sandbox root and resolved by the
@@ -57,8 +57,6 @@ export function describeStep(step: Step): string {
       return "bring up loopback interface lo";
     case "open-fd":
       return `open ${step.path} as fd ${step.fd}`;
-    case "set-name":
-      return `set process name ${step.name}`;
     case "no-new-privs":
       return "set no_new_privs";
     case "capabilities":
@@ -69,8 +67,6 @@ export function describeStep(step: Step): string {
       return "load the seccomp filter";
     case "rlimit":
       return `set rlimit ${step.name}`;
-    case "write-file":
-      return `write ${step.path}`;
     case "write-fd":
       return "join the sandbox's cgroups";
     case "exit":

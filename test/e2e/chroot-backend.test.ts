@@ -227,28 +227,6 @@ describe.skipIf(!isRoot)("chroot backend: its init", () => {
     expect((await run(["sh", "-c", "kill -KILL $$"])).code).toBe(137);
   });
 
-  test("without sandboxlib-init (the init stays in sandboxlib's memory), leftovers die too: at exit and with sandboxlib", async () => {
-    const env = { SANDBOXLIB_INIT: "shared" };
-    const first = [marker(), marker(), marker()] as const;
-    const go = `go-shared-${first[0]}`;
-    const proc1 = Bun.spawn(chroot(["sh", "-c", `${leftovers(...first)} while [ ! -e /tmp/${go} ]; do sleep 0.02; done; echo done`]), {
-      stdin: "ignore", stdout: "pipe", stderr: "pipe", env: { ...process.env, ...env },
-    });
-    await eventually(() => first.every((m) => sleepers(m).length === 1), "the command's leftovers run");
-    writeFileSync(join(rootfs, "tmp", go), "");
-    expect(await outcome(proc1)).toEqual({ code: 0, stdout: "done\n", stderr: "" });
-    expect(first.map(sleepers)).toEqual([[], [], []]);
-    const shared = sharedDir("shared-init");
-    const second = [marker(), marker(), marker()] as const;
-    // --dev: with mounts the root is nodev, and `sleep &` needs a /dev/null.
-    const proc = Bun.spawn(chroot(["--dev", "/dev", "--tmpfs", "/tmp", "--bind", `${shared}:/x`, "sh", "-c", `${leftovers(...second)} exec sleep 1000`]), {
-      stdin: "ignore", stdout: "ignore", stderr: "ignore", env: { ...process.env, ...env },
-    });
-    await eventually(() => second.every((m) => sleepers(m).length === 1), "the command's leftovers run");
-    proc.kill("SIGKILL");
-    await eventually(() => second.every((m) => sleepers(m).length === 0), "every leftover died with sandboxlib");
-  });
-
   test("root inside killing its init: sandboxlib kills what is in the sandbox's mount namespace itself", async () => {
     const marks = [marker(), marker(), marker()] as const;
     const r = await run(["--tmpfs", "/tmp", "--dev", "/dev", "sh", "-c", `${leftovers(...marks)} sleep 0.2; kill -KILL $PPID; sleep 5`]);

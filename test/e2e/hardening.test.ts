@@ -312,11 +312,4 @@ describe.skipIf(!isRoot)("never outliving the caller", () => {
       "tr '\\0' ' ' < /proc/1/cmdline; echo; grep -E '^(CapEff|CapBnd|NoNewPrivs):' /proc/1/status | tr -s '\\t' ' '; ls /proc/1/fd | wc -l"]);
     expect(r).toEqual({ code: 0, stdout: "sandboxlib-init 2 \nCapEff: 0000000000000020\nCapBnd: 0000000000000020\nNoNewPrivs: 1\n1\n", stderr: "" }); // one fd: the status pipe
   });
-
-  test("linux: with the init kept in sandboxlib's memory (no separate init), SYS_PTRACE is refused", async () => {
-    const r = await runCli(["run", "--backend", "linux", "--root", rootfs, "--cap-add", "SYS_PTRACE", "true"], { env: { SANDBOXLIB_INIT: "shared" } });
-    expect(r).toEqual({ code: 125, stdout: "", stderr: "sandboxlib: capability SYS_PTRACE is not supported by the linux backend (the sandbox init shares sandboxlib's memory)\n" });
-    // And that init still does its job.
-    expect((await runCli(["run", "--backend", "linux", "--root", rootfs, "sh", "-c", "kill -ABRT $$"], { env: { SANDBOXLIB_INIT: "shared" } })).code).toBe(134);
-  });
 });

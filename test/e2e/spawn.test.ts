@@ -1,5 +1,5 @@
 // Spawning off the JavaScript thread (spawner threads of the helper), in
-// this process with the helper as TinyCC compiles it, and the signals of
+// this process with the helper build.ts left in dist/native, and the signals of
 // sandboxes still being set up. Real clones; no namespaces, so no root.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { mkdtempSync, openSync, closeSync, rmSync, writeFileSync } from "node:fs";

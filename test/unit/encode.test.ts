@@ -2,7 +2,11 @@
 // bigints, and strings as NUL-terminated UTF-8 in the same arena.
 import { describe, expect, test } from "bun:test";
 import { CString, type Pointer, ptr, read } from "bun:ffi";
-import { encodeSteps, get64, put64, STEP_SIZE } from "../../src/native/encode.ts";
+import { encodeSteps, get64, put64 } from "../../src/native/encode.ts";
+import { OPS, STEP } from "../../src/native/layout.ts";
+
+const STEP_SIZE = STEP.size;
+const { chdir, exec, mount, sethostname } = { chdir: OPS.chdir.args.at, exec: OPS.exec.args.at, mount: OPS.mount.args.at, sethostname: OPS.sethostname.args.at };
 
 describe("64-bit fields", () => {
   test("numbers and bigints land as the int64 DataView would write", () => {
@@ -42,11 +46,11 @@ describe("encodeSteps", () => {
       { op: "exec", file: "/bin/true", argv: ["true", "ü"], env, searchPath: "/bin" },
     ]);
     const { field, string, array } = reader(encoded);
-    expect(string(field(0, 40))).toBe("/src/été");
-    expect(string(field(1, 40))).toBe("/bin/true");
-    expect(array(field(1, 48))).toEqual(["true", "ü"]);
-    expect(array(field(1, 56))).toEqual(env);
-    expect(string(field(1, 64))).toBe("/bin");
+    expect(string(field(0, chdir.path))).toBe("/src/été");
+    expect(string(field(1, exec.file))).toBe("/bin/true");
+    expect(array(field(1, exec.argv))).toEqual(["true", "ü"]);
+    expect(array(field(1, exec.envp))).toEqual(env);
+    expect(string(field(1, exec.search_path))).toBe("/bin");
     expect([encoded.out(0), encoded.out(1)]).toEqual([-1, -1]);
   });
 
@@ -58,15 +62,16 @@ describe("encodeSteps", () => {
       { op: "sethostname", name: "sandbox" },
     ]);
     const { field, string, array } = reader(encoded);
-    expect(field(0, 40)).toBe(0);
-    expect([string(field(0, 48)), string(field(0, 56)), string(field(0, 64))]).toEqual(["/proc", "proc", ""]);
+    expect(field(0, mount.source)).toBe(0);
+    expect([string(field(0, mount.target)), string(field(0, mount.fstype)), string(field(0, mount.data))]).toEqual(["/proc", "proc", ""]);
     // The opcode (1, mount) in the low word, the flags (1, target in root) in the high one.
-    expect([field(0, 0), field(0, 8)]).toEqual([2 ** 32 + 1, 14]);
-    expect(string(field(1, 40))).toBe("sh");
-    expect(array(field(1, 48))).toEqual(["sh", "-c", "", "x"]);
-    expect(array(field(1, 56))).toEqual(env);
-    expect(string(field(1, 64))).toBe("/usr/bin:/bin");
-    expect(string(field(2, 40))).toBe("sandbox");
+    expect([STEP.at.op, STEP.at.flags]).toEqual([0, 4]);
+    expect([field(0, 0), field(0, mount.mount_flags)]).toEqual([2 ** 32 + 1, 14]);
+    expect(string(field(1, exec.file))).toBe("sh");
+    expect(array(field(1, exec.argv))).toEqual(["sh", "-c", "", "x"]);
+    expect(array(field(1, exec.envp))).toEqual(env);
+    expect(string(field(1, exec.search_path))).toBe("/usr/bin:/bin");
+    expect(string(field(2, sethostname.name))).toBe("sandbox");
   });
 
   test("64-bit fields: negative numbers, big numbers and bigints", () => {
@@ -75,17 +80,19 @@ describe("encodeSteps", () => {
       { op: "rlimit", name: "nofile", resource: 7, soft: 2n ** 64n - 1n, hard: -2n },
     ]);
     const view = new DataView(encoded.buffer.buffer);
-    expect([view.getBigInt64(8, true), view.getBigInt64(16, true), view.getBigInt64(24, true)]).toEqual([2n ** 40n + 5n, 0o644n, -1n]);
-    expect([view.getBigUint64(STEP_SIZE + 16, true), view.getBigInt64(STEP_SIZE + 24, true)]).toEqual([2n ** 64n - 1n, -2n]);
+    const openFd = OPS["open-fd"].args.at;
+    const rlimit = OPS.rlimit.args.at;
+    expect([view.getBigInt64(openFd.flags, true), view.getBigInt64(openFd.mode, true), view.getBigInt64(openFd.fd, true)]).toEqual([2n ** 40n + 5n, 0o644n, -1n]);
+    expect([view.getBigUint64(STEP_SIZE + rlimit.soft, true), view.getBigInt64(STEP_SIZE + rlimit.hard, true)]).toEqual([2n ** 64n - 1n, -2n]);
   });
 
   test("plans bigger than the last ones still fit (the arena grows)", () => {
     const small = encodeSteps([{ op: "chdir", path: "/" }]);
-    expect(reader(small).string(reader(small).field(0, 40))).toBe("/");
+    expect(reader(small).string(reader(small).field(0, chdir.path))).toBe("/");
     const big = Array.from({ length: 300 }, (_, i) => `K${i}=${"y".repeat(200)}`);
     const encoded = encodeSteps([{ op: "exec", file: "/bin/true", argv: ["true"], env: big, searchPath: null }]);
-    expect(reader(encoded).array(reader(encoded).field(0, 56))).toEqual(big);
-    expect(reader(encoded).field(0, 64)).toBe(0);
+    expect(reader(encoded).array(reader(encoded).field(0, exec.envp))).toEqual(big);
+    expect(reader(encoded).field(0, exec.search_path)).toBe(0);
   });
 });
 
@@ -99,11 +106,11 @@ describe("arena sizes", () => {
         { op: "sethostname", name: "" },
       ]);
       const { field, string, array } = reader(encoded);
-      expect(array(field(0, 48))).toEqual(argv);
-      expect(array(field(0, 56))).toEqual(env);
-      expect([string(field(0, 64)), string(field(1, 40))]).toEqual(["", ""]);
+      expect(array(field(0, exec.argv))).toEqual(argv);
+      expect(array(field(0, exec.envp))).toEqual(env);
+      expect([string(field(0, exec.search_path)), string(field(1, sethostname.name))]).toEqual(["", ""]);
       const start = ptr(encoded.buffer);
-      for (const p of [field(0, 40), field(0, 48), field(0, 56), field(0, 64), field(1, 40)]) {
+      for (const p of [field(0, exec.file), field(0, exec.argv), field(0, exec.envp), field(0, exec.search_path), field(1, sethostname.name)]) {
         expect(p >= start && p < start + encoded.buffer.length).toBe(true);
       }
     }
