@@ -268,8 +268,16 @@ export const OPTIONS: readonly OptionSpec[] = [
   },
   {
     flag: "--writable", arg: "PATH", key: "writable", repeatable: true, group: "run",
-    help: "Add to filesystem_writable_paths; everything else becomes read-only.",
+    help: "Add to filesystem_writable_paths; everything else becomes read-only. PATH must exist in the root (a typo is an error, not a new directory).",
     set: (s, v, f) => void s.writable.push(nonEmpty(f, v)),
+  },
+  {
+    flag: "--writable-create", arg: "PATH", key: "writable-create", repeatable: true, group: "run",
+    help: "As --writable, creating PATH (and its missing parents) in the root where it does not exist; it stays after the run.",
+    set: (s, v, f) => {
+      s.writable.push(nonEmpty(f, v));
+      s.writableCreate.push(v);
+    },
   },
   {
     flag: "--read-only", key: "read-only", group: "run",

@@ -66,6 +66,7 @@ export function toSandboxOptions(s: RunSettings, opened: number[], mode: "run" |
     env,
     extraMounts: s.extraMounts,
     filesystemWritablePaths: s.writable.length ? s.writable : s.readOnly ? "none" : "all",
+    createWritablePaths: s.writableCreate,
     hostname: s.hostname,
     stdin,
     stdout,

@@ -21,6 +21,8 @@ export interface RunSettings {
   clearEnv: boolean;
   extraMounts: ExtraMountEntry[];
   writable: string[];
+  /** --writable-create: writable paths to create where missing. */
+  writableCreate: string[];
   readOnly: boolean;
   network: NetworkSetting | null;
   mounts: MountsSetting | null;
@@ -55,7 +57,7 @@ export interface RunSettings {
 export function defaultSettings(): RunSettings {
   return {
     backend: null, degrade: false, json: false, root: "/", cwd: null, env: [], clearEnv: false,
-    extraMounts: [], writable: [], readOnly: false, network: null, mounts: null, hostname: null,
+    extraMounts: [], writable: [], writableCreate: [], readOnly: false, network: null, mounts: null, hostname: null,
     stdout: { kind: "inherit" }, stderr: { kind: "inherit" }, stdinFile: null, timeout: null, killAfter: null,
     passFds: [], shareSession: false, capAdd: [], capDrop: [], uid: null, gid: null, seccomp: true, rlimits: {},
     memory: null, pids: null, cpus: null, statusFd: null, imageRef: null, keepRoot: null, command: [],
