@@ -359,6 +359,11 @@ export const OPTIONS: readonly OptionSpec[] = [
     set: (s, v, f) => void s.passFds.push(integer(f, v, 3, "a file descriptor number, 3 or above")),
   },
   {
+    flag: "--jobserver", key: "jobserver", group: "control",
+    help: "Pass on the caller's make jobserver that MAKEFLAGS names (--jobserver-auth=R,W: those descriptors; fifo:PATH: the fifo, bound writable at its path) and keep MAKEFLAGS, even with --clear-env; one that cannot be passed is a warning, and the command runs without it.",
+    set: (s) => void (s.jobserver = true),
+  },
+  {
     flag: "--share-session", key: "share-session", group: "control",
     help: "Keep the caller's session (no setsid), for interactive use.",
     set: (s) => void (s.shareSession = true),
