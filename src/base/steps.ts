@@ -24,7 +24,11 @@ export type Step =
       /** What the mount is for, when "mount X on Y" would not say it (messages, --print-plan). */
       purpose?: string;
     }
-  | { op: "mkdirs"; path: string; mode: number; file: boolean }
+  /**
+   * `keep`: a directory the user asked to have created (--writable-create),
+   * not a mount point: the run's cleanup leaves it.
+   */
+  | { op: "mkdirs"; path: string; mode: number; file: boolean; keep?: true }
   | { op: "chroot"; path: string }
   | { op: "chdir"; path: string }
   /**

@@ -45,7 +45,7 @@ function snapshot(): number[] | null {
 
 /** Can this command line name a descriptor to hand over? (Options after `--` only cost a needless read.) */
 export function mayNameDescriptors(argv: readonly string[]): boolean {
-  return argv[0] === "batch" || argv.some((a) => a.startsWith("--pass-fd") || a.startsWith("--status-fd") || a.startsWith("--config"));
+  return argv[0] === "batch" || argv.some((a) => a.startsWith("--pass-fd") || a.startsWith("--status-fd") || a.startsWith("--config") || a === "--jobserver");
 }
 
 const inherited: number[] | null = mayNameDescriptors(process.argv.slice(2)) ? snapshot() : [];

@@ -268,8 +268,16 @@ export const OPTIONS: readonly OptionSpec[] = [
   },
   {
     flag: "--writable", arg: "PATH", key: "writable", repeatable: true, group: "run",
-    help: "Add to filesystem_writable_paths; everything else becomes read-only.",
+    help: "Add to filesystem_writable_paths; everything else becomes read-only. PATH must exist in the root (a typo is an error, not a new directory).",
     set: (s, v, f) => void s.writable.push(nonEmpty(f, v)),
+  },
+  {
+    flag: "--writable-create", arg: "PATH", key: "writable-create", repeatable: true, group: "run",
+    help: "As --writable, creating PATH (and its missing parents) in the root where it does not exist; it stays after the run.",
+    set: (s, v, f) => {
+      s.writable.push(nonEmpty(f, v));
+      s.writableCreate.push(v);
+    },
   },
   {
     flag: "--read-only", key: "read-only", group: "run",
@@ -349,6 +357,11 @@ export const OPTIONS: readonly OptionSpec[] = [
     flag: "--pass-fd", arg: "N", key: "pass-fd", repeatable: true, group: "control",
     help: "Keep fd N, inherited from the caller, open in the command.",
     set: (s, v, f) => void s.passFds.push(integer(f, v, 3, "a file descriptor number, 3 or above")),
+  },
+  {
+    flag: "--jobserver", key: "jobserver", group: "control",
+    help: "Pass on the caller's make jobserver that MAKEFLAGS names (--jobserver-auth=R,W: those descriptors; fifo:PATH: the fifo, bound writable at its path) and keep MAKEFLAGS, even with --clear-env; one that cannot be passed is a warning, and the command runs without it.",
+    set: (s) => void (s.jobserver = true),
   },
   {
     flag: "--share-session", key: "share-session", group: "control",

@@ -4,7 +4,9 @@ import { shownValue, usageError } from "../base/errors.ts";
 import type { SandboxOptions } from "../config/options.ts";
 import { CAPTURE, type ErrorTarget, type InputSource, type OutputTarget, STDOUT } from "../config/types.ts";
 import { isOpenFd, O_CREAT, O_RDONLY, O_TRUNC, O_WRONLY, open, strerror, SysError } from "../native/libc.ts";
+import { warn } from "./failure.ts";
 import { notInheritedReason } from "./inherited-fds.ts";
+import { applyJobserver } from "./jobserver.ts";
 import type { OutputSetting, RunSettings } from "./settings.ts";
 
 /**
@@ -66,6 +68,7 @@ export function toSandboxOptions(s: RunSettings, opened: number[], mode: "run" |
     env,
     extraMounts: s.extraMounts,
     filesystemWritablePaths: s.writable.length ? s.writable : s.readOnly ? "none" : "all",
+    createWritablePaths: s.writableCreate,
     hostname: s.hostname,
     stdin,
     stdout,
@@ -84,6 +87,7 @@ export function toSandboxOptions(s: RunSettings, opened: number[], mode: "run" |
     cpus: s.cpus,
     measureMemory: s.json || s.statusFd !== null,
   };
+  if (s.jobserver) applyJobserver(options, process.env.MAKEFLAGS, warn);
   if (s.killAfter !== null) options.killAfter = s.killAfter;
   if (s.network) options.network = s.network;
   if (s.mounts) options.mounts = s.mounts;

@@ -21,6 +21,8 @@ export interface RunSettings {
   clearEnv: boolean;
   extraMounts: ExtraMountEntry[];
   writable: string[];
+  /** --writable-create: writable paths to create where missing. */
+  writableCreate: string[];
   readOnly: boolean;
   network: NetworkSetting | null;
   mounts: MountsSetting | null;
@@ -33,6 +35,8 @@ export interface RunSettings {
   timeout: number | null;
   killAfter: number | null;
   passFds: number[];
+  /** --jobserver: pass on the caller's make jobserver (MAKEFLAGS). */
+  jobserver: boolean;
   shareSession: boolean;
   capAdd: string[];
   capDrop: string[];
@@ -55,9 +59,9 @@ export interface RunSettings {
 export function defaultSettings(): RunSettings {
   return {
     backend: null, degrade: false, json: false, root: "/", cwd: null, env: [], clearEnv: false,
-    extraMounts: [], writable: [], readOnly: false, network: null, mounts: null, hostname: null,
+    extraMounts: [], writable: [], writableCreate: [], readOnly: false, network: null, mounts: null, hostname: null,
     stdout: { kind: "inherit" }, stderr: { kind: "inherit" }, stdinFile: null, timeout: null, killAfter: null,
-    passFds: [], shareSession: false, capAdd: [], capDrop: [], uid: null, gid: null, seccomp: true, rlimits: {},
+    passFds: [], jobserver: false, shareSession: false, capAdd: [], capDrop: [], uid: null, gid: null, seccomp: true, rlimits: {},
     memory: null, pids: null, cpus: null, statusFd: null, imageRef: null, keepRoot: null, command: [],
   };
 }

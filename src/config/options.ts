@@ -24,6 +24,12 @@ export interface SandboxOptions {
   env?: Readonly<Record<string, string>> | null;
   filesystemRoot?: string;
   filesystemWritablePaths?: WritablePaths;
+  /**
+   * Writable paths to create where the root lacks them (a missing writable
+   * path is otherwise an error, so that a typo is not silently made); each
+   * is writable as if listed in filesystemWritablePaths, and stays after the run.
+   */
+  createWritablePaths?: readonly string[];
   mounts?: MountsSetting;
   extraMounts?: readonly ExtraMountEntry[] | null;
   network?: NetworkSetting;
@@ -82,6 +88,22 @@ function checkWritable(value: unknown): WritablePaths {
   if (value === "all" || value === "none") return value;
   if (Array.isArray(value) && value.every((p) => typeof p === "string" && p !== "")) return value as string[];
   throw configError(`invalid filesystem_writable_paths: ${JSON.stringify(value)} (expected "all", "none" or a list of paths)`);
+}
+
+/**
+ * The writable paths, and those of them to create: a path to create is
+ * writable too ("none" with paths to create becomes those paths; "all"
+ * stays all, the paths still created).
+ */
+function writablePaths(options: SandboxOptions): Pick<SandboxConfig, "filesystemWritablePaths" | "createWritablePaths"> {
+  const writable = checkWritable(options.filesystemWritablePaths ?? DEFAULT_CONFIG.filesystemWritablePaths);
+  const create = options.createWritablePaths ?? [];
+  if (!Array.isArray(create) || !create.every((p) => typeof p === "string" && p !== "")) {
+    throw configError(`invalid createWritablePaths: ${JSON.stringify(create)} (expected a list of paths)`);
+  }
+  if (create.length === 0 || writable === "all") return { filesystemWritablePaths: writable, createWritablePaths: create };
+  const listed = writable === "none" ? [] : writable;
+  return { filesystemWritablePaths: [...listed, ...create.filter((p) => !listed.includes(p))], createWritablePaths: create };
 }
 
 function checkEnv(env: unknown): Record<string, string> | null {
@@ -161,6 +183,7 @@ function refuseNul(options: SandboxOptions): void {
   check("filesystem_root", options.filesystemRoot);
   check("hostname", options.hostname);
   if (Array.isArray(options.filesystemWritablePaths)) options.filesystemWritablePaths.forEach((p, i) => check(`filesystem_writable_paths[${i}]`, p));
+  options.createWritablePaths?.forEach((p, i) => check(`createWritablePaths[${i}]`, p));
   options.extraMounts?.forEach((entry, i) => {
     if (Array.isArray(entry)) entry.forEach((field, j) => check(`extra_mounts[${i}][${j}]`, field));
   });
@@ -189,7 +212,7 @@ export function toSandboxConfig(command: string | readonly string[], options: Sa
     cwd,
     env: checkEnv(options.env),
     filesystemRoot: root,
-    filesystemWritablePaths: checkWritable(options.filesystemWritablePaths ?? d.filesystemWritablePaths),
+    ...writablePaths(options),
     mounts: oneOf("mounts", options.mounts ?? d.mounts, NAMESPACE_SETTINGS),
     extraMounts: validateExtraMounts(options.extraMounts),
     network: oneOf("network", options.network ?? d.network, NAMESPACE_SETTINGS),

@@ -54,6 +54,8 @@ export interface PlanInput {
   mounts: readonly PlannedMount[];
   /** "all", "none", or canonical in-root paths. */
   writable: "all" | "none" | readonly string[];
+  /** Canonical in-root paths created where missing (kept after the run): --writable-create. */
+  createWritable?: readonly string[];
   network: NetworkSetting;
   hostname: string | null;
   /** Descriptors of this process (all >= 3) that become the command's 0, 1, 2. */

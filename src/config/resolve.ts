@@ -82,6 +82,8 @@ export function resolvePlanInput(config: SandboxConfig, stdio: readonly [number,
     cwd,
     mounts: config.extraMounts.map(planMount),
     writable: resolvedWritable,
+    // The root itself always exists.
+    createWritable: [...new Set(config.createWritablePaths.map(inRootPath))].filter((p) => p !== ""),
     network: config.network,
     hostname: config.hostname,
     stdio,

@@ -54,6 +54,8 @@ export interface SandboxConfig {
   env: Readonly<Record<string, string>> | null;
   filesystemRoot: string;
   filesystemWritablePaths: WritablePaths;
+  /** Writable paths created (with their missing parents) where the root lacks them, and kept after the run. */
+  createWritablePaths: readonly string[];
   mounts: MountsSetting;
   extraMounts: readonly ExtraMount[];
   network: NetworkSetting;
@@ -86,6 +88,7 @@ export const DEFAULT_CONFIG: Omit<SandboxConfig, "command" | "capabilities"> = {
   env: null,
   filesystemRoot: "/",
   filesystemWritablePaths: "all",
+  createWritablePaths: [],
   mounts: "undefined",
   extraMounts: [],
   network: "undefined",

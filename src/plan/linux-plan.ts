@@ -31,14 +31,17 @@ export function scratchMounts(mounts: readonly PlannedMount[]): string[] {
  * the scratch mounts (themselves only: what is mounted on them keeps its
  * flag). A writable path must exist in the root, or be a mount point the
  * extra mounts made: a typo (`--writable /biuld`) fails naming it instead of
- * leaving the real build directory read-only.
+ * leaving the real build directory read-only. Paths asked to be created
+ * (--writable-create) are made first, and stay.
  */
 function writableSteps(input: PlanInput): Step[] {
-  if (input.writable === "all") return [];
+  // Created on purpose (--writable-create): kept after the run, unlike a mount point.
+  const creations: Step[] = (input.createWritable ?? []).map((path) => ({ op: "mkdirs", path, mode: 0o755, file: false, keep: true }));
+  if (input.writable === "all") return creations;
   const rdonlyRoot: Step = { op: "setattr", path: "", set: MOUNT_ATTR_RDONLY, clear: 0, recursive: true };
   if (input.writable === "none") return [rdonlyRoot];
   const writable = input.writable;
-  const steps: Step[] = [];
+  const steps: Step[] = [...creations];
   for (const path of writable) {
     // Bound onto itself, a writable path is a mount of its own whose
     // read-only flag can be cleared apart from the root's.

@@ -212,7 +212,7 @@ export function removableCreations(steps: readonly Step[], outs: readonly number
   const removals: Extract<Step, { op: "rmdirs" }>[] = [];
   for (let i = 0; i < Math.min(upTo + 1, steps.length); i++) {
     const step = steps[i]!;
-    if (step.op === "mkdirs") {
+    if (step.op === "mkdirs" && !step.keep) {
       const created = mkdirsCreated(step.path, outs[i] ?? 0);
       const onRootFs = !mountedSoFar.some((t) => isWithin(step.path, t) && t !== step.path);
       // A step that failed part-way made directories only, never its file.

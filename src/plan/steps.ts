@@ -20,7 +20,7 @@ export function describeStep(step: Step): string {
       return `mount ${step.source ?? "none"} on ${target}`;
     }
     case "mkdirs":
-      return `create mount point ${shownPath(step.path)}`;
+      return step.keep ? `create writable path ${shownPath(step.path)}` : `create mount point ${shownPath(step.path)}`;
     case "chroot":
       return `chroot into ${step.path}`;
     case "chdir":

@@ -1,7 +1,9 @@
 // Waits for child processes without blocking the event loop: SIGCHLD wakes
-// a non-blocking wait4 for each pending pid; a slow interval keeps the event
-// loop alive while anything is pending and catches a signal that raced the
-// registration.
+// a non-blocking wait4 for each pending pid. Nothing else wakes the
+// supervisor while a command runs (a build host runs many): a pid registered
+// is polled once at once, after the listener is in place, so an exit that
+// raced the registration is seen; a long interval keeps the event loop alive
+// while anything is pending and is only a safety net (a minute).
 import { tryWait } from "../native/spawn.ts";
 
 export interface ExitInfo {
@@ -14,6 +16,9 @@ export interface ExitInfo {
 const pending = new Map<number, (info: ExitInfo) => void>();
 let timer: ReturnType<typeof setInterval> | null = null;
 let listening = false;
+
+/** The safety net's period: SIGCHLD, not this, is what reaps a child on time. */
+export const REAPER_SAFETY_NET_MS = 60_000;
 
 function poll(): void {
   for (const [pid, resolve] of pending) {
@@ -36,7 +41,7 @@ export function waitForExit(pid: number): Promise<ExitInfo> {
     listening = true;
   }
   const done = new Promise<ExitInfo>((resolve) => pending.set(pid, resolve));
-  timer ??= setInterval(poll, 100);
+  timer ??= setInterval(poll, REAPER_SAFETY_NET_MS);
   poll();
   return done;
 }

@@ -13,6 +13,8 @@ import { anyActive, trackStart } from "./active.ts";
 import { createCgroup, killedForMemory, type SandboxCgroup } from "./cgroups.ts";
 import { killMarked, mountNamespaceOf, type SandboxMarks } from "./leftovers.ts";
 import { type Host, realHost } from "./host.ts";
+import type { DanglingSymlink } from "./root-probe.ts";
+import { isWithin, shownPath } from "../base/paths.ts";
 import { guardMountPoints, type MountPointGuard, STATE_DIR } from "./mount-points.ts";
 import { type Deadline, startDeadline } from "./deadline.ts";
 import { decodeStatus, type ExitInfo, waitForExit } from "./reaper.ts";
@@ -86,6 +88,7 @@ export const realRunDeps: RunDeps = {
 };
 
 const ENOENT = 2;
+const EEXIST = 17;
 const ENOTDIR = 20;
 const ENOSYS = 38;
 const SIGTERM = 15;
@@ -93,16 +96,54 @@ const SIGKILL = 9;
 const EXIT_TIMED_OUT = 124;
 
 /** The error for a failed step, worded for the person who ran sandboxlib. */
-export function stepError(step: Step | undefined, failure: StepFailure): SandboxError {
+export function stepError(step: Step | undefined, failure: StepFailure, clash: DanglingSymlink | null = null): SandboxError {
   const reason = strerror(failure.errno);
   if (step?.op === "exec") {
     if (failure.errno === ENOENT || failure.errno === ENOTDIR) return new SandboxError("not-found", `command not found: ${step.file}`);
     return new SandboxError("not-executable", `cannot execute ${step.file}: ${reason}`);
   }
   const what = step ? describeStep(step) : "set up the sandbox";
-  const hint = failure.errno === ENOSYS ? " (this kernel lacks a system call sandboxlib needs: openat2 needs Linux 5.6, mount_setattr 5.12)" : "";
+  if (step?.op === "mkdirs" && failure.errno === EEXIST && clash) {
+    // mkdir refuses a dangling symlink with EEXIST ("File exists"), which says nothing of it.
+    const which = clash.path === step.path ? "it" : shownPath(clash.path);
+    const message = `cannot ${what}: ${which} is a symlink (to ${clash.target}) whose target does not exist inside the root`;
+    return Object.assign(new SandboxError("setup", message, what), { cause: { step, errno: failure.errno } });
+  }
+  let hint = failure.errno === ENOSYS ? " (this kernel lacks a system call sandboxlib needs: openat2 needs Linux 5.6, mount_setattr 5.12)" : "";
+  if (step?.op === "mount" && step.purpose?.startsWith("bind writable path") && failure.errno === ENOENT) {
+    hint = " (a writable path must exist in the root; --writable-create creates it)";
+  }
   // The step and errno, for whoever tells a refusing environment from a bad setting (src/executors/environment.ts).
   return Object.assign(new SandboxError("setup", `cannot ${what}: ${reason}${hint}`, what), { cause: { step: step ?? null, errno: failure.errno } });
+}
+
+/**
+ * Why a mkdirs step failed with EEXIST, when the root shows it: a component
+ * of its path is a symlink whose destination does not exist in the root
+ * (looked at as the step resolves it, RESOLVE_IN_ROOT). Only where no mount
+ * made earlier in the sandbox covers the path: there the host's view of
+ * the root is not the sandbox's.
+ */
+export function danglingSymlinkOf(plan: SandboxPlan, index: number, host: Host): DanglingSymlink | null {
+  const step = plan.child[index];
+  if (step?.op !== "mkdirs") return null;
+  const covered = plan.child
+    .slice(0, index)
+    .some((s) => s.op === "mount" && s.inRoot && !(s.sourceInRoot && s.source === s.target) && isWithin(step.path, s.target));
+  if (covered) return null;
+  let fd: number;
+  try {
+    fd = host.openDirectory(plan.root);
+  } catch {
+    return null;
+  }
+  try {
+    return host.probeRoot(fd).danglingSymlink(step.path);
+  } catch {
+    return null;
+  } finally {
+    host.close(fd);
+  }
 }
 
 /** Narrows the journal to the mount points the run created, as soon as they are known. */
@@ -286,7 +327,10 @@ export async function runPlanned(config: SandboxConfig, backend: PlanningBackend
     });
     exited = exit;
     const [stdout, stderr, info] = await Promise.all([stdio.stdout, stdio.stderr, exit]);
-    if (sandbox.failure) throw stepError(plan.child[sandbox.failure.index], sandbox.failure);
+    if (sandbox.failure) {
+      const { index, errno } = sandbox.failure;
+      throw stepError(plan.child[index], sandbox.failure, errno === EEXIST ? danglingSymlinkOf(plan, index, host) : null);
+    }
     const overflowed = stdio.overflowed();
     if (overflowed) throw new SandboxError("output", `the command's ${overflowed.stream} outgrew what a result can hold (${overflowed.limit} bytes): the command was killed; send it to a file instead`);
     // With an init, the command's own status is what the init recorded; the

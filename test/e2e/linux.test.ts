@@ -124,6 +124,40 @@ describe.skipIf(!isRoot)("writable paths", () => {
     rmSync(join(rootfs, "data/ok"), { force: true });
   });
 
+  test("a missing --writable path is an error naming it; --writable-create makes it, and it stays", async () => {
+    expect(await run(["--writable", "/biuld/out", "true"])).toEqual({
+      code: 125,
+      stdout: "",
+      stderr: "sandboxlib: cannot bind writable path /biuld/out: No such file or directory (a writable path must exist in the root; --writable-create creates it)\n",
+    });
+    expect(existsSync(join(rootfs, "biuld"))).toBe(false);
+    const r = await run(["--writable-create", "/biuld/out", "sh", "-c", "echo built > /biuld/out/a && stat -c %a /biuld/out; (exec 2>&-; echo x > /biuld/b) || echo parent-read-only"]);
+    expect(r).toEqual({ code: 0, stdout: "755\nparent-read-only\n", stderr: "" });
+    expect(readFileSync(join(rootfs, "biuld/out/a"), "utf8")).toBe("built\n");
+    // Created on purpose, not a mount point: an empty one stays too, and an existing one is used as it is.
+    rmSync(join(rootfs, "biuld/out/a"));
+    expect((await run(["--writable-create", "/biuld/out", ...canWrite("/biuld/out/c")])).stdout).toBe("yes\n");
+    expect(readFileSync(join(rootfs, "biuld/out/c"), "utf8")).toBe("x\n");
+    expect((await run(["--writable-create", "/biuld/empty", "true"])).code).toBe(0);
+    expect(existsSync(join(rootfs, "biuld/empty"))).toBe(true);
+    rmSync(join(rootfs, "biuld"), { recursive: true });
+  });
+
+  test("--writable-create follows no dangling symlink: neither out of the root nor to make its destination", async () => {
+    symlinkSync("../../../../tmp/sandboxlib-escaped", join(rootfs, "outlink"));
+    try {
+      expect(await run(["--writable-create", "/outlink/x", "true"])).toEqual({
+        code: 125,
+        stdout: "",
+        stderr: "sandboxlib: cannot create writable path /outlink/x: /outlink is a symlink (to ../../../../tmp/sandboxlib-escaped) whose target does not exist inside the root\n",
+      });
+      expect(existsSync("/tmp/sandboxlib-escaped")).toBe(false);
+      expect(existsSync(join(rootfs, "tmp/sandboxlib-escaped"))).toBe(false);
+    } finally {
+      rmSync(join(rootfs, "outlink"));
+    }
+  });
+
   test("--ro-bind is read-only even when everything is writable", async () => {
     expect((await run(["--ro-bind", `${scratch}:/scratch`, ...canWrite("/scratch/y")])).stdout).toBe("no\n");
   });
@@ -148,10 +182,20 @@ describe.skipIf(!isRoot)("mounts", () => {
     expect(r.stdout).toBe("fd full null ptmx pts random shm stderr stdin stdout tty urandom zero 666\nnull-writable\n");
   });
 
-  test("a dangling symlink as a mount target is refused clearly", async () => {
+  test("a dangling symlink as a mount target is refused clearly: the message names the symlink and why", async () => {
     const r = await run(["--tmpfs", "/dangling", "true"]);
-    expect(r).toEqual({ code: 125, stdout: "", stderr: "sandboxlib: cannot create mount point /dangling: File exists\n" });
+    expect(r).toEqual({ code: 125, stdout: "", stderr: "sandboxlib: cannot create mount point /dangling: it is a symlink (to /nonexistent/dir) whose target does not exist inside the root\n" });
     expect(existsSync("/nonexistent")).toBe(false);
+    // Relative, climbing out of the root: resolved inside it, and named as written.
+    symlinkSync("../../etc/x", join(rootfs, "evil"));
+    try {
+      const below = await run(["--tmpfs", "/evil/sub", "true"]);
+      expect(below.stderr).toBe("sandboxlib: cannot create mount point /evil/sub: /evil is a symlink (to ../../etc/x) whose target does not exist inside the root\n");
+      const json = JSON.parse((await run(["--json", "--tmpfs", "/evil", "true"])).stdout);
+      expect(json.error).toBe("cannot create mount point /evil: it is a symlink (to ../../etc/x) whose target does not exist inside the root");
+    } finally {
+      rmSync(join(rootfs, "evil"));
+    }
   });
 });
 

@@ -196,6 +196,7 @@ export class FakeHost implements Host {
         return this.rootPaths.has(path) ? "present" : "missing";
       },
       isEmptyFile: (path: string) => this.rootPaths.get(path) === "empty-file",
+      danglingSymlink: () => null,
     };
   }
 }

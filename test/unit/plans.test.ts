@@ -190,6 +190,21 @@ describe("linux plan", () => {
     expect(describeStep(bind)).toBe("bind writable path /biuld");
   });
 
+  test("--writable-create: the path is made before its bind, said so in errors, and kept after the run", () => {
+    const plan = planLinux({ ...base, writable: ["build/out", "data"], createWritable: ["build/out"] });
+    const made = plan.child.findIndex((s) => s.op === "mkdirs");
+    expect(plan.child[made]).toEqual({ op: "mkdirs", path: "build/out", mode: 0o755, file: false, keep: true });
+    expect(made).toBeLessThan(plan.child.findIndex((s) => s.op === "mount" && s.sourceInRoot && s.target === "build/out"));
+    expect(describeStep(plan.child[made]!)).toBe("create writable path /build/out");
+    // Created on purpose: not a mount point the cleanup removes.
+    const outs = plan.child.map((s) => (s === plan.child[made] ? 2 : 0));
+    expect(removableCreations(plan.child, outs)).toEqual([]);
+    // Everything writable: made all the same.
+    expect(planLinux({ ...base, writable: "all", createWritable: ["x"] }).child.filter((s) => s.op === "mkdirs")).toEqual([
+      { op: "mkdirs", path: "x", mode: 0o755, file: false, keep: true },
+    ]);
+  });
+
   test("a list: the scratch mounts asked for (tmpfs, /dev's shm) stay writable, themselves only", () => {
     const roTmpfs = planMount({ source: null, target: "/ro", type: "tmpfs", options: "ro" });
     const dev = planMount({ source: null, target: "/dev", type: "dev", options: "" });
@@ -414,5 +429,30 @@ describe("removableCreations", () => {
   test("nothing created, nothing removed", () => {
     const steps: Step[] = [{ op: "mkdirs", path: "a", mode: 0o755, file: false }];
     expect(removableCreations(steps, [0])).toEqual([]);
+  });
+});
+
+describe("createWritablePaths (library) and --writable-create", () => {
+  test("a path to create is writable too: added to a list, replacing none, leaving all as it is", async () => {
+    const { toSandboxConfig } = await import("../../src/config/options.ts");
+    const pick = (o: Parameters<typeof toSandboxConfig>[1]) => {
+      const c = toSandboxConfig(["true"], o);
+      return [c.filesystemWritablePaths, c.createWritablePaths];
+    };
+    expect(pick({ filesystemWritablePaths: ["/a"], createWritablePaths: ["/b", "/a"] })).toEqual([["/a", "/b"], ["/b", "/a"]]);
+    expect(pick({ filesystemWritablePaths: "none", createWritablePaths: ["/b"] })).toEqual([["/b"], ["/b"]]);
+    expect(pick({ createWritablePaths: ["/b"] })).toEqual(["all", ["/b"]]);
+    expect(pick({})).toEqual(["all", []]);
+    expect(() => toSandboxConfig(["true"], { createWritablePaths: [""] })).toThrow("invalid createWritablePaths");
+    expect(() => toSandboxConfig(["true"], { createWritablePaths: ["/a\0b"] })).toThrow("contains a NUL byte");
+  });
+
+  test("the command line: --writable-create adds the path to the writable ones and to those to create", async () => {
+    const { defaultSettings, applyOption } = await import("../../src/cli/settings.ts");
+    const s = defaultSettings();
+    applyOption(s, "--writable", "/src");
+    applyOption(s, "--writable-create", "/build");
+    expect([s.writable, s.writableCreate]).toEqual([["/src", "/build"], ["/build"]]);
+    expect(() => applyOption(s, "--writable-create", "")).toThrow("empty value for --writable-create");
   });
 });

@@ -44,7 +44,7 @@ describe("the option table", () => {
     const samples: Record<string, [good: unknown, bad: unknown]> = {
       backend: ["linux", ""], hostname: ["b1", ""], "image-ref": ["x", ""], "keep-root": ["/k", ""], mount: ["none:/p:proc", "x"],
       bind: ["/a:/b", "nocolon"], "ro-bind": ["/a:/b", ":/x"], proc: ["/proc", ""], tmpfs: ["/tmp", ""], dev: ["/dev", ""],
-      writable: ["/w", ""], stdin: ["null", ""], "status-fd": [5, "x"], timeout: [1.5, 0], "kill-after": [2, -1], "pass-fd": [3, 2],
+      writable: ["/w", ""], "writable-create": ["/w", ""], stdin: ["null", ""], "status-fd": [5, "x"], timeout: [1.5, 0], "kill-after": [2, -1], "pass-fd": [3, 2],
       "cap-add": ["NET_ADMIN", "NOPE"], "cap-drop": ["ALL", "NOPE"], uid: [1000, "x"], gid: [0, -5], seccomp: ["off", "maybe"],
       rlimit: ["nofile=64", "nofile"], memory: ["64M", "lots"], pids: [10, 0], cpus: [0.5, "none"],
     };
