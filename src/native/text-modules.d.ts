@@ -7,3 +7,7 @@ declare module "*.h" {
   const text: string;
   export default text;
 }
+declare module "*.proto" {
+  const text: string;
+  export default text;
+}
