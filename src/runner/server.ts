@@ -79,6 +79,9 @@ export function sandboxOptions(config: RunnerConfig, plan: ActionPlan, stdout: n
     memory: config.memory,
     pids: config.pids,
     cpus: config.cpus,
+    // The command's own peak from wait4 is unknown when below sandboxlib's
+    // (see commandPeakKb): the sandbox's cgroup then says what it used.
+    measureMemory: true,
   };
 }
 
@@ -162,7 +165,7 @@ export async function startRunner(socket: string, buildDirectory: string, config
       const usage = packUsage(root, {
         userMs: result.usage.userMs,
         sysMs: result.usage.sysMs,
-        maxRssBytes: (result.usage.maxRssKb ?? 0) * 1024,
+        maxRssBytes: (result.usage.maxRssKb ?? result.usage.cgroupPeakKb ?? 0) * 1024,
         terminationSignal: signalName(result.signal),
       });
       writeServerLog(plan.serverLogs, { arguments: plan.argv, cwd: plan.cwd, exit_code: result.exitCode, signal: result.signal, oom_killed: result.oomKilled, usage: result.usage });
