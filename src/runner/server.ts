@@ -14,6 +14,7 @@ import { type ActionPlan, planAction, type RunRequestMessage } from "./action.ts
 import type { RunnerConfig } from "./config.ts";
 import { BadRequest, inside } from "./paths.ts";
 import { packUsage, protoRoot, serviceDefinition } from "./proto.ts";
+import { sweepStaleCgroups } from "./sweep.ts";
 
 const SIGKILL = 9;
 
@@ -107,6 +108,8 @@ export async function startRunner(socket: string, buildDirectory: string, config
   const buildDir = realpathSync(buildDirectory);
   if (!statSync(buildDir).isDirectory()) throw new Error(`--build-directory: not a directory: ${JSON.stringify(buildDirectory)}`);
   const root = protoRoot();
+  const swept = sweepStaleCgroups();
+  if (swept) log(`removed ${swept} cgroup(s) left by sandboxlib processes that were killed`);
   /** Kill functions of the running sandboxes. */
   const running = new Set<() => void>();
 

@@ -270,6 +270,37 @@ rootOnly("runner: the input root bound into a base root filesystem", () => {
   });
 });
 
+rootOnly("runner: killed", () => {
+  test("SIGKILLed mid-action: no process left, no mount; the next runner removes the cgroups it left", async () => {
+    const r = await startRunner({ pids: 64 });
+    const n = nextAction();
+    const paths = layoutAction(r.build, n);
+    const token = "4017";
+    const pending = r.call({ method: "Run", request: { arguments: ["sh", "-c", `setsid sleep ${token} & sleep ${token}`], environment_variables: { PATH: "/bin" }, ...paths } });
+    for (let i = 0; i < 100 && processesWith(`sleep\0${token}`).length < 2; i++) await Bun.sleep(50);
+    expect(processesWith(`sleep\0${token}`)).toHaveLength(2);
+    const cgroups = Bun.spawnSync(["sh", "-c", `ls -d /sys/fs/cgroup/sandboxlib/${r.proc.pid}-* /sys/fs/cgroup/*/sandboxlib/${r.proc.pid}-* 2>/dev/null`]).stdout.toString().split("\n").filter(Boolean);
+    expect(cgroups.length).toBeGreaterThan(0);
+    r.proc.kill("SIGKILL");
+    await r.proc.exited;
+    expect((await pending).code).not.toBe(0);
+    let left = processesWith(`sleep\0${token}`);
+    for (let i = 0; i < 40 && left.length; i++) {
+      await Bun.sleep(50);
+      left = processesWith(`sleep\0${token}`);
+    }
+    expect(left).toEqual([]);
+    expect(readFileSync("/proc/self/mountinfo", "utf8")).not.toContain(r.build);
+    const next = await startRunner(null);
+    try {
+      expect(cgroups.filter((c) => existsSync(c))).toEqual([]);
+    } finally {
+      await next.stop();
+      rmSync(r.dir, { recursive: true, force: true });
+    }
+  });
+});
+
 describe("runner: start-up", () => {
   test("a bad config stops it at start with one line, exit 125", async () => {
     const { BIN } = await import("../helpers/cli.ts");
