@@ -71,6 +71,12 @@ export function actionEnvironment(config: RunnerConfig, requested: Record<string
   return env;
 }
 
+/** Mount options with "ro" added, unless they say "rw" or "ro" already. Pure. */
+export function readOnlyUnlessRw(options: string): string {
+  const words = options.split(",").filter(Boolean);
+  return words.includes("rw") || words.includes("ro") ? options : [...words, "ro"].join(",");
+}
+
 const joinSandbox = (base: string, parts: string[]) => (base === "/" ? "" : base) + (parts.length ? `/${parts.join("/")}` : "") || "/";
 
 /** The sandbox of one request; `buildDir` is canonical. Throws BadRequest. */
@@ -104,7 +110,9 @@ export function planAction(config: RunnerConfig, buildDir: string, m: RunRequest
   }
   if (config.proc) mounts.push([null, "/proc", "proc", "nosuid,nodev,noexec"]);
   if (config.dev) mounts.push([null, "/dev", "dev", ""]);
-  for (const mount of config.extraMounts) mounts.push([mount.source, mount.target, mount.type, mount.options]);
+  // The config's mounts are read-only unless they say "rw": the input root,
+  // writable, may be the sandbox's root, and its submounts would be too.
+  for (const mount of config.extraMounts) mounts.push([mount.source, mount.target, mount.type, readOnlyUnlessRw(mount.options)]);
   return {
     argv: [...m.arguments],
     env: actionEnvironment(config, m.environment_variables ?? {}, tmp !== null),

@@ -241,21 +241,33 @@ rootOnly("runner: the input root as the sandbox root", () => {
 rootOnly("runner: the input root bound into a base root filesystem", () => {
   let r: RunningRunner;
   let base: string;
+  let hostDir: string;
   beforeAll(async () => {
     base = makeRootfs();
     mkdirSync(join(base, "build"));
-    r = await startRunner({ root: base, input_root_mount: "/build", set_tmpdir: true, environment: { FROM_CONFIG: "1" }, pids: 64 });
+    hostDir = mkdtempSync(join(tmpdir(), "sandboxlib-runner-host-"));
+    writeFileSync(join(hostDir, "tool"), "from the host\n");
+    r = await startRunner({
+      root: base,
+      input_root_mount: "/build",
+      set_tmpdir: true,
+      environment: { FROM_CONFIG: "1" },
+      pids: 64,
+      extra_mounts: [[hostDir, "/opt/host", "bind", ""]],
+    });
   });
   afterAll(async () => {
     expect(await r.stop()).toBe(0);
     removeRootfs(base);
+    rmSync(hostDir, { recursive: true, force: true });
   });
 
   test("the base root's tools, the input root at /build, TMPDIR set; writable only there and in /tmp", async () => {
     const n = nextAction();
     const paths = layoutAction(r.build, n, false);
     mkdirSync(join(r.build, n, "root/src"));
-    const script = "pwd; env | sort; echo made > out.txt && echo t > $TMPDIR/t && ! touch /etc/x 2>/dev/null && ! touch /bin/x 2>/dev/null && ! touch /x 2>/dev/null";
+    const script =
+      "pwd; env | sort; cat /opt/host/tool; echo made > out.txt && echo t > $TMPDIR/t && ! touch /etc/x 2>/dev/null && ! touch /bin/x 2>/dev/null && ! touch /x 2>/dev/null && ! touch /opt/host/x 2>/dev/null";
     const res = await r.call({ method: "Run", request: { arguments: ["/bin/sh", "-c", script], environment_variables: { PATH: "/bin" }, working_directory: "src", ...paths } });
     expect(res.code).toBe(OK);
     expect(read(r.build, `${n}/stderr`)).toBe("");
@@ -264,6 +276,8 @@ rootOnly("runner: the input root bound into a base root filesystem", () => {
     expect(lines[0]).toBe("/build/src");
     expect(lines).toContain("TMPDIR=/tmp");
     expect(lines).toContain("FROM_CONFIG=1");
+    expect(lines).toContain("from the host");
+    expect(existsSync(join(hostDir, "x"))).toBe(false);
     expect(read(r.build, `${n}/root/src/out.txt`)).toBe("made\n");
     expect(read(r.build, `${n}/tmp/t`)).toBe("t\n");
     expect(existsSync(join(base, "etc/x"))).toBe(false);

@@ -5,7 +5,7 @@ import { mkdirSync, mkdtempSync, realpathSync, rmSync, symlinkSync, writeFileSyn
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { listenSocket } from "../../src/cli/parse.ts";
-import { actionEnvironment, planAction, type RunRequestMessage } from "../../src/runner/action.ts";
+import { actionEnvironment, planAction, readOnlyUnlessRw, type RunRequestMessage } from "../../src/runner/action.ts";
 import { decodeMessage, encodeMessage } from "../../src/runner/codec.ts";
 import { DEFAULT_RUNNER_CONFIG, parseRunnerConfig, runnerConfigFrom } from "../../src/runner/config.ts";
 import { BadRequest, inside, isWithin, relativeParts } from "../../src/runner/paths.ts";
@@ -138,6 +138,13 @@ describe("runner actions", () => {
       ];
       for (const [over, message] of refused) expect(() => planAction(DEFAULT_RUNNER_CONFIG, build, request(over))).toThrow(message);
     }));
+
+  test("the config's mounts are read-only unless they say rw", () => {
+    expect(readOnlyUnlessRw("")).toBe("ro");
+    expect(readOnlyUnlessRw("nosuid")).toBe("nosuid,ro");
+    expect(readOnlyUnlessRw("rw,nosuid")).toBe("rw,nosuid");
+    expect(readOnlyUnlessRw("ro")).toBe("ro");
+  });
 
   test("the environment: the config's, the request's over it, TMPDIR when configured", () => {
     const config = runnerConfigFrom({ environment: { A: "config", B: "config" }, set_tmpdir: true, tmp_mount: "/scratch" });
