@@ -4,7 +4,7 @@ import { describe, expect, test } from "bun:test";
 import { mkdirSync, mkdtempSync, realpathSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { listenSocket } from "../../src/cli/parse.ts";
+import { listenSocket, parseCommandLine } from "../../src/cli/parse.ts";
 import { actionEnvironment, planAction, readOnlyUnlessRw, type RunRequestMessage } from "../../src/runner/action.ts";
 import { decodeMessage, encodeMessage } from "../../src/runner/codec.ts";
 import { DEFAULT_RUNNER_CONFIG, parseRunnerConfig, runnerConfigFrom } from "../../src/runner/config.ts";
@@ -217,6 +217,15 @@ describe("runner statuses and names", () => {
     expect(listenSocket("unix:rel/sock")).toBe("rel/sock");
     expect(() => listenSocket("tcp://localhost:1")).toThrow("--listen");
     expect(() => listenSocket("unix:")).toThrow("--listen");
+  });
+
+  test("sandboxlib runner's command line", () => {
+    expect(parseCommandLine(["runner", "--listen", "unix:///w/r", "--build-directory=/w/b", "--config", "c.json"])).toEqual({ kind: "runner", socket: "/w/r", buildDirectory: "/w/b", configFile: "c.json" });
+    expect(parseCommandLine(["runner", "--help"])).toEqual({ kind: "help", topic: "runner" });
+    expect(() => parseCommandLine(["runner", "--build-directory", "/b"])).toThrow("--listen unix:PATH is required");
+    expect(() => parseCommandLine(["runner", "--listen", "unix:/s"])).toThrow("--build-directory DIR is required");
+    expect(() => parseCommandLine(["runner", "--listen", "unix:/s", "--build-directory", "/b", "--jobs", "2"])).toThrow("unknown option: --jobs");
+    expect(() => parseCommandLine(["runner", "--listen"])).toThrow("option needs a value: --listen");
   });
 
   test("stale cgroups: <pid>-<n> of a dead pid", () => {
