@@ -146,10 +146,12 @@ export async function startRunner(socket: string, buildDirectory: string, config
       stopped ??= why;
       if (pid !== null) kill(pid, SIGKILL);
     };
-    const onCancel = () => stop("cancelled");
-    call.on("cancelled", onCancel);
     const deadline = call.getDeadline();
-    const ms = deadline instanceof Date ? deadline.getTime() - Date.now() : Number.isFinite(deadline) ? (deadline as number) - Date.now() : Infinity;
+    const dueAt = deadline instanceof Date ? deadline.getTime() : Number(deadline);
+    const ms = Number.isFinite(dueAt) ? dueAt - Date.now() : Infinity;
+    // grpc-js ends a call at its deadline itself, as a cancellation.
+    const onCancel = () => stop(Date.now() >= dueAt - 50 ? "deadline" : "cancelled");
+    call.on("cancelled", onCancel);
     const timer = Number.isFinite(ms) ? setTimeout(() => stop("deadline"), Math.max(0, Math.min(ms, 2 ** 31 - 1))) : null;
     running.add(onCancel);
     let result: SandboxResult | null = null;

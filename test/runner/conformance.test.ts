@@ -153,6 +153,10 @@ rootOnly("runner: the input root as the sandbox root", () => {
       left = processesWith(`sleep\0${token}`);
     }
     expect(left).toEqual([]);
+    // The log is written once the sandbox is reaped, after the client has its answer.
+    const log = join(r.build, n, "server_logs/sandboxlib.json");
+    for (let i = 0; i < 40 && !existsSync(log); i++) await Bun.sleep(50);
+    expect(JSON.parse(readFileSync(log, "utf8")).code).toBe("DEADLINE_EXCEEDED");
     // The runner answers the next call as before.
     expect((await r.call({ method: "CheckReadiness", request: { path: "check_readiness" } })).code).toBe(OK);
   });
