@@ -4,7 +4,7 @@
 //   node client.cjs SOCKET < calls.json > results.json
 //
 // calls: [{ "method": "Run" | "CheckReadiness" | "Raw", "request": {...},
-// "deadline_ms": N, "raw_hex": "..." }], all issued at once; results, in
+// "deadline_ms": N, "cancel_after_ms": N, "raw_hex": "..." }], all issued at once; results, in
 // order: { "code", "details", "response", "usage", "ms" } (code 0 = OK),
 // with the resource usage decoded as POSIXResourceUsage.
 "use strict";
@@ -39,7 +39,10 @@ function call(c) {
     if (c.method === "Raw") {
       // Bytes that are not a RunRequest, sent as one.
       client.makeUnaryRequest("/buildbarn.runner.Runner/Run", (b) => b, (b) => b, Buffer.from(c.raw_hex, "hex"), meta, opts, done);
-    } else client[c.method](c.request ?? {}, meta, opts, done);
+    } else {
+      const call = client[c.method](c.request ?? {}, meta, opts, done);
+      if (c.cancel_after_ms) setTimeout(() => call.cancel(), c.cancel_after_ms);
+    }
   });
 }
 

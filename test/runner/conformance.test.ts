@@ -6,6 +6,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { isRoot, makeRootfs, removeRootfs, requireRootNote } from "../helpers/rootfs.ts";
 import {
+  CANCELLED,
   DEADLINE_EXCEEDED,
   INVALID_ARGUMENT,
   layoutAction,
@@ -159,6 +160,27 @@ rootOnly("runner: the input root as the sandbox root", () => {
     expect(JSON.parse(readFileSync(log, "utf8")).code).toBe("DEADLINE_EXCEEDED");
     // The runner answers the next call as before.
     expect((await r.call({ method: "CheckReadiness", request: { path: "check_readiness" } })).code).toBe(OK);
+  });
+
+  test("a cancelled call kills its sandbox, a setsid'd grandchild included", async () => {
+    const n = nextAction();
+    const paths = layoutAction(r.build, n);
+    const token = "3019";
+    const res = await r.call({
+      method: "Run",
+      request: { arguments: ["sh", "-c", `setsid sleep ${token} & sleep ${token}`], environment_variables: { PATH: "/bin" }, ...paths },
+      cancel_after_ms: 700,
+    });
+    expect(res.code).toBe(CANCELLED);
+    let left = processesWith(`sleep\0${token}`);
+    for (let i = 0; i < 40 && left.length; i++) {
+      await Bun.sleep(50);
+      left = processesWith(`sleep\0${token}`);
+    }
+    expect(left).toEqual([]);
+    const log = join(r.build, n, "server_logs/sandboxlib.json");
+    for (let i = 0; i < 40 && !existsSync(log); i++) await Bun.sleep(50);
+    expect(JSON.parse(readFileSync(log, "utf8")).code).toBe("CANCELLED");
   });
 
   test("the sandbox cannot write outside its input root and temporary directory", async () => {

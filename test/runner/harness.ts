@@ -29,6 +29,7 @@ export interface Call {
   method: "Run" | "CheckReadiness" | "Raw";
   request?: Record<string, unknown>;
   deadline_ms?: number;
+  cancel_after_ms?: number;
   raw_hex?: string;
 }
 
