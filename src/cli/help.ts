@@ -10,6 +10,8 @@ Usage:
   sandboxlib batch [--jobs N] [FILE|-]       run JSON lines, print JSON results
   sandboxlib capabilities [--backend NAME]   the backends' CAPABILITIES as JSON
   sandboxlib check [--json]                  what this host supports, and why not
+  sandboxlib runner --listen unix:PATH --build-directory DIR [--config FILE]
+                                             the runner of a Buildbarn worker
   sandboxlib --help | --version
 
 --root takes a directory, a root filesystem tarball (plain, gzip, xz, zstd,
@@ -52,4 +54,17 @@ warm process. Writes one JSON line per input line, in input order, with
 entry never stops the others; a malformed line gets an error result naming
 its line number. Exit status 0 once every line has a result; 125 when the
 input cannot be read.
+`;
+
+export const RUNNER_HELP = `Usage: sandboxlib runner --listen unix:PATH --build-directory DIR [--config FILE]
+
+Serves buildbarn.runner.Runner (gRPC) on the UNIX socket PATH, for a
+Buildbarn bb_worker that shares the build directory DIR: each Run is one
+sandbox (no network, its own namespaces, read-only outside the action's
+input root and temporary directory, seccomp, Docker's capabilities), killed
+whole at the call's deadline or cancellation. FILE is the runner's JSON
+config (see docs/runner.md). Runs until SIGTERM or SIGINT.
+
+Exit status: 0 when stopped by a signal; 125 when it cannot start (usage,
+configuration, socket).
 `;

@@ -8,7 +8,7 @@ import { signalAll } from "../supervise/active.ts";
 import { parseConfigText } from "./config-file.ts";
 import { refuseRuntimeOptions, restartTunedForBatch, startUpDone } from "./engine.ts";
 import { asSandboxError, EXIT_OUTPUT_CLOSED, isClosedOutput, OutputWriteError, reasonOf, say, warn, writingTo } from "./failure.ts";
-import { BATCH_HELP, MAIN_HELP, RUN_HELP } from "./help.ts";
+import { BATCH_HELP, MAIN_HELP, RUN_HELP, RUNNER_HELP } from "./help.ts";
 import { parseCommandLine, type RunRequest, settingsFor } from "./parse.ts";
 import { failureFields, resultRecord, statusFields, writeResultLine } from "./report.ts";
 import { checkInheritedFd, toSandboxOptions } from "./sandbox-options.ts";
@@ -96,7 +96,7 @@ export async function main(argv: readonly string[]): Promise<number> {
     const toStdout = (text: string) => writingTo("stdout", () => writeText(1, text));
     switch (req.kind) {
       case "help":
-        toStdout(req.topic === "run" ? RUN_HELP : req.topic === "batch" ? BATCH_HELP : MAIN_HELP);
+        toStdout(req.topic === "run" ? RUN_HELP : req.topic === "batch" ? BATCH_HELP : req.topic === "runner" ? RUNNER_HELP : MAIN_HELP);
         return 0;
       case "version":
         toStdout(`sandboxlib ${pkg.version}\n`);
@@ -114,6 +114,10 @@ export async function main(argv: readonly string[]): Promise<number> {
         restartTunedForBatch(argv);
         startUpDone();
         return await (await import("./batch.ts")).runBatch(req, (record) => writingTo("stdout", () => writeResultLine(1, record)));
+      case "runner":
+        restartTunedForBatch(argv);
+        startUpDone();
+        return await (await import("./runner.ts")).runRunner(req);
       case "check":
         return await (await import("./check.ts")).runCheck(req.args, async (text) => toStdout(text));
     }

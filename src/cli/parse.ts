@@ -23,12 +23,22 @@ export interface BatchRequest {
   input: string;
 }
 
+/** `sandboxlib runner`: the gRPC runner of a Buildbarn worker. */
+export interface RunnerRequest {
+  kind: "runner";
+  /** The socket path of --listen unix:PATH. */
+  socket: string;
+  buildDirectory: string;
+  configFile: string | null;
+}
+
 export type Request =
   | RunRequest
   | BatchRequest
+  | RunnerRequest
   | { kind: "capabilities"; backend: string | null }
   | { kind: "check"; args: string[] }
-  | { kind: "help"; topic: "main" | "run" | "batch" }
+  | { kind: "help"; topic: "main" | "run" | "batch" | "runner" }
   | { kind: "version" };
 
 function parseRun(args: string[]): RunRequest | { kind: "help"; topic: "run" } {
@@ -98,6 +108,38 @@ function parseBatch(args: string[]): BatchRequest | { kind: "help"; topic: "batc
   return req;
 }
 
+/** The socket of --listen: unix:PATH or unix://PATH (an absolute path), as gRPC spells them. Pure. */
+export function listenSocket(value: string): string {
+  const path = value.startsWith("unix://") ? value.slice(7) : value.startsWith("unix:") ? value.slice(5) : null;
+  if (path === null || path === "" || (value.startsWith("unix://") && !path.startsWith("/"))) {
+    throw usageError(`invalid value for --listen: ${shownValue(value)} (expected unix:PATH or unix:///ABSOLUTE/PATH)`);
+  }
+  return path;
+}
+
+function parseRunner(args: string[]): RunnerRequest | { kind: "help"; topic: "runner" } {
+  let socket: string | null = null;
+  let buildDirectory: string | null = null;
+  let configFile: string | null = null;
+  for (let i = 0; i < args.length; i++) {
+    const arg = args[i]!;
+    const [name, inline] = arg.startsWith("--") && arg.includes("=") ? [arg.slice(0, arg.indexOf("=")), arg.slice(arg.indexOf("=") + 1)] : [arg, null];
+    if (name === "--help") return { kind: "help", topic: "runner" };
+    if (name !== "--listen" && name !== "--build-directory" && name !== "--config") {
+      throw usageError(name.startsWith("-") ? `unknown option: ${shownValue(name)}` : `unexpected argument: ${shownValue(name)}`);
+    }
+    const value = inline ?? args[++i];
+    if (value === undefined) throw usageError(`option needs a value: ${name}`);
+    if (value === "") throw usageError(`empty value for ${name}`);
+    if (name === "--listen") socket = listenSocket(value);
+    else if (name === "--build-directory") buildDirectory = value;
+    else configFile = value;
+  }
+  if (socket === null) throw usageError("runner: --listen unix:PATH is required");
+  if (buildDirectory === null) throw usageError("runner: --build-directory DIR is required");
+  return { kind: "runner", socket, buildDirectory, configFile };
+}
+
 export function parseCommandLine(argv: readonly string[]): Request {
   const [sub, ...rest] = argv;
   if (sub === undefined || sub === "--help" || sub === "-h" || sub === "help") return { kind: "help", topic: "main" };
@@ -105,6 +147,7 @@ export function parseCommandLine(argv: readonly string[]): Request {
   if (sub === "run") return parseRun(rest);
   if (sub === "batch") return parseBatch(rest);
   if (sub === "check") return { kind: "check", args: rest };
+  if (sub === "runner") return parseRunner(rest);
   if (sub === "capabilities") {
     let backend: string | null = null;
     for (let i = 0; i < rest.length; i++) {
@@ -117,7 +160,7 @@ export function parseCommandLine(argv: readonly string[]): Request {
     }
     return { kind: "capabilities", backend };
   }
-  throw usageError(`unknown command: ${shownValue(sub)} (expected run, batch, capabilities or check)`);
+  throw usageError(`unknown command: ${shownValue(sub)} (expected run, batch, runner, capabilities or check)`);
 }
 
 /** The settings of a run: defaults, then the config file's, then the command line's. */

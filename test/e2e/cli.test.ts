@@ -257,6 +257,6 @@ describe("informational commands", () => {
 
   test("unknown options and commands: one line, exit 125, no stack trace", async () => {
     expect(await runCli(["run", "--frob", "true"])).toEqual({ code: 125, stdout: "", stderr: "sandboxlib: unknown option: --frob\n" });
-    expect(await runCli(["frob"])).toEqual({ code: 125, stdout: "", stderr: "sandboxlib: unknown command: frob (expected run, batch, capabilities or check)\n" });
+    expect(await runCli(["frob"])).toEqual({ code: 125, stdout: "", stderr: "sandboxlib: unknown command: frob (expected run, batch, runner, capabilities or check)\n" });
   });
 });

@@ -2,7 +2,7 @@
 // checked against the table below: a module may import its own layer and the
 // layers its row names, nothing else (no upward, no sideways import).
 //
-//   cli -> api (src/index.ts) / check -> executors -> supervise -> plan -> config
+//   cli -> runner -> api (src/index.ts) / check -> executors -> supervise -> plan -> config
 //   with images, hardening, native and base as leaves below them, ordered
 //   among themselves: hardening -> native -> base (hardening reads the
 //   caller's capabilities from /proc through native/libc; native encodes the
@@ -25,7 +25,8 @@ export const ALLOWED: Record<string, readonly string[]> = {
   executors: ["supervise", "plan", "config", "images", ...LEAVES],
   check: ["executors", "supervise", "plan", "config", "images", ...LEAVES],
   api: ["executors", "supervise", "plan", "config", "images", ...LEAVES],
-  cli: ["api", "check", "executors", "supervise", "plan", "config", "images", ...LEAVES],
+  runner: ["api", "supervise", "config", ...LEAVES], // the Buildbarn runner: sandboxes through the library API
+  cli: ["runner", "api", "check", "executors", "supervise", "plan", "config", "images", ...LEAVES],
   main: ["cli", ...LEAVES],
 };
 
