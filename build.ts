@@ -24,9 +24,11 @@ const INIT_FLAGS = [
   "-fno-pie", "-no-pie", "-Wl,--build-id=none", "-s",
 ];
 
+/** A build that cannot go on: its message is printed, once the temporary directory is gone. */
+class BuildFailure extends Error {}
+
 function fail(message: string): never {
-  console.error(`build: ${message}`);
-  process.exit(1);
+  throw new BuildFailure(message);
 }
 
 const run = (argv: string[]) => {
@@ -77,15 +79,19 @@ export function buildNative(dir: string): { helper: Uint8Array; init: Uint8Array
 if (import.meta.main) {
   mkdirSync("dist/native", { recursive: true });
   const dir = mkdtempSync(join(tmpdir(), "sandboxlib-build-"));
-  let native: { helper: Uint8Array; init: Uint8Array };
+  let native: { helper: Uint8Array; init: Uint8Array } | null = null;
   try {
     native = buildNative(dir);
     // For code run from the sources (tests): src/native/helper.ts loads these.
     copyFileSync(join(dir, "sandboxlib-helper.so"), "dist/native/sandboxlib-helper.so");
     copyFileSync(join(dir, "sandboxlib-init"), "dist/native/sandboxlib-init");
+  } catch (e) {
+    if (!(e instanceof BuildFailure)) throw e;
+    console.error(`build: ${e.message}`);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
+  if (!native) process.exit(1);
   try {
     await compileExecutable("src/main.ts", "dist/sandboxlib", {
       SANDBOXLIB_EMBEDDED_HELPER: JSON.stringify(native.helper.toBase64()),
