@@ -11,25 +11,13 @@
 // never a host path outside it.
 import { writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
-import { chance, CRASH, describeLeftovers, int, isClean, isDocumentedStatus, isOneLine, type Leftovers, makeRig, pick, type Rand, type Rig, runPrng } from "./rig.ts";
+import { chance, CRASH, describeLeftovers, int, isClean, isDocumentedStatus, isOneLine, type Leftovers, makeRig, pick, type Rand, type Rig, runPrng, type SessionOptions, type SessionReport } from "./rig.ts";
 
-export interface FuzzOptions {
-  seed: number;
-  count: number;
-  seconds: number;
-  concurrency: number;
-  only?: number;
-  log?: (line: string) => void;
-}
+export type FuzzOptions = SessionOptions;
 
-export interface FuzzReport {
-  seed: number;
+/** `outcomes` groups how cases ended: "argv -> exit 125", ... */
+export interface FuzzReport extends SessionReport {
   cases: number;
-  /** How cases ended: "argv -> exit 125", ... */
-  outcomes: Record<string, number>;
-  problems: string[];
-  leftovers: Leftovers;
-  clean: boolean;
 }
 
 const WEIRD = [

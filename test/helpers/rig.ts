@@ -138,3 +138,26 @@ export function stderrProblem(stderr: string, exitCode: number | null): string |
 }
 
 export { describeLeftovers, isClean, type Leftovers };
+
+/** How long a seeded session (the soak, the fuzz) goes on, and what it tells. */
+export interface SessionOptions {
+  seed: number;
+  /** At most this many runs... */
+  count: number;
+  /** ...started within this many seconds. */
+  seconds: number;
+  /** Runs at a time. */
+  concurrency: number;
+  /** Only this run (to replay one). */
+  only?: number;
+  log?: (line: string) => void;
+}
+
+/** What a session found: how its runs ended, its problems, what was left behind. */
+export interface SessionReport {
+  seed: number;
+  outcomes: Record<string, number>;
+  problems: string[];
+  leftovers: Leftovers;
+  clean: boolean;
+}

@@ -3,29 +3,13 @@
 // at random moments of set-up and run; every exit must be a documented one
 // with at most one line on stderr, and nothing may be left behind. Seeded:
 // run i of seed s is always the same run (scripts/soak.ts --seed s --only i).
-import { chance, describeLeftovers, int, isClean, isDocumentedStatus, type Leftovers, makeRig, pick, type Rand, type Rig, runPrng, stderrProblem } from "./rig.ts";
+import { chance, describeLeftovers, int, isClean, isDocumentedStatus, type Leftovers, makeRig, pick, type Rand, type Rig, runPrng, type SessionOptions, type SessionReport, stderrProblem } from "./rig.ts";
 
-export interface SoakOptions {
-  seed: number;
-  /** At most this many runs... */
-  count: number;
-  /** ...started within this many seconds. */
-  seconds: number;
-  /** Runs at a time. */
-  concurrency: number;
-  /** Only this run (to replay one). */
-  only?: number;
-  log?: (line: string) => void;
-}
+export type SoakOptions = SessionOptions;
 
-export interface SoakReport {
-  seed: number;
+/** `outcomes` groups how runs ended: "SIGTERM at 12ms -> 143", ... */
+export interface SoakReport extends SessionReport {
   runs: number;
-  /** How runs ended: "SIGTERM at 12ms -> 143", ... grouped. */
-  outcomes: Record<string, number>;
-  problems: string[];
-  leftovers: Leftovers;
-  clean: boolean;
 }
 
 type Signal = "SIGKILL" | "SIGTERM" | "SIGINT";
