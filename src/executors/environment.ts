@@ -12,7 +12,6 @@ import type { SandboxOptions } from "../config/options.ts";
 import { CAPTURE, type ExtraMountEntry } from "../config/types.ts";
 import { canUse, type CallerCapabilities, callerCapabilities, heldCapabilities } from "../hardening/caller-capabilities.ts";
 import { capabilityName, resolveCapabilities } from "../hardening/capabilities.ts";
-import { CHROOT_WITHHELD_CAPABILITIES } from "../plan/chroot-plan.ts";
 import { writeText } from "../native/libc.ts";
 import type { Step } from "../plan/steps.ts";
 import type { BackendName, Executor } from "./executor.ts";
@@ -193,15 +192,14 @@ export function fitToEnvironment<T extends SandboxOptions>(options: T, backend: 
     if (!degrade) throw noLoopback();
     degrade("--network isolated: no loopback interface (this process lacks CAP_NET_ADMIN): the command has no network interface up");
   }
-  // The command's capabilities: exactly those kept, as --cap-drop ALL plus adds.
+  // The command's capabilities: what it would get, less what this process
+  // does not hold, as further drops; the adds keep only what is held, so a
+  // backend's check of what was asked for by name still sees the user's.
   const resolved = resolveCapabilities(out.capAdd ?? [], out.capDrop ?? []);
   const held = heldCapabilities(resolved, out.capAdd ?? [], facts.caps, degrade);
   if (held.length !== resolved.length) {
-    // Spelled as adds, the defaults a backend withholds (the chroot backend's
-    // SYS_CHROOT) would read as the user's asking for them.
-    const asked = new Set((out.capAdd ?? []).map(capabilityName));
-    out.capDrop = ["ALL"];
-    out.capAdd = backend === "chroot" ? held.filter((c) => asked.has(c) || !CHROOT_WITHHELD_CAPABILITIES.includes(c)) : held;
+    out.capDrop = [...(out.capDrop ?? []), ...resolved.filter((c) => !held.includes(c))];
+    out.capAdd = (out.capAdd ?? []).filter((c) => held.includes(capabilityName(c)));
   }
   return out;
 }
