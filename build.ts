@@ -20,7 +20,7 @@ const NATIVE = "src/native";
 const HELPER_SOURCES = ["steps.c", "sandbox.c", "spawner.c", "json-escape.c"].map((f) => join(NATIVE, f));
 const HELPER_FLAGS = ["-shared", "-fPIC", "-O2", "-fno-strict-aliasing", "-Wall", "-Wextra", "-Wno-unused-parameter", "-Werror", "-s", "-pthread"];
 const INIT_FLAGS = [
-  "-static", "-nostdlib", "-nostartfiles", "-O2", "-Wall", "-Werror", "-fno-stack-protector", "-fno-asynchronous-unwind-tables",
+  "-static", "-nostdlib", "-nostartfiles", "-O2", "-Wall", "-Werror", "-fno-stack-protector", "-fno-asynchronous-unwind-tables", "-fno-tree-loop-distribute-patterns", "-fno-builtin",
   "-fno-pie", "-no-pie", "-Wl,--build-id=none", "-s",
 ];
 
@@ -72,7 +72,7 @@ export function buildNative(dir: string): { helper: Uint8Array; init: Uint8Array
   ensureCompiler(dir);
   writeFileSync(join(dir, "layout.h"), cHeader());
   const helper = cc("the native helper", [...HELPER_FLAGS, "-I", dir, ...HELPER_SOURCES], join(dir, "sandboxlib-helper.so"));
-  const init = cc("sandboxlib-init", [...INIT_FLAGS, join(NATIVE, "init.c")], join(dir, "sandboxlib-init"));
+  const init = cc("sandboxlib-init", [...INIT_FLAGS, "-I", dir, join(NATIVE, "init.c")], join(dir, "sandboxlib-init"));
   return { helper, init };
 }
 

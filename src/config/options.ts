@@ -151,12 +151,18 @@ function id(name: string, value: unknown): number | null {
   return value;
 }
 
+/** Descriptors a command can be passed: sbx_close_from (steps.c) keeps 60 besides the spawn's own. */
+export const MAX_PASSED_FDS = 60;
+
 function passFds(value: unknown): number[] {
   if (value === undefined) return [];
   if (!Array.isArray(value) || !value.every((fd) => Number.isInteger(fd) && fd >= 3)) {
     throw configError(`invalid passFds: ${JSON.stringify(value)} (expected descriptors numbered 3 or above)`);
   }
-  return [...new Set(value as number[])];
+  const fds = [...new Set(value as number[])];
+  // What the native close-from step keeps beside the spawn's own (steps.c).
+  if (fds.length > MAX_PASSED_FDS) throw configError(`too many passFds: ${fds.length} (at most ${MAX_PASSED_FDS})`);
+  return fds;
 }
 
 /** A string command is a one-element argv, as in Python. */

@@ -12,6 +12,16 @@ const FLAGS = OFFSETS.step.flags;
 const STEP_FLAGS = OFFSETS.flags;
 
 const A = OFFSETS.args;
+const LAUNCHER = OFFSETS.launcher;
+
+/**
+ * The launcher's arguments before the command's argv (LAUNCH_ARGS in
+ * layout.ts): the descriptors and statuses ("-" here) are filled in by the
+ * command process, which alone knows them.
+ */
+function launcherArgs(file: string, searchPath: string | null): string[] {
+  return [LAUNCHER.name, "-", "-", "-", "-", "-", file, searchPath === null ? "0" : "1", searchPath ?? ""];
+}
 const OPCODES = OFFSETS.codes;
 
 export interface EncodedSteps {
@@ -64,9 +74,14 @@ class Arena {
 
   /** Points the field at `site` to a NULL-terminated array of `items`. */
   cstrArrayAt(site: number, items: readonly string[]): void {
+    put64(this.words, site, this.cstrArray(items));
+  }
+
+  /** A NULL-terminated array of `items` (the fresh arena holds the NULL); returns its address. */
+  cstrArray(items: readonly string[]): number {
     const at = this.take((items.length + 1) * 8, 8);
     for (let i = 0; i < items.length; i++) this.cstrAt(at + 8 * i, items[i]!);
-    put64(this.words, site, this.base + at); // NULL-terminated: the fresh arena holds the NULL
+    return this.base + at;
   }
 
   bytes(data: Uint8Array, align: number): number {
@@ -246,7 +261,13 @@ function encodeInto(arena: Arena, steps: readonly Step[]): EncodedSteps {
         break;
       case "exec":
         str(A.exec.file, step.file);
-        arena.cstrArrayAt(base + A.exec.argv, step.argv);
+        {
+          // One array: the launcher's arguments, then the command's argv,
+          // which the launcher passes on from where it starts.
+          const launch = arena.cstrArray([...launcherArgs(step.file, step.searchPath), ...step.argv]);
+          put64(words, base + A.exec.launch_argv, launch);
+          put64(words, base + A.exec.argv, launch + 8 * LAUNCHER.argc);
+        }
         arena.cstrArrayAt(base + A.exec.envp, step.env);
         str(A.exec.search_path, step.searchPath);
         break;

@@ -10,11 +10,22 @@
  * build.ts (cc -static -nostdlib) and embedded; freestanding: raw system
  * calls, no C library; the kernel's headers give the numbers.
  *
- *   argv[1]  the command's pid (in this PID namespace)
+ *   argv[1]  the command process's pid (in this PID namespace)
  *   argv[2]  chroot backend only: sandboxlib's pid (this init's parent)
  *   fd 3     where the command's wait status and usage go, at the end
  *   fd 4     this program's own memfd (closed at once)
  *   fd 5     the command waits for its end: closed once privileges are shed
+ *   fd 6     the handover pipe (non-blocking): the command's own pid
+ *   fd 7     the release pipe: the command waits for its end to exec
+ *
+ * The command process does not exec the command itself: it shares
+ * sandboxlib's memory until it execs, and the kernel would credit the
+ * command with that memory's peak (ru_maxrss keeps the peak of every memory
+ * a process had). It execs this program as sandboxlib-exec, the launcher
+ * (see launch() below), which starts the command as a child of this init
+ * from its own few pages, says its pid (fd 6) and exits. Once this init has
+ * reaped the launcher, it releases the command (closes fd 7): the launcher
+ * no longer counts in the command's --pids limit, nor shows in its /proc.
  *
  * As PID 1 it forwards every signal it receives to the command. It reaps
  * every orphan, and when the command exits kills what is left, writes the
@@ -41,6 +52,7 @@
 #include <linux/fcntl.h>
 #include <linux/prctl.h>
 #include <linux/resource.h>
+#include <linux/sched.h>
 #include <linux/wait.h>
 
 #if defined(__x86_64__)
@@ -70,6 +82,129 @@ __asm__(".text\n.global _start\n_start:\n  mov x0, sp\n  bl init_main\n  b .\n")
 #endif
 
 #include "sweep.h"
+#include "layout.h"
+
+static long number(const char *p) {
+  long n = 0;
+  for (; p && *p >= '0' && *p <= '9'; p++) n = n * 10 + (*p - '0');
+  return n;
+}
+
+/* ---- the launcher: sandboxlib-exec ----
+ *
+ * Run by the command process in place of the command, with the command's
+ * credentials, namespaces and seccomp filter already in force (the plan's
+ * last steps ran before). argv: LAUNCH_ARG_* (layout.h), then the command's
+ * argv; envp: the command's. It clones the command (CLONE_PARENT: a child of
+ * the init, as the command process was), writes its pid to the init
+ * (handover pipe) and to sandboxlib (launch pipe), and exits. The command
+ * waits for the init to release it, then execs; -errno follows on the launch
+ * pipe when that failed. */
+
+static long slen(const char *p) {
+  long n = 0;
+  while (p[n]) n++;
+  return n;
+}
+
+static int has_slash(const char *p) {
+  for (; *p; p++)
+    if (*p == '/') return 1;
+  return 0;
+}
+
+/* execvpe with a given search path, as steps.c's do_exec: returns -errno. */
+static long exec_search(const char *file, const char *path, char **argv, char **envp) {
+  if (!path || has_slash(file)) return sys(__NR_execve, (long)file, (long)argv, (long)envp, 0);
+  char buf[4096];
+  long flen = slen(file);
+  long err = -ENOENT;
+  int saw_eacces = 0;
+  const char *p = path;
+  for (;;) {
+    const char *q = p;
+    while (*q && *q != ':') q++;
+    long dlen = q - p;
+    if (dlen == 0) {
+      buf[0] = '.';
+      dlen = 1;
+    } else if (dlen < (long)sizeof buf) {
+      for (long i = 0; i < dlen; i++) buf[i] = p[i];
+    }
+    if (dlen + 1 + flen < (long)sizeof buf) {
+      buf[dlen] = '/';
+      for (long i = 0; i <= flen; i++) buf[dlen + 1 + i] = file[i];
+      err = sys(__NR_execve, (long)buf, (long)argv, (long)envp, 0);
+      if (err == -EACCES) {
+        saw_eacces = 1;
+      } else if (err != -ENOENT && err != -ENOTDIR) {
+        return err;
+      }
+    }
+    if (!*q) break;
+    p = q + 1;
+  }
+  return saw_eacces ? -EACCES : -ENOENT;
+}
+
+static void put_long(long fd, long value) {
+  sys(__NR_write, fd, (long)&value, sizeof value, 0);
+}
+
+static void launch(char **argv, char **envp) {
+  long out = number(argv[LAUNCH_ARG_LAUNCH_FD]);
+  long handover = number(argv[LAUNCH_ARG_HANDOVER_FD]);
+  long release = number(argv[LAUNCH_ARG_RELEASE_FD]);
+  long setup_fail = number(argv[LAUNCH_ARG_SETUP_FAIL_STATUS]);
+  long exec_fail = number(argv[LAUNCH_ARG_EXEC_FAIL_STATUS]);
+  const char *file = argv[LAUNCH_ARG_FILE];
+  const char *path = argv[LAUNCH_ARG_HAS_SEARCH_PATH][0] == '1' ? argv[LAUNCH_ARG_SEARCH_PATH] : 0;
+  /* Not dumpable, so that nothing can take over its pipes through
+   * /proc/<pid>/fd: a launch pipe held open would keep sandboxlib waiting.
+   * The command's exec makes it dumpable again. */
+  sys(__NR_prctl, PR_SET_DUMPABLE, 0, 0, 0);
+  /* Open in the command until its exec, not after. */
+  sys(__NR_fcntl, out, F_SETFD, FD_CLOEXEC, 0);
+  sys(__NR_fcntl, release, F_SETFD, FD_CLOEXEC, 0);
+  long init = sys(__NR_getppid, 0, 0, 0, 0);
+  long pid = sys(__NR_clone, CLONE_PARENT | SIGCHLD, 0, 0, 0);
+  if (pid == 0) {
+    /* As the command process was: killed with the init. */
+    sys(__NR_prctl, PR_SET_PDEATHSIG, SIGKILL, 0, 0);
+    sys(__NR_close, handover, 0, 0, 0);
+    if (sys(__NR_getppid, 0, 0, 0, 0) != init) sys(__NR_exit_group, setup_fail, 0, 0, 0);
+    char byte;
+    while (sys(__NR_read, release, (long)&byte, 1, 0) == -EINTR) {
+    }
+    put_long(out, exec_search(file, path, argv + LAUNCH_ARGC, envp));
+    sys(__NR_exit_group, exec_fail, 0, 0, 0);
+  }
+  if (pid < 0) {
+    put_long(out, pid);
+    sys(__NR_exit_group, setup_fail, 0, 0, 0);
+  }
+  /* The init first: it must know the command when it reaps this process. */
+  put_long(handover, pid);
+  put_long(out, pid);
+  sys(__NR_exit_group, 0, 0, 0, 0);
+}
+
+/* ---- the init ---- */
+
+/* Reads the command's pid from the handover pipe once it is there (the
+ * launcher writes it before it exits); EOF means none will come. */
+static void take_handover(long *cmd, int *launching) {
+  long pid = 0;
+  long n = sys(__NR_read, 6, (long)&pid, sizeof pid, 0);
+  if (n == (long)sizeof pid && pid > 0) {
+    *cmd = pid;
+  } else if (n == -EAGAIN || n == -EINTR) {
+    return; /* not yet */
+  }
+  /* The pid, or EOF (every write end is gone without one), or no pipe. */
+  *launching = 0;
+  sys(__NR_close, 6, 0, 0, 0);
+}
 
 static void drop_privileges(void) {
   /* Nothing in the sandbox may take this process over: it may only signal. */
@@ -88,12 +223,6 @@ static void drop_privileges(void) {
   sys(__NR_prctl, PR_SET_NO_NEW_PRIVS, 1, 0, 0);
 }
 
-static long number(const char *p) {
-  long n = 0;
-  for (; p && *p >= '0' && *p <= '9'; p++) n = n * 10 + (*p - '0');
-  return n;
-}
-
 /* Whether sandboxlib is gone: this process was reparented, or got the
  * parent-death signal (sandboxlib's spawning thread died; sandboxlib itself
  * never signals this init). */
@@ -110,8 +239,18 @@ static void sweep_and_exit(long cmd, long *record) {
 }
 
 __attribute__((used)) void init_main(long *sp) {
+  long argc = sp[0];
   char **argv = (char **)(sp + 1);
-  long cmd = number(argv[1]);
+  char **envp = argv + argc + 1;
+  const char *name = LAUNCHER_NAME;
+  int is_launcher = argc > LAUNCH_ARGC;
+  for (long i = 0; is_launcher && (i == 0 || name[i - 1]); i++) is_launcher = argv[0][i] == name[i];
+  if (is_launcher) launch(argv, envp);
+  /* The command process; its pid names the command's process group too,
+   * when it made a session. The command itself, once handed over: */
+  long leader = number(argv[1]);
+  long cmd = leader;
+  int launching = 1;
   long parent = argv[1] ? number(argv[2]) : 0; /* sandboxlib's pid: subreaper mode */
   long record[4] = {-1, 0, 0, 0};
   sys(__NR_close, 4, 0, 0, 0);
@@ -121,7 +260,7 @@ __attribute__((used)) void init_main(long *sp) {
      * SIGTERM; set again here, past any change of credentials, and the
      * race with sandboxlib's death checked after it. */
     sys(__NR_prctl, PR_SET_PDEATHSIG, SIGTERM, 0, 0);
-    if (sys(__NR_getppid, 0, 0, 0, 0) != parent) sweep_and_exit(cmd, record);
+    if (sys(__NR_getppid, 0, 0, 0, 0) != parent) sweep_and_exit(leader, record);
   }
   sys(__NR_close, 5, 0, 0, 0); /* the command may start */
   unsigned long all = ~0UL;
@@ -129,7 +268,8 @@ __attribute__((used)) void init_main(long *sp) {
     siginfo_t info;
     long sig = sys(__NR_rt_sigtimedwait, (long)&all, (long)&info, 0, 8);
     if (sig < 0) continue;
-    if (parent && parent_gone(parent, &info)) sweep_and_exit(cmd, record);
+    if (launching) take_handover(&cmd, &launching);
+    if (parent && parent_gone(parent, &info)) sweep_and_exit(leader, record);
     if (sig != SIGCHLD) {
       /* As a subreaper, it forwards nothing: sandboxlib signals the
        * command's process group itself, and a terminal's SIGINT reaches
@@ -150,12 +290,18 @@ __attribute__((used)) void init_main(long *sp) {
         }
         break;
       }
+      if (launching) take_handover(&cmd, &launching);
+      if (pid == leader && cmd != leader) {
+        /* The launcher, reaped: the command may exec. */
+        sys(__NR_close, 7, 0, 0, 0);
+        continue;
+      }
       if (pid == cmd) {
         record[0] = status;
         record[1] = ru.ru_utime.tv_sec * 1000000 + ru.ru_utime.tv_usec;
         record[2] = ru.ru_stime.tv_sec * 1000000 + ru.ru_stime.tv_usec;
         record[3] = ru.ru_maxrss;
-        if (parent) sweep_and_exit(cmd, record);
+        if (parent) sweep_and_exit(leader, record);
         sys(__NR_kill, -1, SIGKILL, 0, 0);
       }
     }

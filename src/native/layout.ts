@@ -75,7 +75,8 @@ export const SPAWN = layout("sbx_spawn", [
   ["fail_step", "i64", "out: failing step index, -1 when none"],
   ["fail_errno", "i64", "out"],
   ["cmd_status", "i64", "out: wait status of the command (from sandboxlib-init's record), -1 until known"],
-  ["cmd_pid", "i64", "out: the command's pid (in its own PID namespace)"],
+  ["cmd_pid", "i64", "out: the command process's pid (in its own PID namespace): it ran the command's steps, and leads its session when it made one"],
+  ["exec_pid", "i64", "out: the command's own process, started by the launcher (init.c), 0 when none"],
   ["ru_utime_us", "i64", "out: rusage of the command (from sandboxlib-init's record)"],
   ["ru_stime_us", "i64", "out"],
   ["ru_maxrss_kb", "i64", "out"],
@@ -90,7 +91,23 @@ export const SPAWN = layout("sbx_spawn", [
   ["status_wfd", "i64", "internal"],
   ["go_rfd", "i64", "internal: the command waits for EOF here (init exec'd)"],
   ["go_wfd", "i64", "internal"],
+  ["launch_rfd", "i64", "internal: the launcher's messages (init.c): the command's pid, a failure's -errno"],
+  ["launch_wfd", "i64", "internal"],
+  ["handover_rfd", "i64", "internal: the launcher tells the init the command's pid here"],
+  ["handover_wfd", "i64", "internal"],
+  ["release_rfd", "i64", "internal: the command waits for EOF here before its exec (its launcher reaped)"],
+  ["release_wfd", "i64", "internal"],
 ]);
+
+/**
+ * The launcher's arguments (sandboxlib-init run as sandboxlib-exec, init.c),
+ * by position; the command's own argv follows them in the same array, so
+ * that the launcher passes it on as it is. encode.ts writes the names and the
+ * command's part; the command process fills in the descriptors and statuses.
+ */
+export const LAUNCH_ARGS = ["name", "launch_fd", "handover_fd", "release_fd", "setup_fail_status", "exec_fail_status", "file", "has_search_path", "search_path"] as const;
+/** argv[0] of the launcher: how sandboxlib-init knows it is one. */
+export const LAUNCHER_NAME = "sandboxlib-exec";
 
 /** Bits of a step's `flags`. */
 export const STEP_FLAGS = {
@@ -113,7 +130,7 @@ const OP_SPECS = {
   dup2: [8, [["from", "i64"], ["to", "i64"]]],
   "close-from": [9, [["first", "i64"], ["nkeep", "i64"], ["keep", "i32s", "ascending"]]],
   setsid: [10, []],
-  exec: [11, [["file", "str"], ["argv", "strv"], ["envp", "strv"], ["search_path", "str"]]],
+  exec: [11, [["file", "str"], ["argv", "strv"], ["envp", "strv"], ["search_path", "str"], ["launch_argv", "strv", "the launcher's arguments (LAUNCH_ARGS) then argv: argv points into it"]]],
   setattr: [12, [["attr_set", "u64"], ["attr_clr", "u64"], ["recursive", "i64"], ["path", "str", "in root"]]],
   "open-root": [13, [["path", "str"]]],
   "fork-command": [14, []],
@@ -177,6 +194,8 @@ export function cHeader(): string {
   h += `struct ${SPAWN.cName} {\n${cFields(SPAWN.fields, "  ")}};\n\n`;
   for (const [name, { code }] of Object.entries(OPS)) h += `#define OP_${cIdent(name).toUpperCase()} ${code}\n`;
   for (const [name, bit] of Object.entries(STEP_FLAGS)) h += `#define STEP_${name} ${bit}\n`;
+  LAUNCH_ARGS.forEach((name, i) => (h += `#define LAUNCH_ARG_${name.toUpperCase()} ${i}\n`));
+  h += `#define LAUNCH_ARGC ${LAUNCH_ARGS.length}\n#define LAUNCHER_NAME "${LAUNCHER_NAME}"\n`;
   h += `\nstruct sbx_step {\n${cFields(STEP_HEAD.fields, "  ")}  union {\n`;
   for (const [name, { args }] of Object.entries(OPS)) {
     if (args.fields.length) h += `    struct {\n${cFields(args.fields, "      ")}    } ${cIdent(name)};\n`;
@@ -201,7 +220,7 @@ export function allFields(): { struct: string; member: string; offset: number; s
 
 /** The offsets the runtime reads (spawn.ts, encode.ts, spawner-wakeups.ts): computed here, or put in by build.ts (offsets.ts). */
 export function runtimeOffsets() {
-  return { spawn: SPAWN.at, spawnSize: SPAWN.size, step: STEP.at, stepSize: STEP.size, args: OP_ARGS, codes: OP_CODES, flags: STEP_FLAGS };
+  return { spawn: SPAWN.at, spawnSize: SPAWN.size, step: STEP.at, stepSize: STEP.size, args: OP_ARGS, codes: OP_CODES, flags: STEP_FLAGS, launcher: { name: LAUNCHER_NAME, argc: LAUNCH_ARGS.length } };
 }
 
 export type RuntimeOffsets = ReturnType<typeof runtimeOffsets>;

@@ -48,6 +48,28 @@ static void reset_signal_dispositions(void) {
   }
 }
 
+/*
+ * Execs the launcher (sandboxlib-init as sandboxlib-exec, init.c) in place of
+ * the command: it starts the command as a process of its own, a child of the
+ * init, and exits. Only a process forked from memory other than sandboxlib's
+ * is credited with its own peak memory: an exec from shared memory credits
+ * it with sandboxlib's (ru_maxrss keeps the peak of every memory a process
+ * had). Returns only when the exec failed.
+ */
+static void exec_launcher(struct sbx_spawn *sp, struct sbx_step *s) {
+  char num[5][24];
+  long values[5] = {sp->launch_wfd, sp->handover_wfd, sp->release_rfd, sp->setup_fail_status, sp->exec_fail_status};
+  char **argv = (char **)s->exec.launch_argv;
+  for (int i = 0; i < 5; i++) {
+    snprintf(num[i], sizeof num[i], "%ld", values[i]);
+    argv[LAUNCH_ARG_LAUNCH_FD + i] = num[i];
+  }
+  /* These three cross the exec; the launcher closes them in the command. */
+  for (int i = 0; i < 3; i++)
+    if (fcntl((int)values[i], F_SETFD, 0) < 0) return;
+  execveat((int)sp->init_fd, "", argv, (char *const *)s->exec.envp, AT_EMPTY_PATH);
+}
+
 /* Runs the steps from `from` up to OP_FORK_COMMAND (returns its index) or
  * the end (-1); a failing step ends the process with the plan's status. */
 static int run_steps_from(struct ctx *c, struct sbx_spawn *sp, long from) {
@@ -70,6 +92,11 @@ static int run_steps_from(struct ctx *c, struct sbx_spawn *sp, long from) {
       unsigned long empty = 0;
       syscall(SYS_rt_sigprocmask, SIG_SETMASK, &empty, NULL, 8);
     }
+    if (s->op == OP_EXEC && sp->release_rfd >= 0) {
+      exec_launcher(sp, s);
+      report(sp, i, errno);
+      _exit(sp->exec_fail_status);
+    }
     if (sbx_run_step(c, s) < 0) {
       report(sp, i, errno);
       _exit(s->op == OP_EXEC ? sp->exec_fail_status : sp->setup_fail_status);
@@ -82,9 +109,13 @@ static int command_main(void *arg) {
   struct sbx_spawn *sp = arg;
   struct ctx c;
   sbx_ctx_init(&c, sp->steps, sp->nsteps);
-  c.gofd = (int)sp->go_rfd;
+  long own[SBX_OWN_FDS] = {sp->go_rfd, sp->init_fd, sp->launch_wfd, sp->handover_wfd, sp->release_rfd};
+  for (int i = 0; i < SBX_OWN_FDS; i++) c.own[i] = (int)own[i];
   prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
+  /* The init's ends. */
   close((int)sp->go_wfd);
+  if (sp->handover_rfd >= 0) close((int)sp->handover_rfd);
+  if (sp->release_wfd >= 0) close((int)sp->release_wfd);
   run_steps_from(&c, sp, sp->cmd_start);
   /* A plan always ends with OP_EXEC; reaching here is a planning bug. */
   report(sp, sp->nsteps, EINVAL);
@@ -93,18 +124,21 @@ static int command_main(void *arg) {
 }
 
 /* Becomes sandboxlib-init (init.c), with its status pipe as fd 3, its own
- * program as fd 4 and the go pipe's write end as fd 5. Returns only when
- * that failed (errno set). */
+ * program as fd 4, the go pipe's write end as fd 5, the handover pipe's read
+ * end as fd 6 (non-blocking) and the release pipe's write end as fd 7.
+ * Returns only when that failed (errno set). */
 static void exec_init(struct sbx_spawn *sp, int cmd_pid, long parent) {
-  int status = fcntl((int)sp->status_wfd, F_DUPFD_CLOEXEC, 10);
-  int self = fcntl((int)sp->init_fd, F_DUPFD_CLOEXEC, 10);
-  int go = fcntl((int)sp->go_wfd, F_DUPFD_CLOEXEC, 10);
-  if (status < 0 || self < 0 || go < 0) return;
-  /* dup2 clears close-on-exec: these three cross the exec. */
-  if (dup2(status, 3) < 0 || dup2(self, 4) < 0 || dup2(go, 5) < 0) return;
-  /* 0-2 and everything above 5 go. */
+  long from[5] = {sp->status_wfd, sp->init_fd, sp->go_wfd, sp->handover_rfd, sp->release_wfd};
+  int moved[5];
+  for (int i = 0; i < 5; i++)
+    if ((moved[i] = fcntl((int)from[i], F_DUPFD_CLOEXEC, 10)) < 0) return;
+  if (fcntl(moved[3], F_SETFL, O_NONBLOCK) < 0) return;
+  /* dup2 clears close-on-exec: these cross the exec, as fds 3 to 7. */
+  for (int i = 0; i < 5; i++)
+    if (dup2(moved[i], 3 + i) < 0) return;
+  /* 0-2 and everything above 7 go. */
   close_range(0, 2, 0);
-  close_range(6, ~0U, 0);
+  close_range(8, ~0U, 0);
   char pid[24], parent_pid[24];
   snprintf(pid, sizeof pid, "%d", cmd_pid);
   snprintf(parent_pid, sizeof parent_pid, "%ld", parent);
@@ -120,12 +154,12 @@ static void exec_init(struct sbx_spawn *sp, int cmd_pid, long parent) {
  * sandbox would not reach EOF while this one is being set up. Best effort:
  * the command's own close-from step is the guarantee. */
 static void close_unplanned(struct ctx *c, struct sbx_spawn *sp) {
-  int32_t keep[63]; /* sbx_close_from keeps 63 besides the go pipe */
-  long own[3] = {sp->init_fd, sp->status_wfd, sp->parent_pidfd};
+  int32_t keep[64];
+  long own[4] = {sp->init_fd, sp->status_wfd, sp->parent_pidfd, sp->launch_wfd};
   if (sp->nkeep_fds > 60) return; /* more than this: leave them to the exec */
   long n = 0;
   for (long i = 0; i < sp->nkeep_fds; i++) keep[n++] = sp->keep_fds[i];
-  for (int k = 0; k < 3; k++) {
+  for (int k = 0; k < 4; k++) {
     if (own[k] < 3) continue;
     /* Into its place: the list stays ascending. */
     long at = n++;
@@ -154,7 +188,7 @@ int sbx_sandbox_main(void *arg) {
     close((int)sp->parent_pidfd);
   }
   int fork_at = run_steps_from(&c, sp, 0);
-  if (fork_at < 0 || sp->init_fd < 0 || sp->status_wfd < 0) {
+  if (fork_at < 0 || sp->init_fd < 0 || sp->status_wfd < 0 || sp->launch_wfd < 0) {
     report(sp, sp->nsteps, EINVAL);
     _exit(sp->setup_fail_status);
   }
@@ -180,6 +214,17 @@ int sbx_sandbox_main(void *arg) {
   }
   sp->go_rfd = go[0];
   sp->go_wfd = go[1];
+  /* The launcher's pipes with the init (sbx_spawn made the one to
+   * sandboxlib): the command's pid, and the command's release. */
+  int handover[2], release[2];
+  if (pipe2(handover, O_CLOEXEC) < 0 || pipe2(release, O_CLOEXEC) < 0) {
+    report(sp, fork_at, errno);
+    _exit(sp->setup_fail_status);
+  }
+  sp->handover_rfd = handover[0];
+  sp->handover_wfd = handover[1];
+  sp->release_rfd = release[0];
+  sp->release_wfd = release[1];
   /* The command shares this memory until it execs; it first waits for the
    * init to exec and shed its privileges (go pipe, closed by
    * sandboxlib-init). The caller waits for the command's exec too: the
@@ -192,6 +237,8 @@ int sbx_sandbox_main(void *arg) {
   }
   sp->cmd_pid = pid;
   close(go[0]);
+  close(handover[1]);
+  close(release[0]);
   exec_init(sp, pid, parent);
   /* The exec failed: the command, waiting on the go pipe, dies with this
    * process (its parent-death signal). */

@@ -18,12 +18,17 @@
 #include <stdint.h>
 #include "layout.h"
 
+#define SBX_OWN_FDS 5
+
 /* Per-run state of the interpreter. Lives on the running stack, never in a
  * static: a sandbox process shares the caller's memory but not its file
  * descriptor table. */
 struct ctx {
   int rootfd;
-  int gofd; /* the command's end of the go pipe (kept open until its exec) */
+  /* The spawn's own descriptors that the command process keeps until its
+   * exec, whatever its close-from step says: the go pipe's read end, the
+   * launcher's program and its three pipes (-1: none). */
+  int own[SBX_OWN_FDS];
   struct sbx_step *steps; /* the whole plan, for steps that refer to others */
   long nsteps;
 };
@@ -33,7 +38,7 @@ void sbx_ctx_init(struct ctx *c, struct sbx_step *steps, long nsteps);
  * process structure are handled by the callers. */
 int sbx_run_step(struct ctx *c, struct sbx_step *s);
 /* Closes every fd from `first` up except those in `keep` (ascending) and
- * c->gofd. */
+ * c->own. */
 int sbx_close_from(struct ctx *c, unsigned int first, const int32_t *keep, long nkeep);
 /* Drops from this thread's bounding set every capability not in `keep`. */
 int sbx_narrow_bounding_set(uint64_t keep);

@@ -19,8 +19,10 @@ export interface StepFailure {
 
 export interface SpawnedSandbox {
   pid: number;
-  /** The command process's pid, as the sandbox init sees it (in its PID namespace); 0 when none was started. */
+  /** The command's pid, as the sandbox init sees it (in its PID namespace); 0 when none was started. */
   commandPid: number;
+  /** The pid of the process that ran the command's steps (in the same namespace): the session and process group the command starts in are its, when it made a session. */
+  sessionPid: number;
   /** Set when setup or exec failed inside the child. */
   failure: StepFailure | null;
   /** The command's wait status as recorded by the sandbox init, or null. */
@@ -65,7 +67,8 @@ function spawned(steps: readonly Step[], { encoded, spawn, words, keepFds }: Ret
   let keep: unknown[] | null = [spawn, encoded.keepAlive, keepFds];
   return {
     pid,
-    commandPid: field(F.cmd_pid),
+    commandPid: field(F.exec_pid) || field(F.cmd_pid),
+    sessionPid: field(F.cmd_pid),
     failure: failIndex >= 0 ? { index: failIndex, errno: field(F.fail_errno) } : null,
     commandStatus: () => {
       if (keep) native.sbx_collect(spawn);

@@ -85,6 +85,29 @@ long sbx_take_stack(struct sbx_spawn *sp) {
   return 0;
 }
 
+/* What the launcher (init.c) reports, until EOF: the command's pid, then a
+ * failure's -errno when its exec failed; or -errno alone when it could not
+ * start the command. EOF comes at the command's exec (the last write end is
+ * close-on-exec there), or when the command process died before it. */
+static void read_launch(struct sbx_spawn *sp) {
+  int64_t msg[2];
+  ssize_t got = 0, n;
+  while (got < (ssize_t)sizeof msg && ((n = read((int)sp->launch_rfd, (char *)msg + got, sizeof msg - (size_t)got)) > 0 || (n < 0 && errno == EINTR)))
+    if (n > 0) got += n;
+  long count = got / (long)sizeof msg[0];
+  int64_t failure = 0;
+  if (count >= 1 && msg[0] > 0) {
+    sp->exec_pid = msg[0];
+    if (count == 2 && msg[1] < 0) failure = msg[1];
+  } else if (count >= 1 && msg[0] < 0) {
+    failure = msg[0];
+  }
+  if (failure == 0) return;
+  /* The plan's exec step: its last. */
+  sp->fail_step = sp->nsteps - 1;
+  sp->fail_errno = -failure;
+}
+
 /* Clones the sandbox process and waits until its command has exec'd or its
  * setup has failed. Returns the child's pid (or -errno when clone failed);
  * a failure inside the child is reported in sp->fail_step / sp->fail_errno. */
@@ -103,11 +126,26 @@ long sbx_spawn(struct sbx_spawn *sp) {
   sp->status_wfd = -1;
   sp->go_rfd = -1;
   sp->go_wfd = -1;
+  sp->launch_rfd = -1;
+  sp->launch_wfd = -1;
+  sp->handover_rfd = -1;
+  sp->handover_wfd = -1;
+  sp->release_rfd = -1;
+  sp->release_wfd = -1;
+  sp->exec_pid = 0;
   if (sp->init_fd >= 0) {
-    int q[2];
+    int q[2], l[2];
     if (pipe2(q, O_CLOEXEC | O_NONBLOCK) < 0) return -(long)errno;
+    if (pipe2(l, O_CLOEXEC) < 0) {
+      long err = errno;
+      close(q[0]);
+      close(q[1]);
+      return -err;
+    }
     sp->status_rfd = q[0];
     sp->status_wfd = q[1];
+    sp->launch_rfd = l[0];
+    sp->launch_wfd = l[1];
   }
   sp->parent_pidfd = syscall(SYS_pidfd_open, getpid(), 0);
   unsigned long all = ~0UL, old;
@@ -116,6 +154,7 @@ long sbx_spawn(struct sbx_spawn *sp) {
                   &sp->sandbox_tid, NULL, &sp->sandbox_tid);
   long clone_err = pid < 0 ? errno : 0;
   if (sp->status_wfd >= 0) close((int)sp->status_wfd);
+  if (sp->launch_wfd >= 0) close((int)sp->launch_wfd);
   if (sp->parent_pidfd >= 0) close((int)sp->parent_pidfd);
   if (pid > 0) {
     /* The sandbox process has exec'd sandboxlib-init (or the command), or
@@ -123,6 +162,11 @@ long sbx_spawn(struct sbx_spawn *sp) {
      * far, whose word is set. A failure is in sp->fail_step / fail_errno. */
     wait_cleared(&sp->sandbox_tid);
     wait_cleared(&sp->cmd_tid);
+    if (sp->launch_rfd >= 0 && sp->fail_step < 0) read_launch(sp);
+  }
+  if (sp->launch_rfd >= 0) {
+    close((int)sp->launch_rfd);
+    sp->launch_rfd = -1;
   }
   set_mask(&old, NULL);
   return pid < 0 ? -clone_err : pid;

@@ -29,7 +29,7 @@
 
 void sbx_ctx_init(struct ctx *c, struct sbx_step *steps, long nsteps) {
   c->rootfd = -1;
-  c->gofd = -1;
+  for (int i = 0; i < SBX_OWN_FDS; i++) c->own[i] = -1;
   c->steps = steps;
   c->nsteps = nsteps;
 }
@@ -368,19 +368,22 @@ static int do_open_fd(struct sbx_step *s) {
 }
 
 /* Closes every fd from `first` up, except those in `keep` (ascending) and
- * the go pipe (close-on-exec already), which must stay open until the exec. */
+ * the spawn's own (close-on-exec already), which must stay open until the
+ * exec. */
 int sbx_close_from(struct ctx *c, unsigned int first, const int32_t *keep, long nkeep) {
   /* Ranges between the kept fds are closed. */
-  int kept[64];
+  int kept[64 + SBX_OWN_FDS];
   long n = 0;
-  for (long i = 0; i < nkeep && n < 63; i++) kept[n++] = keep[i];
-  if (c->gofd >= 0) {
+  for (long i = 0; i < nkeep && n < 64; i++) kept[n++] = keep[i];
+  for (int k = 0; k < SBX_OWN_FDS; k++) {
+    int fd = c->own[k];
+    if (fd < 0) continue;
     long at = n;
-    while (at > 0 && kept[at - 1] > c->gofd) {
+    while (at > 0 && kept[at - 1] > fd) {
       kept[at] = kept[at - 1];
       at--;
     }
-    kept[at] = c->gofd;
+    kept[at] = fd;
     n++;
   }
   unsigned int from = first;

@@ -4,7 +4,7 @@ import { SandboxError } from "../base/errors.ts";
 import { resolvePlanInput } from "../config/resolve.ts";
 import type { SandboxConfig } from "../config/types.ts";
 import { CLONE_NEWNS, CLONE_NEWPID } from "../base/kernel-constants.ts";
-import { close, O_RDONLY, open, readAvailable, strerror } from "../native/libc.ts";
+import { strerror } from "../native/libc.ts";
 import { runAllHostSteps, spawnSteps, spawnStepsConcurrently, type SpawnedSandbox, type StepFailure } from "../native/spawn.ts";
 import type { PlanInput } from "../config/plan-input.ts";
 import { type SandboxPlan, withinRoot } from "../plan/sandbox-plan.ts";
@@ -150,47 +150,6 @@ export function danglingSymlinkOf(plan: SandboxPlan, index: number, host: Host):
 function journalCreations(plan: SandboxPlan, guard: MountPointGuard | null, childOuts: number[]): void {
   guard?.settle(plan.cleanup(childOuts).remove);
 }
-/**
- * The command's own peak resident size, from the ru_maxrss its wait4
- * reported, or null when that figure may be sandboxlib's. A process that
- * execs from memory it shares (the sandbox clones with CLONE_VM, like
- * vfork) is credited by the kernel with that memory's peak at its exec:
- * sandboxlib's, some 40 MB. A figure above the peak of sandboxlib's memory
- * so far (which that credit cannot exceed) is the command's; one below it
- * may not be.
- */
-export function commandPeakKb(reportedKb: number, sandboxlibPeakKb: number): number | null {
-  return reportedKb > sandboxlibPeakKb ? reportedKb : null;
-}
-
-/**
- * The peak resident size of this process's memory (VmHWM), in KiB. Not
- * getrusage's ru_maxrss: that one holds what sandboxlib itself was credited
- * with at its own exec, its caller's peak (a test runner's, a build tool's).
- */
-export function ownMemoryPeakKb(status = readProcSelfStatus()): number {
-  const m = /^VmHWM:\s*(\d+) kB$/m.exec(status);
-  return m ? Number(m[1]) : Number.POSITIVE_INFINITY;
-}
-
-function readProcSelfStatus(): string {
-  let fd: number;
-  try {
-    fd = open("/proc/self/status", O_RDONLY);
-  } catch {
-    return ""; // No /proc: no figure that can be told from sandboxlib's.
-  }
-  try {
-    const buf = new Uint8Array(8192);
-    let used = 0;
-    for (let n; used < buf.length && (n = readAvailable(fd, buf.subarray(used))) > 0; ) used += n;
-    return new TextDecoder().decode(buf.subarray(0, used));
-  } finally {
-    close(fd);
-  }
-}
-
-
 /** Removes created mount points when no other sandbox uses the root. */
 function undo(plan: SandboxPlan, guard: MountPointGuard | null, deps: RunDeps): void {
   // Best effort: a mount point someone filled since is not empty and stays.
@@ -206,14 +165,14 @@ function undo(plan: SandboxPlan, guard: MountPointGuard | null, deps: RunDeps): 
 function signalTarget(plan: SandboxPlan, sandbox: SpawnedSandbox, config: SandboxConfig): number {
   const command = sandbox.commandPid;
   if (plan.cloneFlags & CLONE_NEWPID || command <= 0) return sandbox.pid;
-  return config.newSession ? -command : command;
+  return config.newSession ? -sandbox.sessionPid : command;
 }
 
 /** How sandboxlib finds the processes of a chroot sandbox whose init was killed (see leftovers.ts). */
 function marksOf(plan: SandboxPlan, sandbox: SpawnedSandbox, config: SandboxConfig, host: Host): SandboxMarks | null {
   if (plan.cloneFlags & CLONE_NEWPID || sandbox.commandPid <= 0) return null;
   return {
-    session: config.newSession ? sandbox.commandPid : null,
+    session: config.newSession ? sandbox.sessionPid : null,
     // Read now, while the init surely lives (it waits for the command).
     mountNamespace: plan.cloneFlags & CLONE_NEWNS ? mountNamespaceOf(sandbox.pid, host) : null,
   };
@@ -336,7 +295,9 @@ export async function runPlanned(config: SandboxConfig, backend: PlanningBackend
     // With an init, the command's own status is what the init recorded; the
     // init's status only matters when it was killed from outside.
     const status = sandbox.commandStatus() ?? info.status;
-    const usage = sandbox.commandUsage() ?? info;
+    // Without the init's record, the init's own figures: its peak memory
+    // would be sandboxlib's (it shared sandboxlib's memory until its exec).
+    const usage = sandbox.commandUsage() ?? { ...info, maxRssKb: null };
     const { code, signal } = decodeStatus(status);
     let exitCode = signal === null ? (code ?? 0) : 128 + signal;
     if (timedOut && !killed) exitCode = EXIT_TIMED_OUT;
@@ -351,7 +312,7 @@ export async function runPlanned(config: SandboxConfig, backend: PlanningBackend
         wallMs: performance.now() - started,
         userMs: usage.userUs / 1000,
         sysMs: usage.sysUs / 1000,
-        maxRssKb: commandPeakKb(usage.maxRssKb, ownMemoryPeakKb()),
+        maxRssKb: usage.maxRssKb,
         cgroupPeakKb: cgroup?.peakMemoryKb() ?? null,
       },
     };

@@ -47,12 +47,12 @@ describe.skipIf(!isRoot)("namespaces and the init", () => {
     expect((await run(["--hostname", "builder-7", "hostname"])).stdout).toBe("builder-7\n");
   });
 
-  test("the command is PID 2 under an init; proc shows only the sandbox's processes", async () => {
-    const r = await run(["--proc", "/proc", "sh", "-c", 'echo $$; ls /proc | grep -E "^[0-9]+$" | sort -n | tr "\\n" " "']);
+  test("the command is PID 3, a child of the init; its launcher (PID 2) is gone before it runs; proc shows only the sandbox's processes", async () => {
+    const r = await run(["--proc", "/proc", "sh", "-c", 'echo $$ $PPID; ls /proc | grep -E "^[0-9]+$" | sort -n | tr "\\n" " "']);
     const [self, pids] = r.stdout.split("\n");
-    expect(self).toBe("2");
+    expect(self).toBe("3 1");
     const numbers = pids!.trim().split(" ").map(Number);
-    expect(numbers.slice(0, 2)).toEqual([1, 2]);
+    expect(numbers.slice(0, 2)).toEqual([1, 3]);
     expect(Math.max(...numbers)).toBeLessThan(10);
   });
 
@@ -259,7 +259,7 @@ describe.skipIf(!isRoot)("nothing visible on or left on the host", () => {
       run(["--proc", "/proc", "--tmpfs", "/tmp", "--tmpfs", "/conc/created", "--read-only", "--network", "isolated", "sh", "-c", `echo ${i} $$ $(hostname)`]),
     );
     const results = await Promise.all(runs);
-    results.forEach((r, i) => expect(r).toEqual({ code: 0, stdout: `${i} 2 sandbox\n`, stderr: "" }));
+    results.forEach((r, i) => expect(r).toEqual({ code: 0, stdout: `${i} 3 sandbox\n`, stderr: "" }));
     expect(hostMountinfo()).toBe(before);
     expect(existsSync(join(rootfs, "conc"))).toBe(false);
   });

@@ -3,7 +3,6 @@
 import { describe, expect, test } from "bun:test";
 import { MIN_MEMORY, toSandboxConfig } from "../../src/config/options.ts";
 import { counter, killedForMemory, limitOptions, unwritableCause } from "../../src/supervise/cgroups.ts";
-import { commandPeakKb, ownMemoryPeakKb } from "../../src/supervise/run.ts";
 
 describe("the memory minimum", () => {
   test("6 MiB: refused below, with --memory, the value and the minimum named", () => {
@@ -54,20 +53,6 @@ describe("the command's own OOM kill", () => {
     expect(counter("oom_kill_disable 0\nunder_oom 0\noom_kill 3\n", "oom_kill")).toBe(3);
     expect(counter("oom_kill_disable 0\nunder_oom 0\n", "oom_kill")).toBe(0);
     expect(counter(null, "oom_kill")).toBe(0);
-  });
-});
-
-describe("the command's own peak memory", () => {
-  test("reported above sandboxlib's own peak, which the kernel credits the command with at its exec", () => {
-    expect(commandPeakKb(271_000, 45_000)).toBe(271_000);
-    expect(commandPeakKb(41_000, 45_000)).toBeNull();
-    expect(commandPeakKb(45_000, 45_000)).toBeNull();
-  });
-
-  test("sandboxlib's own peak is its memory's (VmHWM), not getrusage's, which holds its caller's", () => {
-    expect(ownMemoryPeakKb("Name:\tsandboxlib\nVmPeak:\t  900000 kB\nVmHWM:\t   45688 kB\nVmRSS:\t   45000 kB\n")).toBe(45688);
-    expect(ownMemoryPeakKb("")).toBe(Number.POSITIVE_INFINITY);
-    expect(ownMemoryPeakKb()).toBeGreaterThan(0);
   });
 });
 

@@ -43,7 +43,8 @@ function rig(script: Script = {}): { h: FakeHost; deps: RunDeps } {
       h.alive.add(5000);
       const sandbox: SpawnedSandbox = {
         pid: 5000,
-        commandPid: 2,
+        commandPid: 3,
+        sessionPid: 2,
         failure: script.failure?.(child) ?? null,
         commandStatus: () => script.status ?? 0,
         commandUsage: () => ({ userUs: 0, sysUs: 0, maxRssKb: 0 }),
