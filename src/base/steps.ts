@@ -43,7 +43,8 @@ export type Step =
   | { op: "dup2"; from: number; to: number }
   | { op: "close-from"; fd: number; keep: readonly number[] }
   | { op: "setsid" }
-  | { op: "exec"; file: string; argv: string[]; env: string[]; searchPath: string | null }
+  /** afterLauncher: the command waits for its launcher to be reaped (see init.c): a --pids limit counts the launcher until then. */
+  | { op: "exec"; file: string; argv: string[]; env: string[]; searchPath: string | null; afterLauncher?: boolean }
   /** mount_setattr; `optional`: skipped when the path does not exist. */
   | { op: "setattr"; path: string; set: number; clear: number; recursive: boolean; optional?: true }
   | { op: "open-root"; path: string }

@@ -16,6 +16,8 @@ export interface CommandHardening {
   gid: number | null;
   seccomp: boolean;
   arch: Arch;
+  /** A --pids limit counts the command's processes (its launcher's too, until reaped). */
+  processLimit: boolean;
 }
 
 export interface PlannedMount {

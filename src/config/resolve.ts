@@ -96,6 +96,7 @@ export function resolvePlanInput(config: SandboxConfig, stdio: readonly [number,
       gid: config.gid,
       seccomp: config.seccomp,
       arch: currentArch(),
+      processLimit: config.limits.pids !== null,
     },
     cgroupProcs,
   };

@@ -270,6 +270,7 @@ function encodeInto(arena: Arena, steps: readonly Step[]): EncodedSteps {
         }
         arena.cstrArrayAt(base + A.exec.envp, step.env);
         str(A.exec.search_path, step.searchPath);
+        num(A.exec.after_launcher, step.afterLauncher ? 1 : 0);
         break;
       case "setattr":
         flags = step.optional ? STEP_FLAGS.OPTIONAL : 0;

@@ -154,7 +154,8 @@ static void put_long(long fd, long value) {
 static void launch(char **argv, char **envp) {
   long out = number(argv[LAUNCH_ARG_LAUNCH_FD]);
   long handover = number(argv[LAUNCH_ARG_HANDOVER_FD]);
-  long release = number(argv[LAUNCH_ARG_RELEASE_FD]);
+  /* "-1" when the command need not wait for the init's release. */
+  long release = argv[LAUNCH_ARG_RELEASE_FD][0] == '-' ? -1 : number(argv[LAUNCH_ARG_RELEASE_FD]);
   long setup_fail = number(argv[LAUNCH_ARG_SETUP_FAIL_STATUS]);
   long exec_fail = number(argv[LAUNCH_ARG_EXEC_FAIL_STATUS]);
   const char *file = argv[LAUNCH_ARG_FILE];
@@ -165,16 +166,18 @@ static void launch(char **argv, char **envp) {
   sys(__NR_prctl, PR_SET_DUMPABLE, 0, 0, 0);
   /* Open in the command until its exec, not after. */
   sys(__NR_fcntl, out, F_SETFD, FD_CLOEXEC, 0);
-  sys(__NR_fcntl, release, F_SETFD, FD_CLOEXEC, 0);
+  sys(__NR_fcntl, handover, F_SETFD, FD_CLOEXEC, 0);
+  if (release >= 0) sys(__NR_fcntl, release, F_SETFD, FD_CLOEXEC, 0);
   long init = sys(__NR_getppid, 0, 0, 0, 0);
   long pid = sys(__NR_clone, CLONE_PARENT | SIGCHLD, 0, 0, 0);
   if (pid == 0) {
     /* As the command process was: killed with the init. */
     sys(__NR_prctl, PR_SET_PDEATHSIG, SIGKILL, 0, 0);
-    sys(__NR_close, handover, 0, 0, 0);
     if (sys(__NR_getppid, 0, 0, 0, 0) != init) sys(__NR_exit_group, setup_fail, 0, 0, 0);
+    /* Under a --pids limit, the launcher counts until the init reaps it:
+     * the command waits for that (the init closes the release pipe). */
     char byte;
-    while (sys(__NR_read, release, (long)&byte, 1, 0) == -EINTR) {
+    while (release >= 0 && sys(__NR_read, release, (long)&byte, 1, 0) == -EINTR) {
     }
     put_long(out, exec_search(file, path, argv + LAUNCH_ARGC, envp));
     sys(__NR_exit_group, exec_fail, 0, 0, 0);
@@ -189,7 +192,11 @@ static void launch(char **argv, char **envp) {
   sys(__NR_exit_group, 0, 0, 0, 0);
 }
 
-/* ---- the init ---- */
+/* ---- the init ----
+ *
+ * While the launcher runs ("launching"), the init reaps only the launcher:
+ * the command may end before the launcher has said its pid, and must not be
+ * reaped unknown. The launcher says it before it exits. */
 
 /* Reads the command's pid from the handover pipe once it is there (the
  * launcher writes it before it exits); EOF means none will come. */
@@ -280,7 +287,7 @@ __attribute__((used)) void init_main(long *sp) {
     for (;;) {
       int status = 0;
       struct rusage ru;
-      long pid = sys(__NR_wait4, -1, (long)&status, WNOHANG, (long)&ru);
+      long pid = sys(__NR_wait4, launching ? leader : -1, (long)&status, WNOHANG, (long)&ru);
       if (pid == 0) break;
       if (pid < 0) {
         /* No child left: the command and all it started are gone. */
@@ -297,6 +304,7 @@ __attribute__((used)) void init_main(long *sp) {
         continue;
       }
       if (pid == cmd) {
+        launching = 0; /* a launcher that never said a pid: its own status */
         record[0] = status;
         record[1] = ru.ru_utime.tv_sec * 1000000 + ru.ru_utime.tv_usec;
         record[2] = ru.ru_stime.tv_sec * 1000000 + ru.ru_stime.tv_usec;

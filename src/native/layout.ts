@@ -130,7 +130,17 @@ const OP_SPECS = {
   dup2: [8, [["from", "i64"], ["to", "i64"]]],
   "close-from": [9, [["first", "i64"], ["nkeep", "i64"], ["keep", "i32s", "ascending"]]],
   setsid: [10, []],
-  exec: [11, [["file", "str"], ["argv", "strv"], ["envp", "strv"], ["search_path", "str"], ["launch_argv", "strv", "the launcher's arguments (LAUNCH_ARGS) then argv: argv points into it"]]],
+  exec: [
+    11,
+    [
+      ["file", "str"],
+      ["argv", "strv"],
+      ["envp", "strv"],
+      ["search_path", "str"],
+      ["launch_argv", "strv", "the launcher's arguments (LAUNCH_ARGS) then argv: argv points into it"],
+      ["after_launcher", "i64", "1: the command execs only once the init has reaped its launcher (a --pids limit counts it)"],
+    ],
+  ],
   setattr: [12, [["attr_set", "u64"], ["attr_clr", "u64"], ["recursive", "i64"], ["path", "str", "in root"]]],
   "open-root": [13, [["path", "str"]]],
   "fork-command": [14, []],

@@ -58,15 +58,16 @@ static void reset_signal_dispositions(void) {
  */
 static void exec_launcher(struct sbx_spawn *sp, struct sbx_step *s) {
   char num[5][24];
-  long values[5] = {sp->launch_wfd, sp->handover_wfd, sp->release_rfd, sp->setup_fail_status, sp->exec_fail_status};
+  long release = s->exec.after_launcher ? sp->release_rfd : -1;
+  long values[5] = {sp->launch_wfd, sp->handover_wfd, release, sp->setup_fail_status, sp->exec_fail_status};
   char **argv = (char **)s->exec.launch_argv;
   for (int i = 0; i < 5; i++) {
     snprintf(num[i], sizeof num[i], "%ld", values[i]);
     argv[LAUNCH_ARG_LAUNCH_FD + i] = num[i];
   }
-  /* These three cross the exec; the launcher closes them in the command. */
+  /* These cross the exec; the launcher closes them in the command. */
   for (int i = 0; i < 3; i++)
-    if (fcntl((int)values[i], F_SETFD, 0) < 0) return;
+    if (values[i] >= 0 && fcntl((int)values[i], F_SETFD, 0) < 0) return;
   execveat((int)sp->init_fd, "", argv, (char *const *)s->exec.envp, AT_EMPTY_PATH);
 }
 

@@ -67,7 +67,7 @@ export function commandSteps(input: PlanInput, ownPidNamespace: boolean): Step[]
     const allowMounts = h.capabilities.includes("SYS_ADMIN");
     steps.push({ op: "seccomp", filter: seccompFilter({ arch: h.arch, allowMounts, ownPidNamespace }) });
   }
-  steps.push({ op: "exec", file, argv: [...input.argv], env: [...input.env], searchPath: input.searchPath });
+  steps.push({ op: "exec", file, argv: [...input.argv], env: [...input.env], searchPath: input.searchPath, afterLauncher: h.processLimit });
   return steps;
 }
 

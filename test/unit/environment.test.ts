@@ -176,7 +176,7 @@ describe("the linux plan in a container", () => {
   const input: PlanInput = {
     root: "/srv/root", rootReentry: "/srv/root", argv: ["true"], env: [], searchPath: null, cwd: "/", mounts: [], writable: "all",
     network: "isolated", hostname: null, stdio: [0, 1, 2],
-    hardening: { newSession: true, passFds: [], rlimits: [], capabilities: ["CHOWN", "SYS_CHROOT"], uid: null, gid: null, seccomp: false, arch: "x64" },
+    hardening: { newSession: true, passFds: [], rlimits: [], capabilities: ["CHOWN", "SYS_CHROOT"], uid: null, gid: null, seccomp: false, arch: "x64", processLimit: false },
     cgroupProcs: [],
   };
 

@@ -27,7 +27,7 @@ const input: PlanInput = {
   network: "undefined",
   hostname: null,
   stdio: [10, 11, 12],
-  hardening: { newSession: true, passFds: [], rlimits: [], capabilities: DEFAULT_CAPABILITIES, uid: null, gid: null, seccomp: false, arch: "x64" },
+  hardening: { newSession: true, passFds: [], rlimits: [], capabilities: DEFAULT_CAPABILITIES, uid: null, gid: null, seccomp: false, arch: "x64", processLimit: false },
   cgroupProcs: [],
 };
 const tmpfs = (target: string) => planMount({ source: null, target, type: "tmpfs", options: "" });

@@ -21,7 +21,7 @@ const base: PlanInput = {
   network: "undefined",
   hostname: null,
   stdio: [10, 11, 12],
-  hardening: { newSession: true, passFds: [], rlimits: [], capabilities: DEFAULT_CAPABILITIES, uid: null, gid: null, seccomp: false, arch: "x64" },
+  hardening: { newSession: true, passFds: [], rlimits: [], capabilities: DEFAULT_CAPABILITIES, uid: null, gid: null, seccomp: false, arch: "x64", processLimit: false },
   cgroupProcs: [],
 };
 

@@ -34,6 +34,7 @@ const base: PlanInput = {
     gid: null,
     seccomp: false,
     arch: "x64",
+    processLimit: false,
   },
   cgroupProcs: [],
 };
@@ -83,8 +84,14 @@ describe("chroot plan", () => {
       { op: "dup2", from: 11, to: 1 },
       { op: "dup2", from: 12, to: 2 },
     ]);
-    expect(plan.child.at(-1)).toEqual({ op: "exec", file: "make", argv: ["make", "-j2"], env: ["PATH=/bin"], searchPath: "/bin" });
+    expect(plan.child.at(-1)).toEqual({ op: "exec", file: "make", argv: ["make", "-j2"], env: ["PATH=/bin"], searchPath: "/bin", afterLauncher: false });
     expect(plan.createsMountPoints).toBe(false);
+  });
+
+  test("under a --pids limit the command execs only once its launcher is reaped (it counts until then)", () => {
+    const limited = { ...base, hardening: { ...base.hardening, processLimit: true } };
+    for (const plan of [planChroot(limited), planLinux(limited)]) expect(plan.child.at(-1)).toMatchObject({ op: "exec", afterLauncher: true });
+    for (const plan of [planChroot(base), planLinux(base)]) expect(plan.child.at(-1)).toMatchObject({ op: "exec", afterLauncher: false });
   });
 
   test("root / is not chrooted into", () => {
