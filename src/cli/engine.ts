@@ -20,27 +20,35 @@ import { keepOpenOnExec } from "../native/libc.ts";
 import { runHostSteps } from "../native/spawn.ts";
 import { inheritedFds } from "./inherited-fds.ts";
 
-/** Set in the environment of the started-again process (and removed by it). */
+/** Set in the environment of the started-again process to the settings it added, which it removes, with this. */
 const TUNED = "SANDBOXLIB_ENGINE_TUNED";
-const OPTIONS: Readonly<Record<string, string>> = { BUN_JSC_useDFGJIT: "0" };
+
+/** The engine settings of `batch`, and of `runner`. */
+export const BATCH_SETTINGS: Readonly<Record<string, string>> = { BUN_JSC_useDFGJIT: "0" };
+export const RUNNER_SETTINGS: Readonly<Record<string, string>> = { BUN_JSC_useDFGJIT: "0" };
 
 /** Inside the executable (not `bun src/main.ts`, whose process is the caller's bun). */
 const compiled = () => Bun.main.startsWith("/$bunfs/");
 
 /**
- * Replaces this process with the executable started again with the batch
- * settings and the same arguments, inherited descriptors and environment. Returns
- * only when it is not done: already done (the settings then leave the
- * environment), the caller set an engine option of its own, not the
- * executable, or the exec failed (the batch runs as it is).
+ * Replaces this process with the executable started again with `settings`
+ * in its environment and the same arguments, inherited descriptors and
+ * environment. A setting the caller gave a value of its own keeps it.
+ * Returns only when it is not done: already done (the added settings then
+ * leave the environment), nothing to add, not the executable, or the exec
+ * failed (the command runs as it is).
  */
-export function restartTunedForBatch(args: readonly string[]): void {
-  if (process.env[TUNED] !== undefined) {
-    for (const name of [TUNED, ...Object.keys(OPTIONS)]) delete process.env[name];
+export function restartTuned(args: readonly string[], settings: Readonly<Record<string, string>>): void {
+  const tuned = process.env[TUNED];
+  if (tuned !== undefined) {
+    const added = tuned.split(",");
+    for (const name of [TUNED, ...Object.keys(settings).filter((n) => added.includes(n))]) delete process.env[name];
     return;
   }
-  if (!compiled() || Object.keys(OPTIONS).some((name) => process.env[name] !== undefined)) return;
-  const env = Object.entries({ ...process.env, ...OPTIONS, [TUNED]: "1" }).map(([name, value]) => `${name}=${value}`);
+  if (!compiled()) return;
+  const added = Object.keys(settings).filter((name) => process.env[name] === undefined);
+  if (added.length === 0) return;
+  const env = Object.entries({ ...process.env, ...Object.fromEntries(added.map((n) => [n, settings[n]])), [TUNED]: added.join(",") }).map(([name, value]) => `${name}=${value}`);
   // Bun made the caller's descriptors close-on-exec at start-up: the
   // started-again process must inherit them too, for batch lines' pass-fd.
   for (const fd of inheritedFds()) if (fd > 2) keepOpenOnExec(fd);
