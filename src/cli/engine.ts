@@ -15,32 +15,57 @@
 // environment once, at start-up: so the executable starts itself again, once,
 // with the option set, and takes it back out of the environment its commands
 // inherit.
+//
+// The batch also starts without Bun's idle garbage-collection timer. Bun
+// (1.4.5, its GarbageCollectionController) asks for a collection every
+// second until 30 ticks in a row found the heap not growing, then every 30 s,
+// with full ones at 10 s, 2 min and 10 min of quiet: while a command runs,
+// each tick wakes the JavaScript thread, a collector thread and mimalloc's
+// scavenger: 3 to 17 wake-ups a second for the first half-minute of every
+// quiet spell. Bun reads BUN_GC_TIMER_DISABLE once, before any JavaScript
+// runs, and nothing turns the timer off later (no API, no build option; an
+// --env-file among the executable's arguments does not reach it); the batch
+// starts again anyway, so here it costs nothing. JavaScriptCore's own
+// collections, paced by what is allocated, stay; the batch holds some 4 to
+// 7 MB more (idle after 1000 sandboxes, 46 to 49 MB instead of 42; 5000
+// peak at 58 instead of 54). `run` keeps the timer: starting again would
+// cost a whole Bun start-up (about 5 ms of a 15 ms cold run). So does
+// `runner`, a server idle for hours between actions, whose idle full
+// collections give memory back.
 import { usageError } from "../base/errors.ts";
 import { keepOpenOnExec } from "../native/libc.ts";
 import { runHostSteps } from "../native/spawn.ts";
 import { inheritedFds } from "./inherited-fds.ts";
 
-/** Set in the environment of the started-again process (and removed by it). */
+/** Set in the environment of the started-again process to the settings it added, which it removes, with this. */
 const TUNED = "SANDBOXLIB_ENGINE_TUNED";
-const OPTIONS: Readonly<Record<string, string>> = { BUN_JSC_useDFGJIT: "0" };
+
+/** The engine settings of `batch`, and of `runner` (see above). */
+export const BATCH_SETTINGS: Readonly<Record<string, string>> = { BUN_JSC_useDFGJIT: "0", BUN_GC_TIMER_DISABLE: "1" };
+export const RUNNER_SETTINGS: Readonly<Record<string, string>> = { BUN_JSC_useDFGJIT: "0" };
 
 /** Inside the executable (not `bun src/main.ts`, whose process is the caller's bun). */
 const compiled = () => Bun.main.startsWith("/$bunfs/");
 
 /**
- * Replaces this process with the executable started again with the batch
- * settings and the same arguments, inherited descriptors and environment. Returns
- * only when it is not done: already done (the settings then leave the
- * environment), the caller set an engine option of its own, not the
- * executable, or the exec failed (the batch runs as it is).
+ * Replaces this process with the executable started again with `settings`
+ * in its environment and the same arguments, inherited descriptors and
+ * environment. A setting the caller gave a value of its own keeps it.
+ * Returns only when it is not done: already done (the added settings then
+ * leave the environment), nothing to add, not the executable, or the exec
+ * failed (the command runs as it is).
  */
-export function restartTunedForBatch(args: readonly string[]): void {
-  if (process.env[TUNED] !== undefined) {
-    for (const name of [TUNED, ...Object.keys(OPTIONS)]) delete process.env[name];
+export function restartTuned(args: readonly string[], settings: Readonly<Record<string, string>>): void {
+  const tuned = process.env[TUNED];
+  if (tuned !== undefined) {
+    const added = tuned.split(",");
+    for (const name of [TUNED, ...Object.keys(settings).filter((n) => added.includes(n))]) delete process.env[name];
     return;
   }
-  if (!compiled() || Object.keys(OPTIONS).some((name) => process.env[name] !== undefined)) return;
-  const env = Object.entries({ ...process.env, ...OPTIONS, [TUNED]: "1" }).map(([name, value]) => `${name}=${value}`);
+  if (!compiled()) return;
+  const added = Object.keys(settings).filter((name) => process.env[name] === undefined);
+  if (added.length === 0) return;
+  const env = Object.entries({ ...process.env, ...Object.fromEntries(added.map((n) => [n, settings[n]])), [TUNED]: added.join(",") }).map(([name, value]) => `${name}=${value}`);
   // Bun made the caller's descriptors close-on-exec at start-up: the
   // started-again process must inherit them too, for batch lines' pass-fd.
   for (const fd of inheritedFds()) if (fd > 2) keepOpenOnExec(fd);

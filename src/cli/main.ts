@@ -6,7 +6,7 @@ import { EXECUTORS, executorForPlatform, getExecutor } from "../executors/regist
 import { close, writeText } from "../native/libc.ts";
 import { signalAll } from "../supervise/active.ts";
 import { parseConfigText } from "./config-file.ts";
-import { refuseRuntimeOptions, restartTunedForBatch, startUpDone } from "./engine.ts";
+import { BATCH_SETTINGS, refuseRuntimeOptions, restartTuned, RUNNER_SETTINGS, startUpDone } from "./engine.ts";
 import { asSandboxError, EXIT_OUTPUT_CLOSED, isClosedOutput, OutputWriteError, reasonOf, say, warn, writingTo } from "./failure.ts";
 import { BATCH_HELP, MAIN_HELP, RUN_HELP, RUNNER_HELP } from "./help.ts";
 import { parseCommandLine, type RunRequest, settingsFor } from "./parse.ts";
@@ -111,11 +111,11 @@ export async function main(argv: readonly string[]): Promise<number> {
         if (req.printPlan) return await (await import("./print-plan.ts")).printPlan(req, await readConfigOf(req), toStdout);
         return await run(req);
       case "batch":
-        restartTunedForBatch(argv);
+        restartTuned(argv, BATCH_SETTINGS);
         startUpDone();
         return await (await import("./batch.ts")).runBatch(req, (record) => writingTo("stdout", () => writeResultLine(1, record)));
       case "runner":
-        restartTunedForBatch(argv);
+        restartTuned(argv, RUNNER_SETTINGS);
         startUpDone();
         return await (await import("./runner.ts")).runRunner(req);
       case "check":

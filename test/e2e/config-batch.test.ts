@@ -198,20 +198,21 @@ describe.skipIf(!isRoot)("batch", () => {
     expect(results.map((r) => [r.id, r.exit_code])).toEqual([["a", 143], ["b", 143], ["c", 143]]);
   });
 
-  test("batch starts itself again without the optimizing JIT; its commands do not inherit that setting", async () => {
+  test("batch starts itself again without the optimizing JIT and Bun's GC timer; its commands do not inherit those settings", async () => {
     const environOf = (pid: number) => readFileSync(`/proc/${pid}/environ`, "utf8").split("\0");
-    const envCount = job({ command: ["sh", "-c", "env | grep -c -E 'BUN_JSC|SANDBOXLIB_ENGINE' || true"] });
+    const envCount = job({ command: ["sh", "-c", "env | grep -c -E 'BUN_JSC|BUN_GC|SANDBOXLIB_ENGINE' || true"] });
     const proc = Bun.spawn([BIN, "batch"], { stdin: "pipe", stdout: "pipe", stderr: "pipe" });
     // /proc/PID/environ is what the process's last exec was given.
     await eventually(() => environOf(proc.pid).includes("BUN_JSC_useDFGJIT=0"), "the batch started itself again");
+    expect(environOf(proc.pid)).toContain("BUN_GC_TIMER_DISABLE=1");
     proc.stdin.write(`${envCount}\n`);
     proc.stdin.end();
     const [out, code] = await Promise.all([new Response(proc.stdout).text(), proc.exited]);
     expect(code).toBe(0);
     expect(JSON.parse(out)).toMatchObject({ exit_code: 0, stdout: "0\n" });
-    // An engine option of the caller's own is kept, and no restart overrides it.
+    // An engine option of the caller's own is kept, and the restart (for the other one) does not override it.
     const own = Bun.spawn([BIN, "batch"], { stdin: "pipe", stdout: "pipe", stderr: "pipe", env: { ...process.env, BUN_JSC_useDFGJIT: "1" } });
-    own.stdin.write(`${job({ command: ["sh", "-c", "env | grep BUN_JSC"] })}\n`);
+    own.stdin.write(`${job({ command: ["sh", "-c", "env | grep -E 'BUN_JSC|BUN_GC'"] })}\n`);
     own.stdin.end();
     const [ownOut, ownCode] = await Promise.all([new Response(own.stdout).text(), own.exited]);
     expect(ownCode).toBe(0);
