@@ -113,8 +113,7 @@ static int has_slash(const char *p) {
   return 0;
 }
 
-/* execvpe with a given search path (a component "" is "."), without its
- * fallback to /bin/sh: returns -errno. */
+/* execvpe with a given search path, as steps.c's do_exec: returns -errno. */
 static long exec_search(const char *file, const char *path, char **argv, char **envp) {
   if (!path || has_slash(file)) return sys(__NR_execve, (long)file, (long)argv, (long)envp, 0);
   char buf[4096];

@@ -297,6 +297,48 @@ static int do_pivot_root(struct sbx_step *s) {
   return chdir("/");
 }
 
+/* execvpe with a caller-given search path: 0 never returns on success. */
+static int do_exec(struct sbx_step *s) {
+  const char *file = s->exec.file;
+  char *const *argv = s->exec.argv;
+  char *const *envp = s->exec.envp;
+  const char *path = s->exec.search_path;
+  if (strchr(file, '/') || !path) {
+    execve(file, argv, envp);
+    return -1;
+  }
+  char buf[4096];
+  size_t flen = strlen(file);
+  int saw_eacces = 0;
+  const char *p = path;
+  for (;;) {
+    const char *q = p;
+    while (*q && *q != ':') q++;
+    size_t dlen = (size_t)(q - p);
+    if (dlen == 0) {
+      buf[0] = '.';
+      dlen = 1;
+    } else if (dlen < sizeof buf) {
+      for (size_t i = 0; i < dlen; i++) buf[i] = p[i];
+    }
+    if (dlen + 1 + flen < sizeof buf) {
+      buf[dlen] = '/';
+      for (size_t i = 0; i <= flen; i++) buf[dlen + 1 + i] = file[i];
+      execve(buf, argv, envp);
+      int e = errno;
+      if (e == EACCES) {
+        saw_eacces = 1;
+      } else if (e != ENOENT && e != ENOTDIR) {
+        return -1;
+      }
+    }
+    if (!*q) break;
+    p = q + 1;
+  }
+  errno = saw_eacces ? EACCES : ENOENT;
+  return -1;
+}
+
 static int loopback_up(void) {
   int fd = socket(AF_INET, SOCK_DGRAM | O_CLOEXEC, 0);
   if (fd < 0) return -1;
@@ -451,11 +493,7 @@ int sbx_run_step(struct ctx *c, struct sbx_step *s) {
   case OP_SETSID:
     return setsid() < 0 ? -1 : 0;
   case OP_EXEC:
-    /* The command is exec'd by the launcher (init.c), which the command
-     * process execs in its place (sandbox.c): a plan's exec step comes
-     * after its fork-command step. */
-    errno = EINVAL;
-    return -1;
+    return do_exec(s);
   case OP_SETATTR:
     return do_setattr(c, s);
   case OP_OPEN_ROOT:
