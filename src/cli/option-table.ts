@@ -408,7 +408,7 @@ export const OPTIONS: readonly OptionSpec[] = [
   },
   {
     flag: "--pids", arg: "N", key: "pids", group: "control",
-    help: "cgroup limit on the command's processes and threads.",
+    help: "cgroup limit on the command's processes and threads (at least 2).",
     set: (s, v, f) => void (s.pids = integer(f, v, 1, "a positive number of processes")),
   },
   {

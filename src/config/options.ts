@@ -134,6 +134,20 @@ function positive(name: string, value: unknown, integer: boolean): number | null
  */
 export const MIN_MEMORY = 6 * 1024 * 1024;
 
+/**
+ * The smallest process limit (--pids, an nproc rlimit) a command starts
+ * under: its launcher (src/native/init.c) is still there, for a moment,
+ * when it starts the command; the command gets every slot once it is gone.
+ */
+export const MIN_PROCESSES = 2;
+
+function processLimit(value: number | null): number | null {
+  if (value !== null && value < MIN_PROCESSES) {
+    throw configError(`invalid value for --pids: ${value} (below the minimum of ${MIN_PROCESSES}: the command's launcher holds one slot while it starts the command)`);
+  }
+  return value;
+}
+
 /** A memory limit in bytes, refused below MIN_MEMORY: a sandbox that cannot start is killed for memory at once. */
 function memoryLimit(value: unknown): number | null {
   const bytes = positive("memory", value, true);
@@ -151,8 +165,14 @@ function id(name: string, value: unknown): number | null {
   return value;
 }
 
-/** Descriptors a command can be passed: sbx_close_from (steps.c) keeps 60 besides the spawn's own. */
-export const MAX_PASSED_FDS = 60;
+/**
+ * Descriptors a command can be passed: the sandbox process closes what it
+ * does not keep at once only while it keeps at most 60 (sandbox.c,
+ * close_unplanned), the passed ones and up to three stdio sources among
+ * them; past that, other sandboxes' pipes would stay open in it during its
+ * whole set-up.
+ */
+export const MAX_PASSED_FDS = 56;
 
 function passFds(value: unknown): number[] {
   if (value === undefined) return [];
@@ -239,7 +259,7 @@ export function toSandboxConfig(command: string | readonly string[], options: Sa
     ),
     limits: {
       memory: memoryLimit(options.memory),
-      pids: positive("pids", options.pids, true),
+      pids: processLimit(positive("pids", options.pids, true)),
       cpus: positive("cpus", options.cpus, false),
     },
     measureMemory: options.measureMemory ?? false,

@@ -16,7 +16,7 @@ export interface CommandHardening {
   gid: number | null;
   seccomp: boolean;
   arch: Arch;
-  /** A --pids limit counts the command's processes (its launcher's too, until reaped). */
+  /** A process limit (--pids, an nproc rlimit) counts the command's processes, its launcher's too until it is reaped. */
   processLimit: boolean;
 }
 

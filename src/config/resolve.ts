@@ -6,6 +6,7 @@ import { nodeFs } from "../native/node-fs.ts";
 import type { PlanInput, PlannedMount } from "./plan-input.ts";
 import { absolutePath, inRootPath } from "../base/paths.ts";
 import { currentArch } from "../hardening/seccomp.ts";
+import { RLIMIT_NUMBERS } from "../hardening/rlimits.ts";
 import { configError } from "../base/errors.ts";
 import { parseMountOptions } from "./mount-options.ts";
 import type { ExtraMount, SandboxConfig } from "./types.ts";
@@ -96,7 +97,7 @@ export function resolvePlanInput(config: SandboxConfig, stdio: readonly [number,
       gid: config.gid,
       seccomp: config.seccomp,
       arch: currentArch(),
-      processLimit: config.limits.pids !== null,
+      processLimit: config.limits.pids !== null || config.rlimits.some((r) => r.resource === RLIMIT_NUMBERS.nproc),
     },
     cgroupProcs,
   };

@@ -32,6 +32,9 @@ export function makeRlimit(name: string, soft: RlimitValue, hard?: RlimitValue):
   const s = value(soft, `${key} soft value`);
   const h = hard === undefined ? s : value(hard, `${key} hard value`);
   if (s > h) throw configError(`rlimit ${key}: soft limit ${soft} is above hard limit ${hard}`);
+  // The command's launcher (src/native/init.c) is still there, for a
+  // moment, when it starts the command: one process is none to start with.
+  if (key === "nproc" && s < 2n) throw configError(`rlimit nproc: ${soft} is below the minimum of 2 (the command's launcher holds one while it starts the command)`);
   return { name: key, resource, soft: s, hard: h };
 }
 

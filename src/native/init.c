@@ -11,7 +11,8 @@
  * calls, no C library; the kernel's headers give the numbers.
  *
  *   argv[1]  the command process's pid (in this PID namespace)
- *   argv[2]  chroot backend only: sandboxlib's pid (this init's parent)
+ *   argv[2]  chroot backend: sandboxlib's pid (this init's parent); else 0
+ *   argv[3]  the command's process group, when it has one of its own; else 0
  *   fd 3     where the command's wait status and usage go, at the end
  *   fd 4     this program's own memfd (closed at once)
  *   fd 5     the command waits for its end: closed once privileges are shed
@@ -113,7 +114,8 @@ static int has_slash(const char *p) {
   return 0;
 }
 
-/* execvpe with a given search path, as steps.c's do_exec: returns -errno. */
+/* execvpe with a given search path, as steps.c's do_exec (which sandboxlib's
+ * own restart runs, in its thread), without the C library: returns -errno. */
 static long exec_search(const char *file, const char *path, char **argv, char **envp) {
   if (!path || has_slash(file)) return sys(__NR_execve, (long)file, (long)argv, (long)envp, 0);
   char buf[4096];
@@ -160,6 +162,11 @@ static void launch(char **argv, char **envp) {
   long exec_fail = number(argv[LAUNCH_ARG_EXEC_FAIL_STATUS]);
   const char *file = argv[LAUNCH_ARG_FILE];
   const char *path = argv[LAUNCH_ARG_HAS_SEARCH_PATH][0] == '1' ? argv[LAUNCH_ARG_SEARCH_PATH] : 0;
+  /* The command waits for a byte here, written once this process has said
+   * its pid and let go of both pipes: the command (which may signal this
+   * process, stop it) never runs while it holds them. */
+  int ready[2];
+  if (sys(__NR_pipe2, (long)ready, O_CLOEXEC, 0, 0) < 0) sys(__NR_exit_group, setup_fail, 0, 0, 0);
   /* Not dumpable, so that nothing can take over its pipes through
    * /proc/<pid>/fd: a launch pipe held open would keep sandboxlib waiting.
    * The command's exec makes it dumpable again. */
@@ -173,10 +180,17 @@ static void launch(char **argv, char **envp) {
   if (pid == 0) {
     /* As the command process was: killed with the init. */
     sys(__NR_prctl, PR_SET_PDEATHSIG, SIGKILL, 0, 0);
+    sys(__NR_close, handover, 0, 0, 0);
+    sys(__NR_close, ready[1], 0, 0, 0);
     if (sys(__NR_getppid, 0, 0, 0, 0) != init) sys(__NR_exit_group, setup_fail, 0, 0, 0);
-    /* Under a --pids limit, the launcher counts until the init reaps it:
-     * the command waits for that (the init closes the release pipe). */
     char byte;
+    long got;
+    while ((got = sys(__NR_read, ready[0], (long)&byte, 1, 0)) == -EINTR) {
+    }
+    if (got != 1) sys(__NR_exit_group, setup_fail, 0, 0, 0); /* the launcher died before it said the pid */
+    /* Under a process limit (--pids, an nproc rlimit), the launcher counts
+     * until the init reaps it: the command waits for that (the init closes
+     * the release pipe then). */
     while (release >= 0 && sys(__NR_read, release, (long)&byte, 1, 0) == -EINTR) {
     }
     put_long(out, exec_search(file, path, argv + LAUNCH_ARGC, envp));
@@ -189,6 +203,10 @@ static void launch(char **argv, char **envp) {
   /* The init first: it must know the command when it reaps this process. */
   put_long(handover, pid);
   put_long(out, pid);
+  sys(__NR_close, handover, 0, 0, 0);
+  sys(__NR_close, out, 0, 0, 0);
+  char go = 1;
+  sys(__NR_write, ready[1], (long)&go, 1, 0);
   sys(__NR_exit_group, 0, 0, 0, 0);
 }
 
@@ -239,8 +257,8 @@ static int parent_gone(long parent, const siginfo_t *info) {
 
 /* Subreaper mode: everything below is killed and reaped, the status (when
  * there is one) written, and this init exits. */
-static void sweep_and_exit(long cmd, long *record) {
-  sweep_descendants(cmd);
+static void sweep_and_exit(long group, long *record) {
+  sweep_descendants(group);
   if (record[0] >= 0) sys(__NR_write, 3, (long)record, 4 * sizeof(long), 0);
   sys(__NR_exit_group, 0, 0, 0, 0);
 }
@@ -259,6 +277,7 @@ __attribute__((used)) void init_main(long *sp) {
   long cmd = leader;
   int launching = 1;
   long parent = argv[1] ? number(argv[2]) : 0; /* sandboxlib's pid: subreaper mode */
+  long group = argv[1] && argv[2] ? number(argv[3]) : 0;
   long record[4] = {-1, 0, 0, 0};
   sys(__NR_close, 4, 0, 0, 0);
   drop_privileges();
@@ -267,7 +286,7 @@ __attribute__((used)) void init_main(long *sp) {
      * SIGTERM; set again here, past any change of credentials, and the
      * race with sandboxlib's death checked after it. */
     sys(__NR_prctl, PR_SET_PDEATHSIG, SIGTERM, 0, 0);
-    if (sys(__NR_getppid, 0, 0, 0, 0) != parent) sweep_and_exit(leader, record);
+    if (sys(__NR_getppid, 0, 0, 0, 0) != parent) sweep_and_exit(group, record);
   }
   sys(__NR_close, 5, 0, 0, 0); /* the command may start */
   unsigned long all = ~0UL;
@@ -276,7 +295,7 @@ __attribute__((used)) void init_main(long *sp) {
     long sig = sys(__NR_rt_sigtimedwait, (long)&all, (long)&info, 0, 8);
     if (sig < 0) continue;
     if (launching) take_handover(&cmd, &launching);
-    if (parent && parent_gone(parent, &info)) sweep_and_exit(leader, record);
+    if (parent && parent_gone(parent, &info)) sweep_and_exit(group, record);
     if (sig != SIGCHLD) {
       /* As a subreaper, it forwards nothing: sandboxlib signals the
        * command's process group itself, and a terminal's SIGINT reaches
@@ -309,7 +328,7 @@ __attribute__((used)) void init_main(long *sp) {
         record[1] = ru.ru_utime.tv_sec * 1000000 + ru.ru_utime.tv_usec;
         record[2] = ru.ru_stime.tv_sec * 1000000 + ru.ru_stime.tv_usec;
         record[3] = ru.ru_maxrss;
-        if (parent) sweep_and_exit(leader, record);
+        if (parent) sweep_and_exit(group, record);
         sys(__NR_kill, -1, SIGKILL, 0, 0);
       }
     }

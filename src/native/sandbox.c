@@ -140,10 +140,16 @@ static void exec_init(struct sbx_spawn *sp, int cmd_pid, long parent) {
   /* 0-2 and everything above 7 go. */
   close_range(0, 2, 0);
   close_range(8, ~0U, 0);
-  char pid[24], parent_pid[24];
+  /* The command's process group, when the command process makes a session
+   * (its pid then names it for as long as the command is in it), else 0. */
+  int group = 0;
+  for (long i = sp->cmd_start; i < sp->nsteps; i++)
+    if (sp->steps[i].op == OP_SETSID) group = cmd_pid;
+  char pid[24], parent_pid[24], group_id[24];
   snprintf(pid, sizeof pid, "%d", cmd_pid);
   snprintf(parent_pid, sizeof parent_pid, "%ld", parent);
-  char *argv[] = {"sandboxlib-init", pid, parent ? parent_pid : NULL, NULL};
+  snprintf(group_id, sizeof group_id, "%d", group);
+  char *argv[] = {"sandboxlib-init", pid, parent_pid, group_id, NULL};
   char *envp[] = {NULL};
   execveat(4, "", argv, envp, AT_EMPTY_PATH);
 }

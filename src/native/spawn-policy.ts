@@ -36,6 +36,6 @@ export function spawnPolicy(steps: readonly Step[], cloneFlags: number): SpawnPo
     setupFailStatus: EXIT_SETUP_FAILED,
     execFailStatus: EXIT_NOT_FOUND,
     undumpable: (cloneFlags & CLONE_NEWPID) !== 0,
-    keepFds: new Int32Array(keep).sort(),
+    keepFds: new Int32Array([...new Set(keep)]).sort(),
   };
 }

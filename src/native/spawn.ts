@@ -67,7 +67,7 @@ function spawned(steps: readonly Step[], { encoded, spawn, words, keepFds }: Ret
   let keep: unknown[] | null = [spawn, encoded.keepAlive, keepFds];
   return {
     pid,
-    commandPid: field(F.exec_pid) || field(F.cmd_pid),
+    commandPid: field(F.exec_pid),
     sessionPid: field(F.cmd_pid),
     failure: failIndex >= 0 ? { index: failIndex, errno: field(F.fail_errno) } : null,
     commandStatus: () => {

@@ -95,10 +95,12 @@ static void read_launch(struct sbx_spawn *sp) {
   while (got < (ssize_t)sizeof msg && ((n = read((int)sp->launch_rfd, (char *)msg + got, sizeof msg - (size_t)got)) > 0 || (n < 0 && errno == EINTR)))
     if (n > 0) got += n;
   long count = got / (long)sizeof msg[0];
-  int64_t failure = 0;
+  /* No pid and no errno: the launcher died before it started the command
+   * (a signal), which then gave up. */
+  int64_t failure = -ESRCH;
   if (count >= 1 && msg[0] > 0) {
     sp->exec_pid = msg[0];
-    if (count == 2 && msg[1] < 0) failure = msg[1];
+    failure = count == 2 && msg[1] < 0 ? msg[1] : 0;
   } else if (count >= 1 && msg[0] < 0) {
     failure = msg[0];
   }

@@ -126,10 +126,10 @@ static long sweep_kill_round(void) {
  * Kills every descendant of this process and reaps every child, returning
  * once none is left. A process killed cannot fork any more; its children
  * become this subreaper's, and the next round finds them. Without /proc,
- * the command's process group (`cmd`, when it leads one) is all that can
- * still be named.
+ * the command's process group (`group`, 0 when it has none of its own) is
+ * all that can still be named.
  */
-static void sweep_descendants(long cmd) {
+static void sweep_descendants(long group) {
   int status;
   /* Most commands leave nothing: without a child there is no descendant,
    * and no need to read /proc. */
@@ -141,7 +141,7 @@ static void sweep_descendants(long cmd) {
   for (;;) {
     long found = sweep_kill_round();
     if (found < 0) {
-      sys(__NR_kill, -cmd, SIGKILL, 0, 0);
+      if (group > 0) sys(__NR_kill, -group, SIGKILL, 0, 0);
       while (sys(__NR_wait4, -1, (long)&status, WNOHANG | __WALL, 0) > 0) {
       }
       return;

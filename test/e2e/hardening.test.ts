@@ -201,6 +201,33 @@ for (const backend of BACKENDS) {
       expect(Bun.spawnSync(["true"]).exitCode).toBe(0);
     });
 
+    test("process limits below 2 are refused (the command's launcher holds a slot while it starts it); 2 is enough to start", async () => {
+      const pids = await run(["--pids", "1", "true"]);
+      expect(pids.code).toBe(125);
+      expect(pids.stderr).toBe("sandboxlib: invalid value for --pids: 1 (below the minimum of 2: the command's launcher holds one slot while it starts the command)\n");
+      const nproc = await run(["--rlimit", "nproc=1", "true"]);
+      expect(nproc.code).toBe(125);
+      expect(nproc.stderr).toStartWith("sandboxlib: invalid value for --rlimit: nproc=1 (rlimit nproc: 1 is below the minimum of 2");
+      expect(await run(["--pids", "2", "true"])).toEqual({ code: 0, stdout: "", stderr: "" });
+    });
+
+    test("an nproc rlimit counts the command's processes only: its launcher is gone before the command runs", async () => {
+      // With the launcher still counted, sh's fork under nproc=2 failed
+      // about one run in six. One at a time: the limit counts every process
+      // of the user, on the whole host.
+      for (let i = 0; i < 12; i++) {
+        expect(await run(["--uid", "1000", "--rlimit", "nproc=2", "sh", "-c", "/bin/true && echo forked"])).toEqual({ code: 0, stdout: "forked\n", stderr: "" });
+      }
+    });
+
+    test("a command that stops or kills its launcher (PID 2, or its session's leader) cannot hold sandboxlib up", async () => {
+      const script = "kill -STOP 2 2>/dev/null; kill -KILL 2 2>/dev/null; kill -STOP -$$ 2>/dev/null & echo done";
+      for (let i = 0; i < 5; i++) {
+        const r = await run(["--timeout", "10", "sh", "-c", script]);
+        expect(r.stdout).toBe("done\n");
+      }
+    });
+
     test("--pids: the command gets exactly N processes", async () => {
       // sh and six sleeps: seven processes fit in 7 (the init does not count), not in 6.
       const script = ["sh", "-c", "for i in 1 2 3 4 5 6; do sleep 987653 & done; echo all started"];
@@ -310,6 +337,8 @@ describe.skipIf(!isRoot)("never outliving the caller", () => {
   test("linux: PID 1 is sandboxlib-init, sharing nothing with sandboxlib, with only CAP_KILL", async () => {
     const r = await runCli(["run", "--backend", "linux", "--root", rootfs, "--proc", "/proc", "--cap-add", "SYS_PTRACE", "sh", "-c",
       "tr '\\0' ' ' < /proc/1/cmdline; echo; grep -E '^(CapEff|CapBnd|NoNewPrivs):' /proc/1/status | tr -s '\\t' ' '; ls /proc/1/fd | wc -l"]);
-    expect(r).toEqual({ code: 0, stdout: "sandboxlib-init 2 \nCapEff: 0000000000000020\nCapBnd: 0000000000000020\nNoNewPrivs: 1\n1\n", stderr: "" }); // one fd: the status pipe
+    // Its arguments: the command process (2, the launcher), no parent to
+    // watch (0: PID 1), the command's process group (2, its session).
+    expect(r).toEqual({ code: 0, stdout: "sandboxlib-init 2 0 2 \nCapEff: 0000000000000020\nCapBnd: 0000000000000020\nNoNewPrivs: 1\n1\n", stderr: "" }); // one fd: the status pipe
   });
 });

@@ -30,7 +30,8 @@ describe("spawn policy", () => {
       { op: "close-from", fd: 3, keep: [12, 5] },
       exec,
     ];
-    expect([...spawnPolicy(steps, 0).keepFds]).toEqual([5, 5, 9, 12, 12]);
+    // Each once: the sandbox process closes the rest at once only while it keeps at most 60.
+    expect([...spawnPolicy(steps, 0).keepFds]).toEqual([5, 9, 12]);
     expect([...spawnPolicy([exec], 0).keepFds]).toEqual([]);
   });
 });
