@@ -28,8 +28,10 @@
 // starts again anyway, so here it costs nothing. JavaScriptCore's own
 // collections, paced by what is allocated, stay; the batch holds some 4 to
 // 7 MB more (idle after 1000 sandboxes, 46 to 49 MB instead of 42; 5000
-// peak at 58 instead of 54). `run` keeps the timer: starting again would
-// cost a whole Bun start-up (about 5 ms of a 15 ms cold run). So does
+// peak at 58 instead of 54). `run` keeps the timer (starting again would
+// cost a whole Bun start-up, about 5 ms of a 15 ms cold run) but, from half
+// a second into its command, sleeps in the kernel instead of in Bun's loop
+// (src/supervise/idle.ts), where the timer does not reach it. So does
 // `runner`, a server idle for hours between actions, whose idle full
 // collections give memory back.
 import { usageError } from "../base/errors.ts";

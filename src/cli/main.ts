@@ -59,6 +59,7 @@ async function run(req: RunRequest): Promise<number> {
       const executor: Executor = s.backend ? getExecutor(s.backend) : executorForPlatform(warn);
       let options = toSandboxOptions(s, opened, "run");
       if (s.degrade) options = executor.degradeConfigForCapabilities(options, warn);
+      options.sleepWhileWaiting = true;
       options.onStart = (pid) => {
         startUpDone();
         report({ child_pid: pid });

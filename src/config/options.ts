@@ -65,6 +65,13 @@ export interface SandboxOptions {
   onStart?: (pid: number) => void;
   /** Called once the sandbox's processes are gone (reaped), before its result is put together. */
   onExit?: () => void;
+  /**
+   * For a process with nothing else to do (the command line's `run`): while
+   * the command runs and no output is captured, the calling thread sleeps in
+   * the kernel instead of in Bun's event loop, whose garbage-collector timer
+   * wakes it every second (src/supervise/idle.ts).
+   */
+  sleepWhileWaiting?: boolean;
 }
 
 

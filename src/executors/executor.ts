@@ -63,7 +63,7 @@ export function defineExecutor(def: BackendDefinition): Executor {
       def.check?.(config, options);
       const reason = executor.unavailableReason();
       if (reason) throw new SandboxError("setup", reason);
-      return runPlanned(config, { plan: def.planner }, { onStart: options.onStart, onExit: options.onExit });
+      return runPlanned(config, { plan: def.planner }, { onStart: options.onStart, onExit: options.onExit, sleepWhileWaiting: options.sleepWhileWaiting });
     },
     planSandbox(command, options = {}) {
       const config = toSandboxConfig(command, options);

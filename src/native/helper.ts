@@ -16,6 +16,7 @@ const symbols = {
   sbx_release: { args: [FFIType.ptr], returns: FFIType.void },
   sbx_collect: { args: [FFIType.ptr], returns: FFIType.void },
   sbx_wait: { args: [FFIType.i64, FFIType.ptr, FFIType.ptr], returns: FFIType.i64 },
+  sbx_idle: { args: [FFIType.ptr, FFIType.i64, FFIType.i64], returns: FFIType.i64 },
   sbx_run_steps: { args: [FFIType.ptr, FFIType.i64, FFIType.ptr], returns: FFIType.i64 },
   sbx_json_escape: { args: [FFIType.ptr, FFIType.i64, FFIType.ptr], returns: FFIType.i64 },
   sbx_write_escaped: { args: [FFIType.i64, FFIType.ptr, FFIType.i64, FFIType.ptr, FFIType.i64], returns: FFIType.i64 },

@@ -332,6 +332,17 @@ void sbx_release(struct sbx_spawn *sp) {
   sp->stack = NULL;
 }
 
+/* Blocks this thread until one of `fds` is readable (the runtime's event
+ * loop descriptors), a signal arrives, or `timeout_ms` passes. Returns
+ * poll(2)'s result or -errno. */
+long sbx_idle(const int32_t *fds, long nfds, long timeout_ms) {
+  struct pollfd pfds[8];
+  if (nfds > 8) nfds = 8;
+  for (long i = 0; i < nfds; i++) pfds[i] = (struct pollfd){.fd = fds[i], .events = POLLIN};
+  int r = poll(pfds, (nfds_t)nfds, (int)timeout_ms);
+  return r < 0 ? -(long)errno : r;
+}
+
 /* Non-blocking wait for one child, with its resource usage. */
 long sbx_wait(long pid, int *status, int64_t *ru_out) {
   struct rusage ru;

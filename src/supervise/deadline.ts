@@ -35,14 +35,27 @@ const REAL_TIMERS: TimerApi = {
   clear: (handle) => clearTimeout(handle as ReturnType<typeof setTimeout>),
 };
 
+/** When the pending deadlines on the real timers are due (performance.now()), for idle.ts. */
+const pendingDue = new Set<{ due: number }>();
+
+/** Milliseconds until the next deadline on the real timers is due, or null when none is pending. */
+export function msUntilNextDeadline(): number | null {
+  let next: number | null = null;
+  for (const { due } of pendingDue) if (next === null || due < next) next = due;
+  return next === null ? null : next - performance.now();
+}
+
 /** Calls `fire` once `seconds` have passed (any finite length), unless cancelled first. */
 export function startDeadline(seconds: number, fire: () => void, timers: TimerApi = REAL_TIMERS): Deadline {
   const due = timers.now() + seconds * 1000;
+  const entry = { due };
+  if (timers === REAL_TIMERS) pendingDue.add(entry);
   let handle: unknown = null;
   const arm = () => {
     const remaining = due - timers.now();
     if (remaining <= 0) {
       handle = null;
+      pendingDue.delete(entry);
       fire();
       return;
     }
@@ -53,6 +66,7 @@ export function startDeadline(seconds: number, fire: () => void, timers: TimerAp
     cancel() {
       if (handle !== null) timers.clear(handle);
       handle = null;
+      pendingDue.delete(entry);
     },
   };
 }

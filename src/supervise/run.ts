@@ -17,6 +17,7 @@ import type { DanglingSymlink } from "./root-probe.ts";
 import { isWithin, shownPath } from "../base/paths.ts";
 import { guardMountPoints, type MountPointGuard, STATE_DIR } from "./mount-points.ts";
 import { type Deadline, startDeadline } from "./deadline.ts";
+import { sleepUntil } from "./idle.ts";
 import { decodeStatus, type ExitInfo, waitForExit } from "./reaper.ts";
 import { prepareStdio } from "./stdio.ts";
 
@@ -62,6 +63,8 @@ export interface RunHooks {
   onStart?: (pid: number) => void;
   /** Called once the sandbox process has been reaped. */
   onExit?: () => void;
+  /** Sleep in the kernel while the command runs without captured output (idle.ts). */
+  sleepWhileWaiting?: boolean;
 }
 
 /**
@@ -285,6 +288,7 @@ export async function runPlanned(config: SandboxConfig, backend: PlanningBackend
       return info;
     });
     exited = exit;
+    if (hooks.sleepWhileWaiting && !stdio.capturing && !sandbox.failure) void sleepUntil(exit);
     const [stdout, stderr, info] = await Promise.all([stdio.stdout, stdio.stderr, exit]);
     if (sandbox.failure) {
       const { index, errno } = sandbox.failure;

@@ -9,6 +9,8 @@ import { CAPTURE_STREAM_DELAY_MS, captureLimit, CapturePipe } from "./capture.ts
 export interface PreparedStdio {
   /** The descriptors that become the command's 0, 1 and 2. */
   childFds: [number, number, number];
+  /** Whether this process reads the command's output (a pipe it drains). */
+  capturing: boolean;
   /** The captured stream that outgrew the capture limit, and the limit, once one has. */
   overflowed(): { stream: "stdout" | "stderr"; limit: number } | null;
   /** Resolves to the captured bytes, or null for a stream not captured. */
@@ -95,6 +97,7 @@ export function prepareStdio(config: SandboxConfig, onOverflow: () => void = () 
     };
     return {
       childFds: [stdinFd, outFd, errFd],
+      capturing: captures.length > 0,
       overflowed: () => overflowed,
       stdout,
       stderr,
