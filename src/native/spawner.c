@@ -16,6 +16,7 @@
 #include <sys/resource.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 /* sigprocmask with the kernel's 8-byte mask: raw, so that glibc's own
@@ -333,13 +334,18 @@ void sbx_release(struct sbx_spawn *sp) {
 }
 
 /* Blocks this thread until one of `fds` is readable (the runtime's event
- * loop descriptors), a signal arrives, or `timeout_ms` passes. Returns
- * poll(2)'s result or -errno. */
+ * loop descriptors), a signal arrives, or `timeout_ms` passes. Every signal
+ * is let in meanwhile, as the runtime does while it waits: a caller may have
+ * started this process with some blocked, which only the runtime's own wait
+ * opens. Returns ppoll(2)'s result or -errno. */
 long sbx_idle(const int32_t *fds, long nfds, long timeout_ms) {
   struct pollfd pfds[8];
   if (nfds > 8) nfds = 8;
   for (long i = 0; i < nfds; i++) pfds[i] = (struct pollfd){.fd = fds[i], .events = POLLIN};
-  int r = poll(pfds, (nfds_t)nfds, (int)timeout_ms);
+  struct timespec ts = {.tv_sec = timeout_ms / 1000, .tv_nsec = (timeout_ms % 1000) * 1000000};
+  sigset_t none;
+  sigemptyset(&none);
+  int r = ppoll(pfds, (nfds_t)nfds, &ts, &none);
   return r < 0 ? -(long)errno : r;
 }
 

@@ -22,20 +22,32 @@ const SLEEP_AFTER_MS = 500;
 /** The longest sleep: the reaper's safety net (reaper.ts) must still run. */
 const LONGEST_SLEEP_MS = 60_000;
 
+/** Ready returns in a row, each at once, after which the sleep gives up: a descriptor that stays ready is not one the runtime drains. */
+const MOST_SPINS = 100;
+
 let loopFds: Int32Array | null | undefined;
 
-/** The runtime's epoll descriptors, found once in /proc; null where none can be named. */
+/**
+ * The runtime's epoll descriptors, found once in /proc: those watching an
+ * eventfd (Bun's wake-up), not one a caller left open to this process;
+ * null where none can be named.
+ */
 function eventLoopFds(): Int32Array | null {
   if (loopFds !== undefined) return loopFds;
   const found: number[] = [];
   const fs = nodeFs();
+  const kind = (fd: string) => {
+    try {
+      return fs.readlinkSync(`/proc/self/fd/${fd}`);
+    } catch {
+      return null; // closed meanwhile (the directory's own descriptor among them)
+    }
+  };
   try {
     for (const name of fs.readdirSync("/proc/self/fd")) {
-      try {
-        if (fs.readlinkSync(`/proc/self/fd/${name}`) === "anon_inode:[eventpoll]") found.push(Number(name));
-      } catch {
-        // Closed meanwhile (the directory's own descriptor among them).
-      }
+      if (kind(name) !== "anon_inode:[eventpoll]") continue;
+      const watched = [...fs.readFileSync(`/proc/self/fdinfo/${name}`, "utf8").matchAll(/^tfd:\s*(\d+)/gm)].map((m) => m[1]!);
+      if (watched.some((fd) => kind(fd) === "anon_inode:[eventfd]")) found.push(Number(name));
     }
   } catch {
     // No /proc: the runtime's loop it is.
@@ -61,11 +73,17 @@ export async function sleepUntil(done: Promise<unknown>): Promise<void> {
   const fds = stillRunning ? eventLoopFds() : null;
   if (!fds) return;
   const native = helper();
-  while (!settled) {
+  // Out of the timer callback first: the runtime runs the timers that fell
+  // due during a sleep begun inside its timer phase only a whole turn later.
+  await nextTurn();
+  let spins = 0;
+  while (!settled && spins < MOST_SPINS) {
     const next = msUntilNextDeadline();
     // A millisecond past the due time: the runtime's timer must have expired when its loop runs.
     const timeout = next === null ? LONGEST_SLEEP_MS : Math.min(LONGEST_SLEEP_MS, Math.max(0, Math.ceil(next) + 1));
-    native.sbx_idle(fds, fds.length, timeout);
+    const slept = performance.now();
+    const ready = Number(native.sbx_idle(fds, fds.length, timeout));
+    spins = ready > 0 && performance.now() - slept < 1 ? spins + 1 : 0;
     await nextTurn();
   }
 }

@@ -60,6 +60,34 @@ describe.skipIf(!isRoot)("idle supervisor", () => {
     expect(await timed.exited).toBe(124);
   }, 30_000);
 
+  test("a caller that starts `run` with SIGCHLD and SIGTERM blocked: the command's end and a SIGTERM still reach it", async () => {
+    requireBinary();
+    // Programs that use signalfd start their children so; Bun opens the mask
+    // only while it waits itself, and so must the sleep (it waited for the
+    // reaper's minute, and never forwarded the SIGTERM).
+    const blocked = ["python3", "-c", "import os, signal, sys; signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGCHLD, signal.SIGTERM}); os.execv(sys.argv[1], sys.argv[1:])"];
+    const ended = Bun.spawn([...blocked, BIN, "run", "--", "sleep", "1.5"], { stdout: "ignore", stderr: "inherit" });
+    expect(await ended.exited).toBe(0);
+    const proc = Bun.spawn([...blocked, BIN, "run", "--", "sh", "-c", 'trap "echo got TERM; exit 3" TERM; while :; do sleep 0.1; done'], { stdout: "pipe", stderr: "inherit" });
+    await Bun.sleep(1500);
+    proc.kill("SIGTERM");
+    const [out, code] = await Promise.all([new Response(proc.stdout).text(), proc.exited]);
+    expect([out, code]).toEqual(["got TERM\n", 3]);
+  }, 30_000);
+
+  test("an epoll descriptor a caller left open, with an event ready, is not mistaken for Bun's: no busy loop", async () => {
+    requireBinary();
+    const leaky = [
+      "python3", "-c",
+      "import os, select, sys; e = select.epoll(); r, w = os.pipe(); os.write(w, b'x'); e.register(r, select.EPOLLIN); os.set_inheritable(e.fileno(), True); os.set_inheritable(r, True); os.execv(sys.argv[1], sys.argv[1:])",
+    ];
+    const proc = Bun.spawn([...leaky, BIN, "run", "--", "sleep", "3"], { stdout: "ignore", stderr: "inherit" });
+    expect(await proc.exited).toBe(0);
+    // CPU, not wall time: polling that epoll spun for some 2.5 s of the 3.
+    const cpu = proc.resourceUsage()!.cpuTime;
+    expect(Number(cpu.user + cpu.system) / 1e6).toBeLessThan(1);
+  }, 30_000);
+
   test("while a batch's command sleeps, no thread of sandboxlib wakes (Bun's GC timer is off in a batch)", async () => {
     requireBinary();
     const line = JSON.stringify({ command: ["sleep", "6"] });
