@@ -31,8 +31,8 @@
 // peak at 58 instead of 54). `run` keeps the timer (starting again would
 // cost a whole Bun start-up, about 5 ms of a 15 ms cold run) but, from half
 // a second into its command, sleeps in the kernel instead of in Bun's loop
-// (src/supervise/idle.ts), where the timer does not reach it. So does
-// `runner`, a server idle for hours between actions, whose idle full
+// (src/supervise/idle.ts), where the timer does not reach it. `runner`
+// keeps it too: a server idle for hours between actions, whose idle full
 // collections give memory back.
 import { usageError } from "../base/errors.ts";
 import { keepOpenOnExec } from "../native/libc.ts";

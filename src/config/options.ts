@@ -2,7 +2,7 @@
 // into a checked SandboxConfig. Pure: no file system access.
 import { configError, quoted } from "../base/errors.ts";
 import { resolveCapabilities } from "../hardening/capabilities.ts";
-import { makeRlimit, type RlimitValue } from "../hardening/rlimits.ts";
+import { makeRlimit, MIN_PROCESSES, type RlimitValue } from "../hardening/rlimits.ts";
 import { validateExtraMounts } from "./extra-mounts.ts";
 import {
   CAPTURE,
@@ -140,13 +140,6 @@ function positive(name: string, value: unknown, integer: boolean): number | null
  * counts against the limit). Docker's minimum, twice the cold figure.
  */
 export const MIN_MEMORY = 6 * 1024 * 1024;
-
-/**
- * The smallest process limit (--pids, an nproc rlimit) a command starts
- * under: its launcher (src/native/init.c) is still there, for a moment,
- * when it starts the command; the command gets every slot once it is gone.
- */
-export const MIN_PROCESSES = 2;
 
 function processLimit(value: number | null): number | null {
   if (value !== null && value < MIN_PROCESSES) {

@@ -8,6 +8,13 @@ export const RLIMIT_NUMBERS: Readonly<Record<string, number>> = {
 
 export const RLIM_INFINITY = (1n << 64n) - 1n;
 
+/**
+ * The smallest process limit (--pids, an nproc rlimit) a command starts
+ * under: its launcher (src/native/init.c) is still there, for a moment,
+ * when it starts the command; the command gets every slot once it is gone.
+ */
+export const MIN_PROCESSES = 2;
+
 export interface Rlimit {
   name: string;
   resource: number;
@@ -32,9 +39,9 @@ export function makeRlimit(name: string, soft: RlimitValue, hard?: RlimitValue):
   const s = value(soft, `${key} soft value`);
   const h = hard === undefined ? s : value(hard, `${key} hard value`);
   if (s > h) throw configError(`rlimit ${key}: soft limit ${soft} is above hard limit ${hard}`);
-  // The command's launcher (src/native/init.c) is still there, for a
-  // moment, when it starts the command: one process is none to start with.
-  if (key === "nproc" && s < 2n) throw configError(`rlimit nproc: ${soft} is below the minimum of 2 (the command's launcher holds one while it starts the command)`);
+  if (key === "nproc" && s < BigInt(MIN_PROCESSES)) {
+    throw configError(`rlimit nproc: ${soft} is below the minimum of ${MIN_PROCESSES} (the command's launcher holds one while it starts the command)`);
+  }
   return { name: key, resource, soft: s, hard: h };
 }
 

@@ -15,12 +15,10 @@
 import { helper } from "../native/helper.ts";
 import { nodeFs } from "../native/node-fs.ts";
 import { msUntilNextDeadline } from "./deadline.ts";
+import { REAPER_SAFETY_NET_MS } from "./reaper.ts";
 
 /** How long a command runs before the thread goes to sleep in the kernel. */
 const SLEEP_AFTER_MS = 500;
-
-/** The longest sleep: the reaper's safety net (reaper.ts) must still run. */
-const LONGEST_SLEEP_MS = 60_000;
 
 /** Ready returns in a row, each at once, after which the sleep gives up: a descriptor that stays ready is not one the runtime drains. */
 const MOST_SPINS = 100;
@@ -80,7 +78,8 @@ export async function sleepUntil(done: Promise<unknown>): Promise<void> {
   while (!settled && spins < MOST_SPINS) {
     const next = msUntilNextDeadline();
     // A millisecond past the due time: the runtime's timer must have expired when its loop runs.
-    const timeout = next === null ? LONGEST_SLEEP_MS : Math.min(LONGEST_SLEEP_MS, Math.max(0, Math.ceil(next) + 1));
+    // The longest sleep is the reaper's safety net's period: it must still run.
+    const timeout = next === null ? REAPER_SAFETY_NET_MS : Math.min(REAPER_SAFETY_NET_MS, Math.max(0, Math.ceil(next) + 1));
     const slept = performance.now();
     const ready = Number(native.sbx_idle(fds, fds.length, timeout));
     spins = ready > 0 && performance.now() - slept < 1 ? spins + 1 : 0;

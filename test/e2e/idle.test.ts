@@ -31,29 +31,39 @@ function wokenSince(before: Map<string, number>, after: Map<string, number>): nu
   return n;
 }
 
+/** Wake-ups of all of `proc`'s threads in the 2 s after `settleMs`, once it has exited 0. */
+async function wakeUpsWhileIdle(proc: ReturnType<typeof Bun.spawn>, settleMs: number): Promise<number> {
+  await Bun.sleep(settleMs);
+  const before = allThreads(proc.pid);
+  await Bun.sleep(2000);
+  const after = allThreads(proc.pid);
+  expect(await proc.exited).toBe(0);
+  return wokenSince(before, after);
+}
+
+/** A SIGTERM sent to `run` (started with `prefix` before it) 1.5 s in reaches its command, which traps it. */
+async function expectTermForwarded(prefix: string[]): Promise<void> {
+  const proc = Bun.spawn([...prefix, BIN, "run", "--", "sh", "-c", 'trap "echo got TERM; exit 3" TERM; while :; do sleep 0.1; done'], { stdout: "pipe", stderr: "inherit" });
+  await Bun.sleep(1500);
+  proc.kill("SIGTERM");
+  const [out, code] = await Promise.all([new Response(proc.stdout).text(), proc.exited]);
+  expect([out, code]).toEqual(["got TERM\n", 3]);
+}
+
 describe.skipIf(!isRoot)("idle supervisor", () => {
   test("while the command sleeps, no thread of `run` wakes (its JavaScript thread sleeps in the kernel, not in Bun's loop)", async () => {
     requireBinary();
     const proc = Bun.spawn([BIN, "run", "--", "sleep", "4"], { stdout: "ignore", stderr: "inherit" });
     // Past the start-up, and the half-second in Bun's loop (idle.ts).
-    await Bun.sleep(1500);
-    const before = allThreads(proc.pid);
-    await Bun.sleep(2000);
-    const after = allThreads(proc.pid);
-    expect(await proc.exited).toBe(0);
     // 0 here; in Bun's loop its garbage-collection timer woke the process
     // 10 to 27 times in this window (three threads at each tick), and the
     // 100 ms poll before that some 30 times more.
-    expect(wokenSince(before, after)).toBeLessThanOrEqual(4);
+    expect(await wakeUpsWhileIdle(proc, 1500)).toBeLessThanOrEqual(4);
   }, 20_000);
 
   test("`run` still answers at once while it sleeps: a signal is forwarded, a timeout fires", async () => {
     requireBinary();
-    const proc = Bun.spawn([BIN, "run", "--", "sh", "-c", 'trap "echo got TERM; exit 3" TERM; while :; do sleep 0.1; done'], { stdout: "pipe", stderr: "inherit" });
-    await Bun.sleep(1500);
-    proc.kill("SIGTERM");
-    const [out, code] = await Promise.all([new Response(proc.stdout).text(), proc.exited]);
-    expect([out, code]).toEqual(["got TERM\n", 3]);
+    await expectTermForwarded([]);
     // A sleep that missed either would last until the reaper's safety net, a
     // minute: past this test's own limit of 30 s, and the command's 60 s.
     const timed = Bun.spawn([BIN, "run", "--timeout", "1", "--", "sleep", "60"], { stdout: "ignore", stderr: "ignore" });
@@ -68,11 +78,7 @@ describe.skipIf(!isRoot)("idle supervisor", () => {
     const blocked = ["python3", "-c", "import os, signal, sys; signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGCHLD, signal.SIGTERM}); os.execv(sys.argv[1], sys.argv[1:])"];
     const ended = Bun.spawn([...blocked, BIN, "run", "--", "sleep", "1.5"], { stdout: "ignore", stderr: "inherit" });
     expect(await ended.exited).toBe(0);
-    const proc = Bun.spawn([...blocked, BIN, "run", "--", "sh", "-c", 'trap "echo got TERM; exit 3" TERM; while :; do sleep 0.1; done'], { stdout: "pipe", stderr: "inherit" });
-    await Bun.sleep(1500);
-    proc.kill("SIGTERM");
-    const [out, code] = await Promise.all([new Response(proc.stdout).text(), proc.exited]);
-    expect([out, code]).toEqual(["got TERM\n", 3]);
+    await expectTermForwarded(blocked);
   }, 30_000);
 
   test("an epoll descriptor a caller left open, with an event ready, is not mistaken for Bun's: no busy loop", async () => {
@@ -93,13 +99,8 @@ describe.skipIf(!isRoot)("idle supervisor", () => {
     const line = JSON.stringify({ command: ["sleep", "6"] });
     const proc = Bun.spawn([BIN, "batch"], { stdin: Buffer.from(`${line}\n`), stdout: "ignore", stderr: "inherit" });
     // Past the start-up and the collection that follows it (some 2.3 s in).
-    await Bun.sleep(3000);
-    const before = allThreads(proc.pid);
-    await Bun.sleep(2000);
-    const after = allThreads(proc.pid);
-    expect(await proc.exited).toBe(0);
     // 0 here, loaded or not; with the timer some 19 (the JavaScript thread,
     // a collector thread and mimalloc's scavenger, at every tick).
-    expect(wokenSince(before, after)).toBeLessThanOrEqual(4);
+    expect(await wakeUpsWhileIdle(proc, 3000)).toBeLessThanOrEqual(4);
   }, 20_000);
 });
